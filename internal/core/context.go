@@ -1,0 +1,160 @@
+package core
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// svcContext is the sdk.Context of one service goroutine. Each loop owns
+// one and reuses it for every event (the Context is valid only during Handle).
+type svcContext struct {
+	s  *service
+	ev *sdk.Event
+}
+
+func (c *svcContext) Event() *sdk.Event    { return c.ev }
+func (c *svcContext) Name() string         { return c.s.name }
+func (c *svcContext) NodeName() string     { return c.s.n.cfg.Name }
+func (c *svcContext) Config() sdk.Config   { return c.s.conf }
+func (c *svcContext) Logger() *slog.Logger { return c.s.log }
+func (c *svcContext) Now() time.Time       { return c.s.n.cfg.Clock() }
+func (c *svcContext) Handle() sdk.Handle   { return c.s.handle }
+
+func (c *svcContext) Send(to sdk.Addr, msg proto.Message) uint64 {
+	return c.s.send(to, msg, c.s.self, 0)
+}
+
+func (c *svcContext) Relay(to sdk.Addr, msg proto.Message) uint64 {
+	if c.ev == nil {
+		return c.Send(to, msg)
+	}
+	return c.s.send(to, msg, c.ev.Route.Push(c.s.self[0]), c.ev.ID)
+}
+
+func (c *svcContext) Forward(to sdk.Addr, msg proto.Message) {
+	if c.ev == nil {
+		c.s.log.Warn("forward outside of an event handler ignored")
+		return
+	}
+	ev := *c.ev
+	ev.Kind = sdk.KindRequest
+	ev.Dst, ev.DstNode = to.Service, to.Node
+	if msg != nil {
+		ev.Msg = msg
+	}
+	c.s.sent.Add(1)
+	c.s.n.router.Deliver(&ev)
+}
+
+func (c *svcContext) Reply(msg proto.Message) {
+	if c.ev == nil {
+		c.s.log.Warn("reply outside of an event handler ignored")
+		return
+	}
+	c.s.replyTo(c.ev, msg)
+}
+
+func (c *svcContext) ReplyTo(ev *sdk.Event, msg proto.Message) { c.s.replyTo(ev, msg) }
+func (c *svcContext) Fail(ev *sdk.Event, err error)            { c.s.fail(ev, err) }
+
+func (c *svcContext) Go(fn func(ctx context.Context)) { c.s.goOwned(fn) }
+
+// Admin implements sdk.AdminContext, unless the node withholds it.
+func (c *svcContext) Admin() sdk.Admin {
+	if c.s.n.cfg.NoAdmin {
+		return nil
+	}
+	return adminView{c.s.n}
+}
+
+func (s *service) send(to sdk.Addr, msg proto.Message, route sdk.Route, id uint64) uint64 {
+	if id == 0 {
+		id = s.n.nextReq.Add(1)
+	}
+	s.sent.Add(1)
+	s.n.router.Deliver(&sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: to.Service, DstNode: to.Node, Route: route})
+	return id
+}
+
+func (s *service) replyTo(ev *sdk.Event, msg proto.Message) {
+	if len(ev.Route) == 0 {
+		s.n.router.Undeliverable.Add(1)
+		s.log.LogAttrs(context.Background(), slog.LevelWarn, "reply to an event with no route dropped",
+			slog.Uint64(sdk.KeyReq, ev.ID), slog.String(sdk.KeyEvent, ev.Type()))
+		return
+	}
+	s.sent.Add(1)
+	s.n.router.Deliver(&sdk.Event{Msg: msg, Kind: sdk.KindReply, ID: ev.ID, Route: ev.Route})
+}
+
+func (s *service) fail(ev *sdk.Event, err error) {
+	de, ok := err.(*sdk.DeliveryError)
+	if !ok {
+		de = &sdk.DeliveryError{Code: sdk.CodeOf(err), Message: err.Error()}
+	}
+	if ev.Kind != sdk.KindRequest {
+		// Answering a reply or error with a failure: send it on along the
+		// remaining route as an error event.
+		if len(ev.Route) == 0 {
+			s.n.router.Undeliverable.Add(1)
+			return
+		}
+		s.n.router.Deliver(&sdk.Event{Kind: sdk.KindError, ID: ev.ID, Route: ev.Route, Err: de})
+		return
+	}
+	s.n.router.Fail(ev, de.Code, de.Message, s.n.cfg.Name)
+}
+
+// goOwned starts a goroutine owned by the service; stop cancels its context
+// and waits for it.
+func (s *service) goOwned(fn func(ctx context.Context)) {
+	s.owned.Add(1)
+	go func() {
+		defer s.owned.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				s.panics.Add(1)
+				s.log.LogAttrs(context.Background(), slog.LevelError, "owned goroutine panicked", slog.Any("panic", p))
+			}
+		}()
+		fn(s.life)
+	}()
+}
+
+// svcHandle is the goroutine-safe sdk.Handle of a service.
+type svcHandle struct{ s *service }
+
+func (h *svcHandle) Name() string         { return h.s.name }
+func (h *svcHandle) Config() sdk.Config   { return h.s.conf }
+func (h *svcHandle) Logger() *slog.Logger { return h.s.log }
+
+func (h *svcHandle) Post(msg proto.Message) error {
+	if len(h.s.queues) == 0 {
+		// Inline: there is no queue; run the handler here.
+		return h.s.deliver(&sdk.Event{Msg: msg, Kind: sdk.KindRequest, Dst: h.s.name})
+	}
+	return h.s.deliver(&sdk.Event{Msg: msg, Kind: sdk.KindRequest, Dst: h.s.name, ID: h.s.n.nextReq.Add(1)})
+}
+
+func (h *svcHandle) Send(to sdk.Addr, msg proto.Message) uint64 {
+	return h.s.send(to, msg, h.s.self, 0)
+}
+
+func (h *svcHandle) ReplyTo(ev *sdk.Event, msg proto.Message) { h.s.replyTo(ev, msg) }
+func (h *svcHandle) Fail(ev *sdk.Event, err error)            { h.s.fail(ev, err) }
+
+func (h *svcHandle) Endpoint(fn func(*sdk.Event)) sdk.Endpoint {
+	return h.s.n.openEndpoint(fn, h.s)
+}
+
+// Interface guards.
+var (
+	_ sdk.Context      = (*svcContext)(nil)
+	_ sdk.AdminContext = (*svcContext)(nil)
+	_ sdk.Handle       = (*svcHandle)(nil)
+)

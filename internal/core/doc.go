@@ -1,0 +1,39 @@
+// Package core is the service runtime: a Node owns its services, their
+// bounded queues and goroutines, their lifecycle and counters, and the router
+// that connects them to plugins and other nodes.
+//
+// # Model
+//
+// A service is constructed on the first event addressed to it (or at boot,
+// for Start=). Its first call is always Start (the start event), then Handle
+// for each event in arrival order, then Stop when the node stops. A queued
+// service has one goroutine draining one bounded queue in batches; a
+// Workers service has N goroutines with events sharded by key; an Inline
+// service runs on its senders' goroutines.
+//
+// # Queue policy
+//
+// A request to a full queue is refused: the sender gets an ErrQueueFull
+// error event and the receiver's queue_full counter moves. Replies and error
+// events may use a reserve of the same size again, because they answer
+// requests the service made itself; past that they are dropped, counted
+// (DroppedReplies) and logged. No send ever blocks a service goroutine.
+//
+// # Failures
+//
+// A handler that returns an error or panics is logged with the event type
+// (and the stack, for a panic), counted, and the sender gets an error event;
+// the service goes on. A Start that fails fails every event queued for the
+// service with ErrStartFailed, and the next event tries again with a new
+// instance.
+//
+// # Stopping
+//
+// Node.Stop refuses new outside work, waits for the queues to drain (up to
+// Config.ShutdownTimeout), then stops services in reverse start order: each
+// service's queue is closed (later senders get ErrStopped), drained, its Stop
+// called on its own goroutine, and its owned goroutines cancelled and waited
+// for.
+//
+// Several nodes can run in one process; they share no state.
+package core

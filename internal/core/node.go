@@ -1,0 +1,416 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mtnode/mtnode/internal/router"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// Config configures a Node. The zero value of every field means its default.
+type Config struct {
+	// Name is the node's name in logs and the console prompt (default "mtnode").
+	Name string
+	// Services are the services this node can construct, by name.
+	Services []sdk.Spec
+	// Start lists services constructed and started at boot, in this order.
+	Start []string
+	// Logger receives the node's logs (default: discard).
+	Logger *slog.Logger
+	// LogLevel, when set, is the level the console's "log level" changes.
+	LogLevel *slog.LevelVar
+	// Conf returns a service's config section (default: defaults only, no file).
+	Conf func(service string) sdk.Config
+	// ConfigEntries and SetConfig back the Admin interface's config view.
+	ConfigEntries func() []sdk.ConfigEntry
+	SetConfig     func(key, value string) error
+	// QueueLimit is the default queue limit per service (default 65536).
+	QueueLimit int
+	// ShutdownTimeout bounds the drain of queues at Stop (default 10s).
+	ShutdownTimeout time.Duration
+	// Clock returns the current time (default time.Now); tests inject one.
+	Clock func() time.Time
+	// Runtime is this runtime's name in ENDPOINT hops: "" for a node, the
+	// plugin's name inside a plugin process.
+	Runtime string
+	// Epoch identifies this incarnation (default: random). A reply for a
+	// previous incarnation's link is refused.
+	Epoch uint64
+	// NoAdmin withholds sdk.Admin from the services' contexts (plugins).
+	NoAdmin bool
+}
+
+// DefaultQueueLimit is the queue limit of a service that sets none.
+const DefaultQueueLimit = 65536
+
+// Node is one runtime: its services, their queues and goroutines, and the
+// router that connects them to plugins and other nodes. Several nodes can
+// live in one process; they share nothing.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	router  *router.Router
+	specs   map[string]sdk.Spec
+	started time.Time
+	level   *slog.LevelVar
+
+	mu       sync.Mutex
+	table    atomic.Pointer[map[string]*service] // running services, copy-on-write
+	order    []*service                          // start order
+	stopping atomic.Bool
+	stopped  chan struct{}
+
+	endpoints endpointTable
+	nextReq   atomic.Uint64
+
+	// Undelivered counts replies dropped because the receiver's queue was
+	// beyond its reserve.
+	droppedReplies atomic.Uint64
+}
+
+// New builds a node. It fails on duplicate service names or a Start entry
+// that names no service (the error lists the known ones).
+func New(cfg Config) (*Node, error) {
+	if cfg.Name == "" {
+		cfg.Name = "mtnode"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.QueueLimit <= 0 {
+		cfg.QueueLimit = DefaultQueueLimit
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Conf == nil {
+		cfg.Conf = func(string) sdk.Config { return Defaults{} }
+	}
+	if cfg.LogLevel == nil {
+		cfg.LogLevel = new(slog.LevelVar)
+	}
+	if cfg.Epoch == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		cfg.Epoch = binary.LittleEndian.Uint64(b[:]) | 1
+	}
+	n := &Node{
+		cfg: cfg, log: cfg.Logger.With(sdk.KeyNode, cfg.Name),
+		specs: make(map[string]sdk.Spec, len(cfg.Services)), started: cfg.Clock(),
+		level: cfg.LogLevel, stopped: make(chan struct{}),
+	}
+	for _, s := range cfg.Services {
+		if _, dup := n.specs[s.Name]; dup {
+			return nil, fmt.Errorf("core: service %q is registered twice", s.Name)
+		}
+		n.specs[s.Name] = s
+	}
+	empty := map[string]*service{}
+	n.table.Store(&empty)
+	n.endpoints.init()
+	n.router = router.New(n, cfg.Runtime, cfg.Epoch, n.log)
+	return n, nil
+}
+
+// ErrUnknownStart is returned by Start when Start= names a service that is
+// not registered.
+var ErrUnknownStart = errors.New("core: unknown service in Start")
+
+// Start constructs and starts the services of Config.Start, in order, and
+// waits for each Start to finish. Names that are not registered here are
+// checked against extra (for example the plugin catalogue): those are
+// started by sending them nothing; the caller starts them. An unknown name
+// fails with ErrUnknownStart and lists the known services.
+func (n *Node) Start(ctx context.Context, known func(name string) bool) error {
+	for _, name := range n.cfg.Start {
+		if _, ok := n.specs[name]; !ok {
+			if known != nil && known(name) {
+				continue
+			}
+			return fmt.Errorf("%w: %q is not a known service (known: %s)", ErrUnknownStart, name, strings.Join(n.Known(), ", "))
+		}
+	}
+	for _, name := range n.cfg.Start {
+		if _, ok := n.specs[name]; !ok {
+			continue
+		}
+		s, err := n.ensure(name)
+		if err != nil {
+			return err
+		}
+		select {
+		case <-s.startDone:
+		case <-ctx.Done():
+			return fmt.Errorf("core: starting %s: %w", name, ctx.Err())
+		}
+		if s.startErr != nil {
+			return fmt.Errorf("core: starting %s: %w", name, s.startErr)
+		}
+	}
+	return nil
+}
+
+// Known returns the names of the services registered on this node, sorted.
+func (n *Node) Known() []string {
+	out := make([]string, 0, len(n.specs))
+	for name := range n.specs {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Has reports whether a service of that name is registered on this node.
+func (n *Node) Has(name string) bool { _, ok := n.specs[name]; return ok }
+
+// Router returns the node's router, for the plugin host and node links.
+func (n *Node) Router() *router.Router { return n.router }
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// Epoch returns this incarnation's epoch.
+func (n *Node) Epoch() uint64 { return n.router.Epoch() }
+
+// Logger returns the node's logger.
+func (n *Node) Logger() *slog.Logger { return n.log }
+
+func (n *Node) lookup(name string) *service { return (*n.table.Load())[name] }
+
+// ensure returns the running service name, constructing it if needed.
+func (n *Node) ensure(name string) (*service, error) {
+	if s := n.lookup(name); s != nil {
+		return s, nil
+	}
+	spec, ok := n.specs[name]
+	if !ok {
+		return nil, sdk.ErrNoService
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if s := n.lookup(name); s != nil {
+		return s, nil
+	}
+	if n.stopping.Load() {
+		return nil, &sdk.DeliveryError{Code: sdk.CodeStopped, Message: "node is stopping"}
+	}
+	s := newService(n, spec)
+	old := *n.table.Load()
+	next := make(map[string]*service, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[name] = s
+	n.table.Store(&next)
+	n.order = append(n.order, s)
+	s.launch()
+	return s, nil
+}
+
+// remove drops s from the table (after a failed start) so that the next
+// event constructs the service anew.
+func (n *Node) remove(s *service) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	old := *n.table.Load()
+	if old[s.name] != s {
+		return
+	}
+	next := make(map[string]*service, len(old))
+	for k, v := range old {
+		if v != s {
+			next[k] = v
+		}
+	}
+	n.table.Store(&next)
+	n.order = slices.DeleteFunc(n.order, func(x *service) bool { return x == s })
+}
+
+// Enqueue implements router.Local.
+func (n *Node) Enqueue(name string, ev *sdk.Event) error {
+	s := n.lookup(name)
+	if s == nil {
+		var err error
+		if s, err = n.ensure(name); err != nil {
+			return err
+		}
+	}
+	return s.deliver(ev)
+}
+
+// Endpoint implements router.Local.
+func (n *Node) Endpoint(id uint64, ev *sdk.Event) bool { return n.endpoints.deliver(id, ev) }
+
+// Suggest implements router.Local: the closest known name, for "did you mean".
+func (n *Node) Suggest(name string) string {
+	best, bestD := "", 3
+	for k := range n.specs {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+		if d := distance(strings.ToLower(k), strings.ToLower(name)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance of a and b, capped at 3.
+func distance(a, b string) int {
+	if d := len(a) - len(b); d > 2 || d < -2 {
+		return 3
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return min(prev[len(b)], 3)
+}
+
+// Send delivers msg to to from outside any service, with no reply expected:
+// failures are logged. For a reply, use Request or Endpoint.
+func (n *Node) Send(to sdk.Addr, msg proto.Message) error {
+	if n.stopping.Load() {
+		return &sdk.DeliveryError{Code: sdk.CodeStopped, Message: "node is stopping"}
+	}
+	n.router.Deliver(&sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: n.nextReq.Add(1), Dst: to.Service, DstNode: to.Node})
+	return nil
+}
+
+// Request sends msg to to and waits for the reply: the blocking client API
+// for code outside services (CLI, tests). An error event comes back as its
+// *sdk.DeliveryError; ctx's end as an ErrTimeout *sdk.DeliveryError wrapping
+// ctx.Err(). Never call it from a handler.
+func (n *Node) Request(ctx context.Context, to sdk.Addr, msg proto.Message) (*sdk.Event, error) {
+	if n.stopping.Load() {
+		return nil, &sdk.DeliveryError{Code: sdk.CodeStopped, Message: "node is stopping"}
+	}
+	ch := make(chan *sdk.Event, 1)
+	ep := n.openEndpoint(func(ev *sdk.Event) {
+		select {
+		case ch <- ev:
+		default: // a second answer to the same request is not expected; keep the first
+		}
+	}, nil)
+	defer ep.Close()
+	ep.Send(to, msg)
+	select {
+	case ev := <-ch:
+		if ev.Kind == sdk.KindError {
+			return ev, ev.Err
+		}
+		return ev, nil
+	case <-ctx.Done():
+		return nil, &sdk.DeliveryError{Code: sdk.CodeTimeout, Dst: to.String(),
+			Message: fmt.Sprintf("no answer from %s: %v", to, ctx.Err())}
+	}
+}
+
+// Endpoint opens a reply target for outside code: events sent through it
+// have it as their route, and replies and error events are passed to fn on
+// the delivering goroutine.
+func (n *Node) OpenEndpoint(fn func(*sdk.Event)) sdk.Endpoint { return n.openEndpoint(fn, nil) }
+
+// Stop stops the node: it refuses new outside work, lets the queues drain
+// for up to ShutdownTimeout (bounded also by ctx), then stops the services
+// in reverse start order. It returns the errors of services that failed to
+// stop in time, joined.
+func (n *Node) Stop(ctx context.Context) error {
+	if !n.stopping.CompareAndSwap(false, true) {
+		<-n.stopped
+		return nil
+	}
+	defer close(n.stopped)
+	drainCtx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
+	defer cancel()
+	n.waitDrained(drainCtx)
+
+	n.mu.Lock()
+	order := slices.Clone(n.order)
+	n.mu.Unlock()
+	var errs []error
+	for i := len(order) - 1; i >= 0; i-- {
+		if err := order[i].stop(drainCtx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.endpoints.closeAll()
+	return errors.Join(errs...)
+}
+
+// waitDrained polls until every queue is empty or ctx ends.
+func (n *Node) waitDrained(ctx context.Context) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		pending := 0
+		for _, s := range *n.table.Load() {
+			pending += s.pending()
+		}
+		if pending == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.log.Warn("shutdown timeout reached with events still queued", "queued", pending)
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Stats returns the state and counters of every service that has run.
+func (n *Node) Stats() []sdk.ServiceInfo {
+	n.mu.Lock()
+	order := slices.Clone(n.order)
+	n.mu.Unlock()
+	seen := map[string]bool{}
+	var out []sdk.ServiceInfo
+	for _, s := range order {
+		seen[s.name] = true
+		out = append(out, s.info())
+	}
+	for _, name := range n.Known() {
+		if !seen[name] {
+			out = append(out, sdk.ServiceInfo{Name: name, Where: "node", State: "idle", Delivery: delivery(n.specs[name])})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// DroppedReplies returns the number of replies dropped because their
+// receiver's queue was beyond its reserve.
+func (n *Node) DroppedReplies() uint64 { return n.droppedReplies.Load() }
+
+// Undeliverable returns the number of replies and error events that found no
+// receiver.
+func (n *Node) Undeliverable() uint64 { return n.router.Undeliverable.Load() }

@@ -1,0 +1,369 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// Service states.
+const (
+	stateStarting int32 = iota
+	stateRunning
+	stateStopping
+	stateStopped
+	stateFailed
+)
+
+var stateNames = [...]string{"starting", "running", "stopping", "stopped", "failed"}
+
+// service is one constructed service: its implementation, its queues (one,
+// N for Workers, none for Inline), its goroutines and its counters.
+type service struct {
+	n      *Node
+	spec   sdk.Spec
+	name   string
+	impl   sdk.Service
+	log    *slog.Logger
+	conf   sdk.Config
+	queues []*queue
+	shard  func(*sdk.Event) uint64
+	self   sdk.Route // [this service]: the route of every Send
+	handle *svcHandle
+
+	state     atomic.Int32
+	startDone chan struct{} // closed when Start has returned
+	startErr  error         // set before startDone closes
+	loops     sync.WaitGroup
+
+	// Owned goroutines (Context.Go). The lifetime context is the one place a
+	// context lives in a struct: it is the service's lifetime, created at
+	// launch and cancelled at stop, as http.Server's base context is.
+	life     context.Context
+	cancel   context.CancelFunc
+	owned    sync.WaitGroup
+	ctxPool  sync.Pool // *svcContext, for Inline services
+	stopOnce sync.Once
+	stopErr  error
+
+	handled, sent, errs, queueFull, panics atomic.Uint64
+	handlerNanos                           atomic.Int64
+}
+
+func newService(n *Node, spec sdk.Spec) *service {
+	s := &service{
+		n: n, spec: spec, name: spec.Name,
+		log:       n.log.With(sdk.KeyService, spec.Name),
+		conf:      n.cfg.Conf(spec.Name),
+		shard:     spec.ShardKey(),
+		startDone: make(chan struct{}),
+	}
+	s.self = sdk.Route{{Kind: sdk.HopService, Name: spec.Name}}
+	s.handle = &svcHandle{s: s}
+	s.life, s.cancel = context.WithCancel(context.Background())
+	s.ctxPool.New = func() any { return &svcContext{s: s} }
+	if !spec.IsInline() {
+		limit := spec.QueueLimit()
+		if limit <= 0 {
+			limit = n.cfg.QueueLimit
+		}
+		limit = int(s.conf.Int("queueLimit", int64(limit), "events queued for the service before senders get queue-full errors"))
+		if limit < 1 {
+			limit = 1
+		}
+		s.queues = make([]*queue, spec.WorkerCount())
+		for i := range s.queues {
+			s.queues[i] = newQueue(limit)
+		}
+	}
+	return s
+}
+
+// launch constructs the implementation and starts the goroutines. Start
+// runs first on worker 0's goroutine (or, for Inline services, right here,
+// on the goroutine of the first sender).
+func (s *service) launch() {
+	if len(s.queues) == 0 {
+		s.start(s.ctxPool.Get().(*svcContext))
+		return
+	}
+	for i, q := range s.queues {
+		s.loops.Add(1)
+		go s.run(i, q)
+	}
+}
+
+// start calls New and Start, recovering a panic in either.
+func (s *service) start(c *svcContext) {
+	defer close(s.startDone)
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			}
+		}()
+		s.impl = s.spec.New()
+		if s.impl == nil {
+			return errors.New("constructor returned nil")
+		}
+		if st, ok := s.impl.(sdk.Starter); ok {
+			c.ev = nil
+			return st.Start(c)
+		}
+		return nil
+	}()
+	if err != nil {
+		s.startErr = err
+		s.state.Store(stateFailed)
+		s.log.LogAttrs(context.Background(), slog.LevelError, "service failed to start", slog.String(sdk.KeyErr, err.Error()))
+		s.n.remove(s)
+		de := &sdk.DeliveryError{Code: sdk.CodeStartFailed, Message: fmt.Sprintf("%s failed to start: %v", s.name, firstLine(err))}
+		for _, q := range s.queues {
+			q.close(de)
+		}
+		s.cancel()
+		return
+	}
+	s.state.Store(stateRunning)
+	s.log.LogAttrs(context.Background(), slog.LevelDebug, "service started")
+}
+
+// run is one queue's consumer loop.
+func (s *service) run(i int, q *queue) {
+	defer s.loops.Done()
+	c := &svcContext{s: s}
+	if i == 0 {
+		s.start(c)
+	} else {
+		<-s.startDone
+	}
+	if s.startErr != nil {
+		de := &sdk.DeliveryError{Code: sdk.CodeStartFailed, Message: fmt.Sprintf("%s failed to start: %v", s.name, firstLine(s.startErr))}
+		for _, ev := range q.take() {
+			s.n.router.Fail(ev, de.Code, de.Message, s.n.cfg.Name)
+		}
+		return
+	}
+	for {
+		batch, done := q.pop()
+		if done {
+			break
+		}
+		t0 := time.Now()
+		for _, ev := range batch {
+			s.dispatch(c, ev)
+		}
+		s.handlerNanos.Add(int64(time.Since(t0)))
+		q.recycle(batch)
+	}
+	if i == 0 {
+		// Last act on the service goroutine: Stop, after the drain. Other
+		// workers have finished when worker 0's queue closed? Not
+		// necessarily: stop() waits for all loops before calling stopImpl
+		// for multi-worker services.
+		if len(s.queues) == 1 {
+			s.stopImpl()
+		}
+	}
+}
+
+// deliver hands ev to the service: into a queue, or straight to the handler
+// for Inline services.
+func (s *service) deliver(ev *sdk.Event) error {
+	switch len(s.queues) {
+	case 0:
+		<-s.startDone
+		if s.startErr != nil {
+			return &sdk.DeliveryError{Code: sdk.CodeStartFailed, Message: fmt.Sprintf("%s failed to start: %v", s.name, firstLine(s.startErr))}
+		}
+		if st := s.state.Load(); st != stateRunning {
+			return &sdk.DeliveryError{Code: sdk.CodeStopped, Message: s.name + " is stopped"}
+		}
+		c := s.ctxPool.Get().(*svcContext)
+		s.dispatch(c, ev)
+		c.ev = nil
+		s.ctxPool.Put(c)
+		return nil
+	case 1:
+		return s.push(s.queues[0], ev)
+	default:
+		var k uint64
+		if s.shard != nil {
+			k = s.shard(ev)
+		} else {
+			k = ev.ID
+		}
+		return s.push(s.queues[k%uint64(len(s.queues))], ev)
+	}
+}
+
+func (s *service) push(q *queue, ev *sdk.Event) error {
+	err := q.push(ev)
+	if err == errQueueFull {
+		s.queueFull.Add(1)
+		if ev.Kind != sdk.KindRequest {
+			s.n.droppedReplies.Add(1)
+		}
+	}
+	return err
+}
+
+// dispatch runs the handler for one event and turns a failure into an error
+// event for the sender.
+func (s *service) dispatch(c *svcContext, ev *sdk.Event) {
+	if !ev.Decoded() {
+		if err := ev.Decode(); err != nil {
+			s.errs.Add(1)
+			s.failEvent(ev, err)
+			return
+		}
+	}
+	c.ev = ev
+	err := s.call(c, ev)
+	s.handled.Add(1)
+	if err == nil {
+		return
+	}
+	if sdk.IsUnhandledError(err) {
+		s.log.LogAttrs(context.Background(), slog.LevelWarn, "unhandled error event",
+			slog.Uint64(sdk.KeyReq, ev.ID), slog.String(sdk.KeyErr, ev.Err.Error()))
+		return
+	}
+	s.errs.Add(1)
+	level := slog.LevelError
+	if errors.Is(err, sdk.ErrUnknownEvent) {
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(context.Background(), level, "handler failed",
+		slog.String(sdk.KeyEvent, ev.Type()), slog.String("kind", ev.Kind.String()),
+		slog.Uint64(sdk.KeyReq, ev.ID), slog.String(sdk.KeyErr, err.Error()))
+	if ev.Kind == sdk.KindRequest {
+		s.failEvent(ev, err)
+	}
+}
+
+func (s *service) failEvent(ev *sdk.Event, err error) {
+	var de *sdk.DeliveryError
+	if !errors.As(err, &de) {
+		de = &sdk.DeliveryError{Code: sdk.CodeHandlerFailed, Message: fmt.Sprintf("%s: %s", s.name, firstLine(err))}
+	}
+	s.n.router.Fail(ev, de.Code, de.Message, s.n.cfg.Name)
+}
+
+// call runs Handle, turning a panic into an error with its stack logged.
+func (s *service) call(c *svcContext, ev *sdk.Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.panics.Add(1)
+			s.log.LogAttrs(context.Background(), slog.LevelError, "handler panicked",
+				slog.String(sdk.KeyEvent, ev.Type()), slog.Uint64(sdk.KeyReq, ev.ID),
+				slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			err = &sdk.DeliveryError{Code: sdk.CodeHandlerFailed, Message: fmt.Sprintf("%s panicked: %v", s.name, p)}
+		}
+	}()
+	return s.impl.Handle(c, ev)
+}
+
+// stop closes the queues (the loops drain them), calls Stop, cancels owned
+// goroutines and waits for everything, bounded by ctx.
+func (s *service) stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		<-s.startDone
+		if s.startErr != nil {
+			return
+		}
+		s.state.Store(stateStopping)
+		de := &sdk.DeliveryError{Code: sdk.CodeStopped, Message: s.name + " is stopping"}
+		for _, q := range s.queues {
+			q.close(de)
+		}
+		done := make(chan struct{})
+		go func() {
+			s.loops.Wait()
+			if len(s.queues) != 1 {
+				s.stopImpl() // inline and multi-worker services stop here
+			}
+			s.cancel()
+			s.owned.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+			s.state.Store(stateStopped)
+		case <-ctx.Done():
+			s.stopErr = fmt.Errorf("core: %s did not stop in time: %w", s.name, ctx.Err())
+			s.cancel()
+		}
+	})
+	return s.stopErr
+}
+
+// stopImpl calls the service's Stop once the queue is drained.
+func (s *service) stopImpl() {
+	if st, ok := s.impl.(sdk.Stopper); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), s.n.cfg.ShutdownTimeout)
+		defer cancel()
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					s.log.LogAttrs(ctx, slog.LevelError, "stop panicked", slog.Any("panic", p))
+				}
+			}()
+			if err := st.Stop(ctx); err != nil {
+				s.log.LogAttrs(ctx, slog.LevelError, "service stop failed", slog.String(sdk.KeyErr, err.Error()))
+			}
+		}()
+	}
+}
+
+func (s *service) pending() int {
+	total := 0
+	for _, q := range s.queues {
+		l, _, _ := q.stats()
+		total += l
+	}
+	return total
+}
+
+func (s *service) info() sdk.ServiceInfo {
+	in := sdk.ServiceInfo{
+		Name: s.name, Where: "node", State: stateNames[s.state.Load()], Delivery: delivery(s.spec),
+		Handled: s.handled.Load(), Sent: s.sent.Load(), Errors: s.errs.Load(),
+		QueueFull: s.queueFull.Load(), Panics: s.panics.Load(),
+		HandlerTime: time.Duration(s.handlerNanos.Load()),
+	}
+	for _, q := range s.queues {
+		l, h, lim := q.stats()
+		in.QueueLen += l
+		in.QueueHigh = max(in.QueueHigh, h)
+		in.QueueLimit += lim
+	}
+	return in
+}
+
+func delivery(spec sdk.Spec) string {
+	switch {
+	case spec.IsInline():
+		return "inline"
+	case spec.WorkerCount() > 1:
+		return fmt.Sprintf("workers=%d", spec.WorkerCount())
+	}
+	return "queue"
+}
+
+func firstLine(err error) string {
+	msg := err.Error()
+	for i := 0; i < len(msg); i++ {
+		if msg[i] == '\n' {
+			return msg[:i]
+		}
+	}
+	return msg
+}

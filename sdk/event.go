@@ -1,0 +1,271 @@
+package sdk
+
+import (
+	"fmt"
+	"log/slog"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/mtnode/mtnode/proto/mtpb"
+)
+
+// Kind says whether an event is a request, a reply or an error event.
+type Kind uint8
+
+// Event kinds.
+const (
+	KindRequest Kind = iota // a new request; Reply answers it
+	KindReply               // an answer, routed back along the request's route
+	KindError               // a delivery or handling failure; Err says what
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindRequest:
+		return "request"
+	case KindReply:
+		return "reply"
+	case KindError:
+		return "error"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// HopKind says what a route hop points at.
+type HopKind uint8
+
+// Hop kinds, matching mtpb.Hop_Kind.
+const (
+	HopService  HopKind = 1 // a service, by name
+	HopLink     HopKind = 2 // a node-to-node link, by id on the node that pushed it
+	HopEndpoint HopKind = 3 // a waiting caller outside any service, by id
+)
+
+// Hop is one return address on a route.
+type Hop struct {
+	Kind  HopKind
+	Name  string // service name (HopService) or runtime name (HopEndpoint; "" = the node)
+	ID    uint64 // link or endpoint id
+	Epoch uint64 // epoch of the node incarnation that pushed the hop
+}
+
+func (h Hop) String() string {
+	switch h.Kind {
+	case HopService:
+		return h.Name
+	case HopLink:
+		return fmt.Sprintf("link#%d", h.ID)
+	case HopEndpoint:
+		if h.Name == "" {
+			return fmt.Sprintf("endpoint#%d", h.ID)
+		}
+		return fmt.Sprintf("%s/endpoint#%d", h.Name, h.ID)
+	}
+	return "hop?"
+}
+
+// Route is a stack of return addresses; the last element is the top.
+// Routes are shared between events: treat them as read-only, and use Push and
+// Pop, which never modify the receiver's backing array.
+type Route []Hop
+
+// MaxRoute is the longest route an event may carry. A longer one is refused
+// with ErrRouteTooLong: it means events are looping.
+const MaxRoute = 64
+
+// Push returns r with h on top. It never writes into r's backing array.
+func (r Route) Push(h Hop) Route {
+	out := make(Route, len(r)+1, len(r)+2)
+	copy(out, r)
+	out[len(r)] = h
+	return out
+}
+
+// Pop returns the top hop and the rest of the route. ok is false for an empty
+// route.
+func (r Route) Pop() (top Hop, rest Route, ok bool) {
+	if len(r) == 0 {
+		return Hop{}, nil, false
+	}
+	n := len(r) - 1
+	return r[n], r[:n:n], true
+}
+
+// Addr names a destination service, on this node or another.
+type Addr struct {
+	Node    string // "host:port" of another node; "" or "local" means this node
+	Service string
+}
+
+// To addresses a service on this node.
+func To(service string) Addr { return Addr{Service: service} }
+
+// At addresses a service on the node listening at node ("host:port").
+// "" and "local" mean this node.
+func At(node, service string) Addr {
+	if node == "local" {
+		node = ""
+	}
+	return Addr{Node: node, Service: service}
+}
+
+func (a Addr) String() string {
+	if a.Node == "" {
+		return a.Service
+	}
+	return a.Node + "/" + a.Service
+}
+
+// Event is one message in flight: a protobuf payload and its envelope.
+//
+// The runtime hands each event to exactly one handler. A handler may keep the
+// *Event after Handle returns (for example to answer it later with
+// Context.ReplyTo) but must not modify it.
+type Event struct {
+	Msg     proto.Message  // the payload; nil on error events whose payload was not kept
+	Kind    Kind           // request, reply or error
+	ID      uint64         // request id chosen by the sender; replies and errors carry it back
+	Dst     string         // the service a request is addressed to
+	DstNode string         // for a request still travelling to another node: its address
+	Route   Route          // return path
+	Err     *DeliveryError // set on error events
+
+	// Set when the payload arrived across a boundary and is not decoded yet.
+	typ string
+	raw []byte
+}
+
+// Type returns the full protobuf name of the payload (for example
+// "mtnode.timer.v1.SetAlarm"), or "" when there is none.
+func (e *Event) Type() string {
+	if e.Msg != nil {
+		return string(e.Msg.ProtoReflect().Descriptor().FullName())
+	}
+	return e.typ
+}
+
+// Decoded reports whether Msg holds the payload. An event that crossed a
+// boundary is decoded by the receiving runtime before its handler sees it.
+func (e *Event) Decoded() bool { return e.Msg != nil || e.raw == nil }
+
+// Decode decodes a payload that arrived as bytes, using the protobuf registry
+// of this process. A type this process does not know gives an
+// ErrUnknownEvent *DeliveryError; bytes that do not parse give ErrBadEvent.
+func (e *Event) Decode() error {
+	if e.Msg != nil || e.raw == nil {
+		return nil
+	}
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(e.typ))
+	if err != nil {
+		return &DeliveryError{Code: CodeUnknownEvent, EventType: e.typ, Dst: e.Dst,
+			Message: fmt.Sprintf("event type %q is not registered in this process (link its generated package into the receiver)", e.typ)}
+	}
+	m := mt.New().Interface()
+	if err := proto.Unmarshal(e.raw, m); err != nil {
+		return &DeliveryError{Code: CodeBadEvent, EventType: e.typ, Dst: e.Dst,
+			Message: fmt.Sprintf("payload of %s does not parse: %v", e.typ, err)}
+	}
+	e.Msg, e.raw = m, nil
+	return nil
+}
+
+// LogValue implements slog.LogValuer: events are formatted only when logged,
+// and payload contents are never logged.
+func (e *Event) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String(KeyEvent, e.Type()),
+		slog.String("kind", e.Kind.String()),
+		slog.Uint64(KeyReq, e.ID),
+		slog.Int(KeyRouteLen, len(e.Route)),
+	}
+	if e.Dst != "" {
+		attrs = append(attrs, slog.String(KeyDst, Addr{Node: e.DstNode, Service: e.Dst}.String()))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String(KeyErr, e.Err.Error()))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Envelope encodes e for a link: the payload is marshalled here, and only here.
+func (e *Event) Envelope() (*mtpb.Envelope, error) {
+	env := &mtpb.Envelope{
+		Kind:    mtpb.Envelope_Kind(e.Kind),
+		Dst:     e.Dst,
+		DstNode: e.DstNode,
+		Id:      e.ID,
+		Type:    e.Type(),
+	}
+	switch {
+	case e.Msg != nil:
+		b, err := proto.MarshalOptions{}.Marshal(e.Msg)
+		if err != nil {
+			return nil, fmt.Errorf("sdk: marshalling %s: %w", env.Type, err)
+		}
+		env.Payload = b
+	case e.raw != nil:
+		env.Payload = e.raw
+	}
+	if len(e.Route) > 0 {
+		env.Route = make([]*mtpb.Hop, len(e.Route))
+		for i, h := range e.Route {
+			env.Route[i] = &mtpb.Hop{Kind: mtpb.Hop_Kind(h.Kind), Name: h.Name, Id: h.ID, Epoch: h.Epoch}
+		}
+	}
+	if e.Err != nil {
+		env.Error = &mtpb.Error{Code: mtpb.Code(e.Err.Code), Message: e.Err.Message,
+			EventType: e.Err.EventType, Dst: e.Err.Dst, Hop: e.Err.Hop}
+	}
+	return env, nil
+}
+
+// FromEnvelope turns an envelope read from a link into an event whose
+// payload is decoded lazily by the receiver. It checks only the envelope's
+// shape; it never decodes the payload.
+func FromEnvelope(env *mtpb.Envelope) (*Event, error) {
+	if env == nil {
+		return nil, &DeliveryError{Code: CodeBadEvent, Message: "nil envelope"}
+	}
+	if len(env.Route) > MaxRoute {
+		return nil, &DeliveryError{Code: CodeRouteTooLong, EventType: env.Type, Dst: env.Dst,
+			Message: fmt.Sprintf("route has %d hops, more than %d", len(env.Route), MaxRoute)}
+	}
+	ev := &Event{
+		Kind:    Kind(env.Kind),
+		ID:      env.Id,
+		Dst:     env.Dst,
+		DstNode: env.DstNode,
+		typ:     env.Type,
+		raw:     env.Payload,
+	}
+	if ev.Kind > KindError {
+		return nil, &DeliveryError{Code: CodeBadEvent, EventType: env.Type, Dst: env.Dst,
+			Message: fmt.Sprintf("unknown envelope kind %d", env.Kind)}
+	}
+	if ev.raw == nil && env.Type != "" {
+		ev.raw = []byte{} // an empty message is still a payload to decode
+	}
+	if len(env.Route) > 0 {
+		ev.Route = make(Route, len(env.Route))
+		for i, h := range env.Route {
+			if h == nil || h.Kind < mtpb.Hop_SERVICE || h.Kind > mtpb.Hop_ENDPOINT {
+				return nil, &DeliveryError{Code: CodeBadEvent, EventType: env.Type, Dst: env.Dst,
+					Message: fmt.Sprintf("route hop %d is malformed", i)}
+			}
+			ev.Route[i] = Hop{Kind: HopKind(h.Kind), Name: h.Name, ID: h.Id, Epoch: h.Epoch}
+		}
+	}
+	if env.Error != nil {
+		ev.Err = &DeliveryError{Code: Code(env.Error.Code), Message: env.Error.Message,
+			EventType: env.Error.EventType, Dst: env.Error.Dst, Hop: env.Error.Hop}
+	}
+	if ev.Kind == KindError && ev.Err == nil {
+		return nil, &DeliveryError{Code: CodeBadEvent, Message: "error envelope without an error"}
+	}
+	if ev.Kind == KindRequest && ev.Dst == "" {
+		return nil, &DeliveryError{Code: CodeBadEvent, EventType: env.Type, Message: "request envelope without a destination"}
+	}
+	return ev, nil
+}
