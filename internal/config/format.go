@@ -1,0 +1,104 @@
+package config
+
+import (
+	"slices"
+	"strings"
+)
+
+// format renders the document as a config file: the header, then every key
+// in byte order of its name, each under its comment block and separated by
+// a blank line, then the trailer. It also returns the line each key is on.
+// Parsing the result gives back the same document.
+func (d *document) format() ([]byte, map[string]int) {
+	keys := make([]string, 0, len(d.entries))
+	for k := range d.entries {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+
+	var b strings.Builder
+	lines := make(map[string]int, len(keys))
+	n := 0 // lines written
+	put := func(s string) {
+		b.WriteString(s)
+		b.WriteByte('\n')
+		n++
+	}
+	sep := func() { // a blank line between parts, never at the top
+		if n > 0 {
+			put("")
+		}
+	}
+	for _, l := range d.header {
+		put(l)
+	}
+	for _, k := range keys {
+		e := d.entries[k]
+		sep()
+		for _, l := range e.comments {
+			put(l)
+		}
+		put(k + "=" + e.value)
+		lines[k] = n
+	}
+	if len(d.trailer) > 0 {
+		sep()
+		for _, l := range d.trailer {
+			put(l)
+		}
+	}
+	return []byte(b.String()), lines
+}
+
+// define makes sure a key that a service defined is in the document with
+// its generated comment line: a missing key is added with the default as its
+// value, and the comment block of a present key is regenerated. It reports
+// whether the document changed. A default that cannot be written on one line
+// is not added.
+func (d *document) define(key string, def *definition) bool {
+	gen := genLine(key, def.def, def.desc)
+	e := d.entries[key]
+	if e == nil {
+		if strings.ContainsAny(def.def, "\r\n\x00") {
+			return false
+		}
+		d.entries[key] = &entry{key: key, value: strings.TrimSpace(def.def), comments: []string{gen}, fromDefault: true}
+		return true
+	}
+	block := regenerate(e.comments, gen)
+	if slices.Equal(block, e.comments) {
+		return false
+	}
+	e.comments = block
+	return true
+}
+
+// genLine is the comment line written above a key a service defined:
+// "# <description> (default: <default>)". The description is folded onto
+// one line; a key without one is described by its own name.
+func genLine(key, def, desc string) string {
+	desc = strings.Join(strings.Fields(desc), " ")
+	if desc == "" {
+		desc = key
+	}
+	return "# " + desc + " (default: " + showDefault(def) + ")"
+}
+
+// isGenerated reports whether a comment line has the form genLine writes,
+// whatever its description and default: such a line is replaced, not kept,
+// when the key's comment is regenerated.
+func isGenerated(line string) bool {
+	return strings.HasPrefix(line, "# ") && strings.HasSuffix(line, ")") && strings.Contains(line, " (default: ")
+}
+
+// regenerate returns the comment block for a defined key: the user's own
+// lines in their order, then the current generated line, just above the key.
+func regenerate(block []string, gen string) []string {
+	out := make([]string, 0, len(block)+1)
+	for _, l := range block {
+		if !isGenerated(l) {
+			out = append(out, l)
+		}
+	}
+	return append(tidyBlock(out), gen)
+}

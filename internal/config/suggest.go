@@ -1,0 +1,142 @@
+package config
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// maxSuggestDistance is how many edits (insertions, deletions,
+// substitutions or swaps of adjacent characters, ignoring case) a key may be
+// from a known one and still get it as a suggestion.
+const maxSuggestDistance = 2
+
+// Unknown returns the keys in the file and in the overrides that are
+// probably typos, each with a did-you-mean suggestion where one is close:
+//
+//   - keys whose service (the part before the first '.', or the whole key
+//     when it has no dot) is not in knownPrefixes and defined no key;
+//   - keys of a service that has defined at least one key with Lookup, but
+//     never this one.
+//
+// A service that has not started yet has defined nothing, so its keys are
+// only checked against its name. Keys a service defined are never unknown.
+// Suggestions come from the defined keys and, for a wrong service name,
+// from knownPrefixes and the services that defined keys; a case-only
+// difference always counts as close.
+//
+// The warnings come in file order, then the overrides by key. The caller
+// owns the slice.
+func (s *Store) Unknown(knownPrefixes []string) []Warning {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+
+	services := make(map[string]bool) // known service names
+	for _, p := range knownPrefixes {
+		services[p] = true
+	}
+	definedIn := make(map[string]bool) // services that defined a key
+	defined := make([]string, 0, len(s.defs))
+	for k := range s.defs {
+		definedIn[prefixOf(k)] = true
+		services[prefixOf(k)] = true
+		defined = append(defined, k)
+	}
+	slices.Sort(defined)
+	names := make([]string, 0, len(services))
+	for p := range services {
+		names = append(names, p)
+	}
+	slices.Sort(names)
+
+	unknown := func(key string) bool {
+		if s.defs[key] != nil {
+			return false
+		}
+		p := prefixOf(key)
+		return !services[p] || definedIn[p]
+	}
+	suggest := func(key string) string {
+		if k := closest(key, defined); k != "" {
+			return k
+		}
+		if p := prefixOf(key); !services[p] {
+			if q := closest(p, names); q != "" {
+				return q + key[len(p):]
+			}
+		}
+		return ""
+	}
+
+	var out []Warning
+	for k, e := range s.doc.entries {
+		if unknown(k) {
+			out = append(out, Warning{File: s.name, Line: e.line, Key: k, Suggestion: suggest(k)})
+		}
+	}
+	slices.SortFunc(out, func(a, b Warning) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Key, b.Key))
+	})
+	for _, k := range slices.Sorted(maps.Keys(s.flags)) {
+		if unknown(k) {
+			out = append(out, Warning{File: "--set", Key: k, Suggestion: suggest(k)})
+		}
+	}
+	return out
+}
+
+// prefixOf returns the service part of a key: what comes before the first
+// '.', or the whole key.
+func prefixOf(key string) string {
+	if i := strings.IndexByte(key, '.'); i >= 0 {
+		return key[:i]
+	}
+	return key
+}
+
+// closest returns the candidate nearest to s, ignoring case, if it is
+// within maxSuggestDistance; on a tie, the first in candidates. It returns
+// "" when nothing is close or s itself is a candidate.
+func closest(s string, candidates []string) string {
+	ls := strings.ToLower(s)
+	best, bestDist := "", maxSuggestDistance+1
+	for _, c := range candidates {
+		if c == s {
+			return ""
+		}
+		if d := distance(ls, strings.ToLower(c)); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// distance returns the optimal string alignment distance between a and b:
+// the number of single-byte insertions, deletions, substitutions and swaps
+// of adjacent bytes that turn a into b, no substring edited twice. Keys are
+// ASCII, so bytes are characters.
+func distance(a, b string) int {
+	// Three rows of the dynamic programming table: i-2, i-1 and i.
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
+}
