@@ -100,8 +100,8 @@ func parse(name string, data []byte) (*document, error) {
 			continue
 		}
 		key, value := strings.TrimSpace(line[:eq]), strings.TrimSpace(line[eq+1:])
-		if msg := checkKey(key); msg != "" {
-			fail("%s in %s", msg, quoteLine(line))
+		if problem, hint := keyProblem(key); problem != "" {
+			fail("%s in %s; %s", problem, quoteLine(line), hint)
 			continue
 		}
 		if prev, ok := doc.entries[key]; ok {
@@ -131,13 +131,15 @@ func parse(name string, data []byte) (*document, error) {
 // (the comment lines before the first blank line) and the key's own block.
 // Without a blank line the whole block is the key's.
 func splitHeader(block []string) (header, rest []string) {
-	block = tidyBlock(block)
+	for len(block) > 0 && block[0] == "" {
+		block = block[1:]
+	}
 	for i, l := range block {
 		if l == "" {
-			return block[:i], block[i+1:]
+			return tidyBlock(block[:i]), tidyBlock(block[i+1:])
 		}
 	}
-	return nil, block
+	return nil, tidyBlock(block)
 }
 
 // tidyBlock drops blank lines at the start and end of a block and folds runs
@@ -160,20 +162,30 @@ func tidyBlock(block []string) []string {
 // made of letters, digits, '_', '.' and '-', and its dot-separated parts are
 // not empty: "Start", "RPC.bindAddr", "WebServer.tls.cert".
 func checkKey(key string) string {
+	problem, hint := keyProblem(key)
+	if problem == "" {
+		return ""
+	}
+	return problem + "; " + hint
+}
+
+// keyProblem returns what is wrong with a key and what to do about it, or
+// two empty strings for a valid key.
+func keyProblem(key string) (problem, hint string) {
 	if key == "" {
-		return "empty key before \"=\"; write Service.key=value"
+		return "empty key", "write Service.key=value"
 	}
 	for i := 0; i < len(key); i++ {
 		c := key[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return fmt.Sprintf("key %q has the character %s; keys use only letters, digits, '_', '.' and '-'",
-				key, quoteChar(key[i:]))
+			return fmt.Sprintf("key %q has the character %s", key, quoteChar(key[i:])),
+				"keys use only letters, digits, '_', '.' and '-'"
 		}
 	}
 	if key[0] == '.' || key[len(key)-1] == '.' || strings.Contains(key, "..") {
-		return fmt.Sprintf("key %q has an empty part between dots; write Service.key", key)
+		return fmt.Sprintf("key %q has an empty part between dots", key), "write Service.key"
 	}
-	return ""
+	return "", ""
 }
 
 // quoteChar quotes the first character of s for a message.
