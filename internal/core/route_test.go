@@ -1,0 +1,355 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// chain builds A -> B -> C where B either relays (sees the reply and passes
+// it on) or forwards (the reply skips it), and C answers "C(<input>)".
+func chainNode(t *testing.T, mode string, seenAtB *[]string, mu *sync.Mutex) *Node {
+	a := sdk.Define("A", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			return nil
+		})
+	})
+	b := sdk.Define("B", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			mu.Lock()
+			*seenAtB = append(*seenAtB, ev.Kind.String()+":"+ev.Msg.(*wrapperspb.StringValue).GetValue())
+			mu.Unlock()
+			switch {
+			case ev.Kind == sdk.KindReply:
+				c.Reply(wrapperspb.String("B(" + ev.Msg.(*wrapperspb.StringValue).GetValue() + ")"))
+			case mode == "relay":
+				c.Relay(sdk.To("C"), ev.Msg)
+			default:
+				c.Forward(sdk.To("C"), nil)
+			}
+			return nil
+		})
+	})
+	cc := sdk.Define("C", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			c.Reply(wrapperspb.String("C(" + ev.Msg.(*wrapperspb.StringValue).GetValue() + ")"))
+			return nil
+		})
+	})
+	return newNode(t, Config{Services: []sdk.Spec{a, b, cc}})
+}
+
+func TestRelayAndForward(t *testing.T) {
+	for _, tc := range []struct {
+		name, mode, want string
+		seen               []string
+	}{
+		{"relay: the reply passes through B", "relay", "B(C(x))", []string{"request:x", "reply:C(x)"}},
+		{"forward: the reply skips B", "forward", "C(x)", []string{"request:x"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var seen []string
+			n := chainNode(t, tc.mode, &seen, &mu)
+			ev, err := request(t, n, sdk.To("B"), wrapperspb.String("x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ev.Msg.(*wrapperspb.StringValue).GetValue(); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if strings.Join(seen, ",") != strings.Join(tc.seen, ",") {
+				t.Errorf("B saw %v, want %v", seen, tc.seen)
+			}
+			if len(ev.Route) != 0 {
+				t.Errorf("reply arrived with route %v, want empty", ev.Route)
+			}
+		})
+	}
+}
+
+func TestRequestIDsCorrelateReplies(t *testing.T) {
+	got := make(chan *sdk.Event, 10)
+	client := sdk.Define("Client", func() sdk.Service {
+		ids := map[uint64]string{}
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			switch ev.Kind {
+			case sdk.KindRequest: // the trigger: fan out three requests
+				for _, s := range []string{"a", "b", "c"} {
+					ids[c.Send(sdk.To("Echo"), wrapperspb.String(s))] = s
+				}
+				c.Send(sdk.To("Missing"), wrapperspb.String("z"))
+			case sdk.KindReply:
+				if ids[ev.ID] != ev.Msg.(*wrapperspb.StringValue).GetValue() {
+					return fmt.Errorf("reply %d carries %v, sent %q", ev.ID, ev.Msg, ids[ev.ID])
+				}
+				got <- ev
+			case sdk.KindError:
+				got <- ev
+			}
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{client, echoSpec}})
+	if err := n.Send(sdk.To("Client"), wrapperspb.String("go")); err != nil {
+		t.Fatal(err)
+	}
+	var replies, errs int
+	for range 4 {
+		select {
+		case ev := <-got:
+			if ev.Kind == sdk.KindError {
+				errs++
+				if !errors.Is(ev.Err, sdk.ErrNoService) {
+					t.Errorf("got error %v, want ErrNoService", ev.Err)
+				}
+			} else {
+				replies++
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("timed out waiting for replies")
+		}
+	}
+	if replies != 3 || errs != 1 {
+		t.Errorf("got %d replies and %d errors, want 3 and 1", replies, errs)
+	}
+	if st := findStats(n, "Client"); st.Errors != 0 {
+		t.Errorf("client handler failed %d times", st.Errors)
+	}
+}
+
+func TestQueueFull(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	slow := sdk.Define("Slow", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+			c.Reply(ev.Msg)
+			return nil
+		})
+	}, sdk.QueueLen(2))
+	n := newNode(t, Config{Services: []sdk.Spec{slow}})
+	defer close(release)
+	results := make(chan *sdk.Event, 10)
+	ep := n.OpenEndpoint(func(ev *sdk.Event) { results <- ev })
+	defer ep.Close()
+	ep.Send(sdk.To("Slow"), wrapperspb.String("0")) // taken by the handler
+	<-entered
+	for i := 1; i <= 3; i++ { // 1 and 2 fill the queue, 3 is refused
+		ep.Send(sdk.To("Slow"), wrapperspb.String(fmt.Sprint(i)))
+	}
+	select {
+	case ev := <-results:
+		if !errors.Is(ev.Err, sdk.ErrQueueFull) {
+			t.Fatalf("got %v, want ErrQueueFull", ev.Err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no queue-full error event")
+	}
+	if st := findStats(n, "Slow"); st.QueueFull != 1 || st.QueueHigh != 2 {
+		t.Errorf("got queue_full=%d high=%d, want 1 and 2", st.QueueFull, st.QueueHigh)
+	}
+}
+
+func TestWorkersKeepPerKeyOrder(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string][]string{}
+	spec := sdk.Define("W", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			v := ev.Msg.(*wrapperspb.StringValue).GetValue()
+			mu.Lock()
+			seen[v[:1]] = append(seen[v[:1]], v)
+			mu.Unlock()
+			return nil
+		})
+	}, sdk.Workers(4, func(ev *sdk.Event) uint64 { return uint64(ev.Msg.(*wrapperspb.StringValue).GetValue()[0]) }))
+	n := newNode(t, Config{Services: []sdk.Spec{spec}})
+	const per = 200
+	for i := range per {
+		for _, k := range "abcdefgh" {
+			if err := n.Send(sdk.To("W"), wrapperspb.String(fmt.Sprintf("%c%04d", k, i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		total := 0
+		for _, v := range seen {
+			total += len(v)
+		}
+		mu.Unlock()
+		if total == per*8 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d events, want %d", total, per*8)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for k, v := range seen {
+		for i := 1; i < len(v); i++ {
+			if v[i-1] >= v[i] {
+				t.Fatalf("key %s out of order: %s before %s", k, v[i-1], v[i])
+			}
+		}
+	}
+}
+
+func TestInlineRunsOnSenderGoroutine(t *testing.T) {
+	starts := 0
+	spec := sdk.Define("Hello", func() sdk.Service { return &inlineSvc{starts: &starts} }, sdk.Inline())
+	n := newNode(t, Config{Services: []sdk.Spec{spec}})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev, err := request(t, n, sdk.To("Hello"), wrapperspb.String("w"))
+			if err != nil || ev.Msg.(*wrapperspb.StringValue).GetValue() != "hello w" {
+				t.Errorf("got %v, %v", ev, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if starts != 1 {
+		t.Errorf("Start ran %d times, want 1", starts)
+	}
+}
+
+type inlineSvc struct{ starts *int }
+
+func (s *inlineSvc) Start(c sdk.Context) error { *s.starts++; return nil }
+func (s *inlineSvc) Handle(c sdk.Context, ev *sdk.Event) error {
+	c.Reply(wrapperspb.String("hello " + ev.Msg.(*wrapperspb.StringValue).GetValue()))
+	return nil
+}
+
+func TestStartFailureFailsQueuedEventsAndRetries(t *testing.T) {
+	attempts := 0
+	spec := sdk.Define("Flaky", func() sdk.Service { return &flaky{attempts: &attempts} })
+	n := newNode(t, Config{Services: []sdk.Spec{spec}})
+	_, err := request(t, n, sdk.To("Flaky"), wrapperspb.String("1"))
+	if !errors.Is(err, sdk.ErrStartFailed) || !strings.Contains(err.Error(), "port busy") {
+		t.Fatalf("got %v, want ErrStartFailed with the cause", err)
+	}
+	ev, err := request(t, n, sdk.To("Flaky"), wrapperspb.String("2"))
+	if err != nil || ev.Msg.(*wrapperspb.StringValue).GetValue() != "2" {
+		t.Fatalf("second attempt: got %v, %v", ev, err)
+	}
+}
+
+type flaky struct{ attempts *int }
+
+func (f *flaky) Start(c sdk.Context) error {
+	*f.attempts++
+	if *f.attempts == 1 {
+		return errors.New("port busy")
+	}
+	return nil
+}
+func (f *flaky) Handle(c sdk.Context, ev *sdk.Event) error { c.Reply(ev.Msg); return nil }
+
+func TestUnknownEventFromBoundary(t *testing.T) {
+	n := newNode(t, Config{Services: []sdk.Spec{echoSpec}})
+	res := make(chan *sdk.Event, 1)
+	ep := n.OpenEndpoint(func(ev *sdk.Event) { res <- ev })
+	defer ep.Close()
+	// An envelope whose payload type this process does not know, as a link
+	// would hand it over.
+	ev, err := sdk.FromEnvelope(envelopeOf("mtnode.test.v1.Nope", "Echo", ep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Router().Deliver(ev)
+	select {
+	case got := <-res:
+		if !errors.Is(got.Err, sdk.ErrUnknownEvent) || got.Err.EventType != "mtnode.test.v1.Nope" {
+			t.Fatalf("got %v, want ErrUnknownEvent for mtnode.test.v1.Nope", got.Err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no error event")
+	}
+}
+
+func TestRouteTooLong(t *testing.T) {
+	loop := sdk.Define("Loop", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if ev.Kind == sdk.KindError { // a relay passes failures on
+				c.Fail(ev, ev.Err)
+				return nil
+			}
+			c.Relay(sdk.To("Loop"), ev.Msg) // relays to itself forever
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{loop}})
+	_, err := request(t, n, sdk.To("Loop"), wrapperspb.String("x"))
+	if !errors.Is(err, sdk.ErrRouteTooLong) {
+		t.Fatalf("got %v, want ErrRouteTooLong", err)
+	}
+}
+
+func TestNodesShareNothing(t *testing.T) {
+	n1 := newNode(t, Config{Name: "n1", Services: []sdk.Spec{echoSpec}})
+	n2 := newNode(t, Config{Name: "n2"})
+	if _, err := request(t, n1, sdk.To("Echo"), wrapperspb.String("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := request(t, n2, sdk.To("Echo"), wrapperspb.String("x")); !errors.Is(err, sdk.ErrNoService) {
+		t.Fatalf("n2: got %v, want ErrNoService", err)
+	}
+	if n1.Epoch() == n2.Epoch() {
+		t.Error("two nodes got the same epoch")
+	}
+}
+
+func TestStopDrainsAndRefuses(t *testing.T) {
+	var mu sync.Mutex
+	handled := 0
+	spec := sdk.Define("Count", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			mu.Lock()
+			handled++
+			mu.Unlock()
+			return nil
+		})
+	})
+	n, err := New(Config{Services: []sdk.Spec{spec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 1000 {
+		if err := n.Send(sdk.To("Count"), wrapperspb.String("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if handled != 1000 {
+		t.Errorf("handled %d events before stopping, want all 1000", handled)
+	}
+	if err := n.Send(sdk.To("Count"), wrapperspb.String("late")); !errors.Is(err, sdk.ErrStopped) {
+		t.Errorf("send after stop: got %v, want ErrStopped", err)
+	}
+}
