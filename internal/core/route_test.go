@@ -50,7 +50,7 @@ func chainNode(t *testing.T, mode string, seenAtB *[]string, mu *sync.Mutex) *No
 func TestRelayAndForward(t *testing.T) {
 	for _, tc := range []struct {
 		name, mode, want string
-		seen               []string
+		seen             []string
 	}{
 		{"relay: the reply passes through B", "relay", "B(C(x))", []string{"request:x", "reply:C(x)"}},
 		{"forward: the reply skips B", "forward", "C(x)", []string{"request:x"}},
