@@ -1,0 +1,495 @@
+package h1
+
+import (
+	"errors"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const errTooManyFiles = syscall.EMFILE
+
+const (
+	initialReadBuf = 4 << 10
+	flushThreshold = 64 << 10 // flush early once this much output waits
+)
+
+const (
+	stateActive int32 = iota
+	stateIdle
+)
+
+// conn is one client connection. Its goroutine (serve) reads, parses and
+// dispatches requests. Output ordering:
+//
+//   - While nqueued == 0 the serve goroutine owns wbuf and the socket's
+//     write side and uses them without locking (the fast path).
+//   - A detached writer, and every writer after it, waits in the queue
+//     head..tail (guarded by mu). Whoever completes the head writer (the
+//     serve goroutine or a Finish caller) appends the finished prefix of the
+//     queue to wbuf and writes it, holding mu. Only the serve goroutine adds
+//     to the queue, so when it reads nqueued == 0 nothing else writes.
+type conn struct {
+	srv  *Server
+	nc   net.Conn
+	rbuf []byte // len(rbuf) == cap(rbuf); data is rbuf[r:w]
+	r, w int
+	wbuf []byte
+	req  Request
+	chk  chunkDecoder
+	cur  *ResponseWriter // writer reused for inline answers
+
+	now      time.Time // refreshed after each read
+	reqStart time.Time // arrival of the current request's first byte
+	rdl, wdl time.Time // deadlines currently set on nc
+	sent100  bool
+	state    atomic.Int32
+	nqueued  atomic.Int32
+
+	mu      sync.Mutex
+	head    *ResponseWriter
+	tail    *ResponseWriter
+	waiting bool
+	drained chan struct{}
+	dead    bool // no more output: the connection is closing or broken
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	c, ok := s.connPool.Get().(*conn)
+	if !ok {
+		c = &conn{
+			rbuf:    make([]byte, initialReadBuf),
+			wbuf:    make([]byte, 0, initialReadBuf),
+			drained: make(chan struct{}, 1),
+		}
+	}
+	c.srv = s
+	c.nc = nc
+	c.req.RemoteAddr = nc.RemoteAddr()
+	c.now = time.Now()
+	return c
+}
+
+// serve is the connection's goroutine.
+func (c *conn) serve() {
+	defer c.end()
+	cfg := &c.srv.cfg
+	for {
+		buf := c.rbuf[c.r:c.w]
+		if len(buf) > 0 && c.reqStart.IsZero() {
+			c.reqStart = c.now
+		}
+		headLen, err := parseHead(&c.req, buf, cfg.lim)
+		if err == errNeedMore {
+			if err := c.fill(0); err != nil {
+				c.refuseIf(err)
+				return
+			}
+			continue
+		}
+		if err != nil {
+			c.refuseIf(err)
+			return
+		}
+		end := headLen
+		switch {
+		case c.req.chunked:
+			n, err := c.chk.decode(buf[headLen:], cfg.maxBody, cfg.lim)
+			if err == errNeedMore {
+				if err := c.moreBody(0); err != nil {
+					c.refuseIf(err)
+					return
+				}
+				continue
+			}
+			if err != nil {
+				c.refuseIf(err)
+				return
+			}
+			end += n
+			c.req.Body = c.chk.body
+		case c.req.contentLength > 0:
+			cl := c.req.contentLength
+			if cl > cfg.maxBody {
+				c.refuseIf(errBodyTooLarge)
+				return
+			}
+			if int64(len(buf)-headLen) < cl {
+				if err := c.moreBody(headLen + int(cl)); err != nil {
+					c.refuseIf(err)
+					return
+				}
+				continue
+			}
+			c.req.Body = buf[headLen : headLen+int(cl)]
+			end += int(cl)
+		}
+		keep := c.dispatch()
+		c.r += end
+		c.chk.reset()
+		c.sent100 = false
+		c.reqStart = time.Time{}
+		if !keep {
+			return
+		}
+		if len(c.wbuf) > flushThreshold {
+			if err := c.flush(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// moreBody sends "100 Continue" when the client waits for it, then reads
+// more of the body.
+func (c *conn) moreBody(need int) error {
+	if c.req.expect && !c.sent100 {
+		c.sent100 = true
+		if err := c.waitQueue(); err != nil {
+			return err
+		}
+		c.wbuf = append(c.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)
+	}
+	return c.fill(need)
+}
+
+// waitQueue waits until no detached response is outstanding.
+func (c *conn) waitQueue() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.head != nil {
+		c.waiting = true
+		c.mu.Unlock()
+		select {
+		case <-c.drained:
+		case <-c.srv.closed:
+			c.mu.Lock()
+			return ErrServerClosed
+		}
+		c.mu.Lock()
+	}
+	return nil
+}
+
+// fill flushes pending output and reads more input, so that at least need
+// bytes (and at least one more byte) are buffered from rbuf[r].
+func (c *conn) fill(need int) error {
+	if err := c.flush(); err != nil {
+		return err
+	}
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+	}
+	have := c.w - c.r
+	need = max(need, have+1)
+	if c.r+need > len(c.rbuf) {
+		if need <= len(c.rbuf) {
+			copy(c.rbuf, c.rbuf[c.r:c.w])
+		} else {
+			if need > c.srv.cfg.maxBuf {
+				// Heads are bounded well below maxBuf by the parser, so
+				// only a body gets here.
+				return errBodyTooLarge
+			}
+			nb := make([]byte, min(max(2*len(c.rbuf), need), c.srv.cfg.maxBuf))
+			copy(nb, c.rbuf[c.r:c.w])
+			c.rbuf = nb
+		}
+		c.r, c.w = 0, have
+	}
+	cfg := &c.srv.cfg
+	idle := have == 0
+	if idle {
+		c.state.Store(stateIdle)
+		if c.srv.shutdown.Load() {
+			return ErrServerClosed
+		}
+		c.setReadDeadline(c.now.Add(cfg.idleTimeout), cfg.idleTimeout)
+	} else {
+		c.setReadDeadline(c.reqStart.Add(cfg.readTimeout), cfg.readTimeout)
+	}
+	n, err := c.nc.Read(c.rbuf[c.w:])
+	c.state.Store(stateActive)
+	c.now = time.Now()
+	c.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// setReadDeadline moves the read deadline to t, skipping the system call
+// when the current deadline is already within an eighth of the timeout
+// before t (under load the deadline then moves a few times a second, not
+// once per request).
+func (c *conn) setReadDeadline(t time.Time, timeout time.Duration) {
+	if d := t.Sub(c.rdl); d >= 0 && d < timeout/8 {
+		return
+	}
+	c.rdl = t
+	c.nc.SetReadDeadline(t)
+}
+
+func (c *conn) setWriteDeadline(now time.Time) {
+	timeout := c.srv.cfg.writeTimeout
+	t := now.Add(timeout)
+	if d := t.Sub(c.wdl); d >= 0 && d < timeout/8 {
+		return
+	}
+	c.wdl = t
+	c.nc.SetWriteDeadline(t)
+}
+
+// flush writes buffered output if the serve goroutine owns it.
+func (c *conn) flush() error {
+	if c.nqueued.Load() == 0 {
+		return c.writeOut(c.now)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writeOut(time.Now())
+}
+
+// writeOut writes wbuf; the caller owns the output (see conn).
+func (c *conn) writeOut(now time.Time) error {
+	if len(c.wbuf) == 0 {
+		return nil
+	}
+	if c.dead {
+		c.wbuf = c.wbuf[:0]
+		return net.ErrClosed
+	}
+	c.setWriteDeadline(now)
+	_, err := c.nc.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	if err != nil {
+		c.dead = true
+	}
+	return err
+}
+
+// dispatch runs the handler for c.req and reports whether the connection
+// stays open for another request.
+func (c *conn) dispatch() bool {
+	w := c.cur
+	if w == nil {
+		w = c.srv.getWriter()
+		c.cur = w
+	}
+	keep := c.req.keepAlive && !c.srv.shutdown.Load()
+	w.reset(c, &c.req, !keep)
+	c.invoke(w)
+	if w.detached {
+		c.cur = nil
+		c.mu.Lock()
+		c.enqueueLocked(w)
+		c.mu.Unlock()
+		return keep
+	}
+	keep = keep && !w.close
+	if c.nqueued.Load() == 0 {
+		c.wbuf = w.appendResponse(c.wbuf, c.srv.dateBytes(c.now))
+		if w.file != nil {
+			if err := c.flush(); err != nil {
+				w.dropFile()
+				return false
+			}
+			err := c.sendFile(w, c.now)
+			w.dropFile()
+			if err != nil {
+				return false
+			}
+		}
+		return keep && !w.close
+	}
+	// Earlier responses are still outstanding: queue this one behind them.
+	c.cur = nil
+	w.out = w.appendResponse(w.out[:0], c.srv.dateBytes(c.now))
+	keep = keep && !w.close
+	c.mu.Lock()
+	w.done = true
+	c.enqueueLocked(w)
+	c.mu.Unlock()
+	return keep
+}
+
+// invoke calls the handler, turning a panic into a 500 that closes the
+// connection.
+func (c *conn) invoke(w *ResponseWriter) {
+	defer func() {
+		if p := recover(); p != nil {
+			if c.srv.Logger != nil {
+				c.srv.Logger.Error("h1: handler panic", "panic", p, "stack", string(debug.Stack()))
+			}
+			w.reset(c, &c.req, true)
+			w.SetStatus(500)
+			w.WriteString("internal server error\n")
+		}
+	}()
+	c.srv.Handler.ServeH1(w, &c.req)
+}
+
+// enqueueLocked appends w to the response queue and writes out whatever
+// became ready. c.mu is held.
+func (c *conn) enqueueLocked(w *ResponseWriter) {
+	w.queued = true
+	if c.tail != nil {
+		c.tail.next = w
+	} else {
+		c.head = w
+	}
+	c.tail = w
+	c.nqueued.Add(1)
+	if c.head == w && w.done {
+		c.drainLocked(false)
+	}
+}
+
+// drainLocked moves the finished prefix of the queue into wbuf, in order,
+// and writes it when write is set or a file or close demands it. c.mu is
+// held.
+func (c *conn) drainLocked(write bool) {
+	now := time.Now()
+	closing := false
+	for c.head != nil && c.head.done {
+		w := c.head
+		c.head = w.next
+		if c.head == nil {
+			c.tail = nil
+		}
+		if !c.dead {
+			c.wbuf = append(c.wbuf, w.out...)
+			if w.file != nil {
+				if c.writeOut(now) == nil {
+					if c.sendFile(w, now) != nil {
+						c.dead = true
+					}
+				}
+			}
+		}
+		w.dropFile()
+		closing = closing || w.close
+		c.srv.putWriter(w)
+		c.nqueued.Add(-1)
+	}
+	if write || closing {
+		c.writeOut(now)
+	}
+	if closing {
+		// A detached handler asked to close; later responses are dropped
+		// and the serve goroutine's read fails.
+		c.dead = true
+		c.nc.Close()
+	}
+	if c.head == nil && c.waiting {
+		c.waiting = false
+		select {
+		case c.drained <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sendFile sends the large-file body of w after its headers were written.
+func (c *conn) sendFile(w *ResponseWriter, now time.Time) error {
+	c.setWriteDeadline(now)
+	if err := sendFile(c.nc, w.file.f, w.fileOff, w.fileLen); err != nil {
+		c.dead = true
+		return err
+	}
+	return nil
+}
+
+// refuseIf answers a refused request with its status and closes; other
+// errors (EOF, timeouts, resets) just end the connection.
+func (c *conn) refuseIf(err error) {
+	var se *statusError
+	if !errors.As(err, &se) {
+		return
+	}
+	if c.waitQueue() != nil {
+		return
+	}
+	w := c.cur
+	if w == nil {
+		w = c.srv.getWriter()
+		c.cur = w
+	}
+	minor := c.req.Minor
+	c.req.reset()
+	c.req.Minor = minor
+	w.reset(c, &c.req, true)
+	w.SetStatus(se.Status)
+	w.WriteString(se.Reason)
+	w.WriteString("\n")
+	c.wbuf = w.appendResponse(c.wbuf, c.srv.dateBytes(c.now))
+	if c.flush() == nil {
+		c.linger()
+	}
+}
+
+// linger half-closes the connection and discards what the client is still
+// sending (bounded in time and bytes), so that the close does not reset the
+// connection before the client has read the error response.
+func (c *conn) linger() {
+	tc, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || tc.CloseWrite() != nil {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	io.CopyN(io.Discard, c.nc, 256<<10)
+}
+
+// pokeIfIdle wakes a connection waiting for its next request so that it
+// sees the shutdown. Called with srv.mu held.
+func (c *conn) pokeIfIdle() {
+	if c.state.Load() == stateIdle {
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// end runs when serve returns: it waits for detached responses (or for the
+// server to close), flushes, closes the socket and recycles the conn.
+func (c *conn) end() {
+	clean := c.waitQueue() == nil
+	c.flush()
+	c.nc.Close()
+	c.srv.removeConn(c)
+	c.srv.wg.Done()
+	if !clean {
+		return // detached writers may still reference c
+	}
+	if c.cur != nil {
+		c.srv.putWriter(c.cur)
+		c.cur = nil
+	}
+	c.mu.Lock()
+	c.dead = false
+	c.mu.Unlock()
+	c.nc = nil
+	c.r, c.w = 0, 0
+	c.wbuf = c.wbuf[:0]
+	c.req.reset()
+	c.req.RemoteAddr = nil
+	c.chk.reset()
+	c.sent100 = false
+	c.reqStart, c.rdl, c.wdl = time.Time{}, time.Time{}, time.Time{}
+	if len(c.rbuf) > initialReadBuf {
+		c.rbuf = make([]byte, initialReadBuf)
+	}
+	if cap(c.chk.body) > 64<<10 {
+		c.chk.body = nil
+	}
+	select {
+	case <-c.drained:
+	default:
+	}
+	c.srv.connPool.Put(c)
+}

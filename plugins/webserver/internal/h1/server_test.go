@@ -1,0 +1,435 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startServer serves h on network/addr and returns the address; the server
+// is closed when the test ends.
+func startServer(t *testing.T, s *Server, network, addr string) string {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatalf("listen %s: %v", addr, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		s.Close()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrServerClosed) {
+				t.Errorf("Serve returned %v, want ErrServerClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("Serve did not return after Close")
+		}
+	})
+	return ln.Addr().String()
+}
+
+// echoHandler answers with "<method> <path> <len(body)>" and the body.
+var echoHandler = HandlerFunc(func(w *ResponseWriter, r *Request) {
+	fmt.Fprintf(w, "%s %s %d:%s", r.Method, r.Path, len(r.Body), r.Body)
+})
+
+type client struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dial(t *testing.T, addr string) *client {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { nc.Close() })
+	return &client{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+func (c *client) send(s string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.nc, s); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   string
+	conn   string // the Connection header ("close" also when net/http consumed it)
+}
+
+func (c *client) read(method string) resp {
+	c.t.Helper()
+	r, err := http.ReadResponse(c.br, &http.Request{Method: method})
+	if err != nil {
+		c.t.Fatalf("read response: %v", err)
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		c.t.Fatalf("read body: %v", err)
+	}
+	conn := r.Header.Get("Connection")
+	if r.Close {
+		conn = "close"
+	}
+	return resp{r.StatusCode, r.Header, string(b), conn}
+}
+
+// expectClosed checks that the server closed the connection.
+func (c *client) expectClosed() {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(c.br)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.t.Fatalf("connection still open, want closed")
+		}
+	}
+	if len(b) > 0 {
+		c.t.Fatalf("got %q after the last response, want EOF", b)
+	}
+}
+
+func TestKeepAlive(t *testing.T) {
+	addr := startServer(t, &Server{Handler: echoHandler}, "tcp", "127.0.0.1:0")
+	tests := []struct {
+		name      string
+		req       string
+		wantConn  string
+		wantClose bool
+	}{
+		{"http11 default", "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "", false},
+		{"http11 close", "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "close", true},
+		{"http10 default", "GET /a HTTP/1.0\r\n\r\n", "close", true},
+		{"http10 keep-alive", "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "keep-alive", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, addr)
+			for i := range 3 {
+				c.send(tt.req)
+				r := c.read("GET")
+				if r.status != 200 || r.body != "GET /a 0:" {
+					t.Fatalf("request %d: got %d %q, want 200 %q", i, r.status, r.body, "GET /a 0:")
+				}
+				if got := r.conn; got != tt.wantConn {
+					t.Fatalf("Connection: got %q, want %q", got, tt.wantConn)
+				}
+				if r.header.Get("Date") == "" || r.header.Get("Server") == "" {
+					t.Fatalf("missing Date or Server header: %v", r.header)
+				}
+				if tt.wantClose {
+					c.expectClosed()
+					return
+				}
+			}
+		})
+	}
+}
+
+func TestPipelining(t *testing.T) {
+	addr := startServer(t, &Server{Handler: echoHandler}, "tcp", "127.0.0.1:0")
+	c := dial(t, addr)
+	var b strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&b, "POST /%d HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab", i)
+	}
+	c.send(b.String())
+	for i := range 20 {
+		want := fmt.Sprintf("POST /%d 2:ab", i)
+		if r := c.read("POST"); r.body != want {
+			t.Fatalf("response %d: got %q, want %q", i, r.body, want)
+		}
+	}
+}
+
+// TestPipeliningAsync detaches every request and finishes them in reverse
+// order from other goroutines; responses must still come in request order.
+func TestPipeliningAsync(t *testing.T) {
+	const n = 8
+	pending := make(chan func(), n)
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		if string(r.Path) == "/inline" {
+			w.WriteString("inline")
+			return
+		}
+		body := string(r.Path)
+		w.Detach()
+		pending <- func() { w.WriteString(body); w.Finish() }
+	})
+	addr := startServer(t, &Server{Handler: h}, "tcp", "127.0.0.1:0")
+	c := dial(t, addr)
+	var b strings.Builder
+	var want []string
+	for i := range n {
+		fmt.Fprintf(&b, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		want = append(want, fmt.Sprintf("/%d", i))
+		if i%3 == 1 {
+			b.WriteString("GET /inline HTTP/1.1\r\nHost: x\r\n\r\n")
+			want = append(want, "inline")
+		}
+	}
+	c.send(b.String())
+	var fs []func()
+	for range n {
+		select {
+		case f := <-pending:
+			fs = append(fs, f)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("handler not called for all requests (got %d of %d)", len(fs), n)
+		}
+	}
+	done := make(chan struct{})
+	for i := len(fs) - 1; i >= 0; i-- {
+		go func() { fs[i](); done <- struct{}{} }()
+		<-done
+	}
+	for i, w := range want {
+		if r := c.read("GET"); r.body != w {
+			t.Fatalf("response %d: got %q, want %q", i, r.body, w)
+		}
+	}
+}
+
+func TestChunkedBody(t *testing.T) {
+	addr := startServer(t, &Server{Handler: echoHandler}, "tcp", "127.0.0.1:0")
+	tests := []struct {
+		name, body, want string
+	}{
+		{"simple", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "POST / 11:hello world"},
+		{"extension and trailers", "5;x=y\r\nhello\r\n0\r\nX-Sum: 1\r\nX-B: 2\r\n\r\n", "POST / 5:hello"},
+		{"hex sizes", "A\r\n0123456789\r\n0\r\n\r\n", "POST / 10:0123456789"},
+		{"empty", "0\r\n\r\n", "POST / 0:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, addr)
+			head := "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+			// Send in two writes to exercise incremental decoding.
+			c.send(head + tt.body[:len(tt.body)/2])
+			c.send(tt.body[len(tt.body)/2:])
+			if r := c.read("POST"); r.status != 200 || r.body != tt.want {
+				t.Fatalf("got %d %q, want 200 %q", r.status, r.body, tt.want)
+			}
+			// The connection stays usable.
+			c.send("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+			if r := c.read("GET"); r.body != "GET /next 0:" {
+				t.Fatalf("next request: got %q", r.body)
+			}
+		})
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	s := &Server{Handler: echoHandler, MaxHeaderBytes: 1024, MaxHeaders: 10, MaxBodyBytes: 100}
+	addr := startServer(t, s, "tcp", "127.0.0.1:0")
+	many := ""
+	for i := range 11 {
+		many += fmt.Sprintf("X-%d: v\r\n", i)
+	}
+	tests := []struct {
+		name string
+		req  string
+		want int
+	}{
+		{"header too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 2000) + "\r\n\r\n", 431},
+		{"unterminated huge line", "GET /" + strings.Repeat("a", 2000), 431},
+		{"too many headers", "GET / HTTP/1.1\r\nHost: x\r\n" + many + "\r\n", 431},
+		{"body too large", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", 413},
+		{"chunked too large", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n" + strings.Repeat("a", 128) + "\r\n0\r\n\r\n", 413},
+		{"garbage", "HELLO\r\n\r\n", 400},
+		{"space in method", "GE T / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"bad target", "GET abc HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"bad version", "GET / HTTQ/1.1\r\nHost: x\r\n\r\n", 400},
+		{"http2", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+		{"no host", "GET / HTTP/1.1\r\n\r\n", 400},
+		{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+		{"obs fold", "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", 400},
+		{"space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+		{"nul in value", "GET / HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n", 400},
+		{"bare cr", "GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n", 400},
+		{"bad length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", 400},
+		{"conflicting lengths", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400},
+		{"length and chunked", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+		{"gzip coding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+		{"bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+		{"chunk without crlf", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc", 400},
+		{"expect other", "GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n", 417},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, addr)
+			c.send(tt.req)
+			r := c.read("GET")
+			if r.status != tt.want {
+				t.Fatalf("got %d, want %d (%q)", r.status, tt.want, r.body)
+			}
+			if got := r.conn; got != "close" {
+				t.Fatalf("Connection: got %q, want close", got)
+			}
+			c.expectClosed()
+		})
+	}
+}
+
+func TestHead(t *testing.T) {
+	addr := startServer(t, &Server{Handler: echoHandler}, "tcp", "127.0.0.1:0")
+	c := dial(t, addr)
+	c.send("HEAD /x HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+	h := c.read("HEAD")
+	g := c.read("GET")
+	if h.body != "" {
+		t.Fatalf("HEAD body: got %q, want empty", h.body)
+	}
+	if got, want := h.header.Get("Content-Length"), fmt.Sprint(len("HEAD /x 0:")); got != want {
+		t.Fatalf("HEAD Content-Length: got %s, want %s", got, want)
+	}
+	if g.body != "GET /x 0:" {
+		t.Fatalf("GET after HEAD: got %q", g.body)
+	}
+}
+
+func TestExpectContinue(t *testing.T) {
+	addr := startServer(t, &Server{Handler: echoHandler}, "tcp", "127.0.0.1:0")
+	c := dial(t, addr)
+	c.send("PUT /u HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+	line, err := c.br.ReadString('\n')
+	if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("got %q, %v; want the 100 Continue line", line, err)
+	}
+	if blank, _ := c.br.ReadString('\n'); blank != "\r\n" {
+		t.Fatalf("got %q after 100 Continue, want a blank line", blank)
+	}
+	c.send("abc")
+	if r := c.read("PUT"); r.body != "PUT /u 3:abc" {
+		t.Fatalf("got %q, want %q", r.body, "PUT /u 3:abc")
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	s := &Server{Handler: echoHandler, ReadTimeout: 200 * time.Millisecond, IdleTimeout: 300 * time.Millisecond}
+	addr := startServer(t, s, "tcp", "127.0.0.1:0")
+	tests := []struct {
+		name string
+		send string
+	}{
+		{"slow head", "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "},
+		{"slow body", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc"},
+		{"idle", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, addr)
+			c.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+			c.read("GET")
+			c.send(tt.send)
+			c.expectClosed()
+		})
+	}
+}
+
+func TestPanicRecovered(t *testing.T) {
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) { panic("boom") })
+	addr := startServer(t, &Server{Handler: h}, "tcp", "127.0.0.1:0")
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.read("GET"); r.status != 500 {
+		t.Fatalf("got %d, want 500", r.status)
+	}
+	c.expectClosed()
+}
+
+func TestIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback on this machine: %v", err)
+	}
+	ln.Close()
+	addr := startServer(t, &Server{Handler: echoHandler}, "tcp", "[::1]:0")
+	c := dial(t, addr)
+	c.send("GET /six HTTP/1.1\r\nHost: [::1]\r\n\r\n")
+	if r := c.read("GET"); r.body != "GET /six 0:" {
+		t.Fatalf("got %q", r.body)
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	started := make(chan *ResponseWriter, 1)
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		if string(r.Path) == "/slow" {
+			w.Detach()
+			started <- w
+			return
+		}
+		w.WriteString("fast")
+	})
+	s := &Server{Handler: h}
+	addr := startServer(t, s, "tcp", "127.0.0.1:0")
+	idle := dial(t, addr)
+	idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	idle.read("GET")
+	busy := dial(t, addr)
+	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	var w *ResponseWriter
+	select {
+	case w = <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("slow handler not called")
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	idle.expectClosed()
+	if _, err := net.Dial("tcp", addr); err == nil {
+		// The listener may close an instant after Shutdown starts; poll.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			nc, err := net.Dial("tcp", addr)
+			if err != nil {
+				break
+			}
+			nc.Close()
+			if time.Now().After(deadline) {
+				t.Fatal("listener still accepting after Shutdown")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v while a request was in flight", err)
+	default:
+	}
+	w.WriteString("slow done")
+	w.Finish()
+	if r := busy.read("GET"); r.body != "slow done" || r.conn != "close" {
+		t.Fatalf("in-flight response: got %q Connection=%q, want \"slow done\" close", r.body, r.conn)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown did not return after the last request finished")
+	}
+}
