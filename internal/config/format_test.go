@@ -95,17 +95,17 @@ func TestFormatStable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			doc, err := parse("t.conf", []byte(tt.in))
-			if err != nil {
-				t.Fatal(err)
+			doc, errs := parse("t.conf", []byte(tt.in))
+			if errs != nil {
+				t.Fatal(errs)
 			}
 			out, _ := doc.format()
 			if string(out) != tt.want {
 				t.Fatalf("format: got %q, want %q", out, tt.want)
 			}
-			doc2, err := parse("t.conf", out)
-			if err != nil {
-				t.Fatalf("parsing formatted output: %v", err)
+			doc2, errs := parse("t.conf", out)
+			if errs != nil {
+				t.Fatalf("parsing formatted output: %v", errs)
 			}
 			if out2, _ := doc2.format(); !bytes.Equal(out2, out) {
 				t.Errorf("format again: got %q, want %q", out2, out)
@@ -115,9 +115,9 @@ func TestFormatStable(t *testing.T) {
 }
 
 func TestFormatLines(t *testing.T) {
-	doc, err := parse("t.conf", []byte("# h\n\n# c\nB=2\nA=1\n"))
-	if err != nil {
-		t.Fatal(err)
+	doc, errs := parse("t.conf", []byte("# h\n\n# c\nB=2\nA=1\n"))
+	if errs != nil {
+		t.Fatal(errs)
 	}
 	out, lines := doc.format()
 	// "# h", "", "A=1", "", "# c", "B=2"

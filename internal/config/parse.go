@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -45,17 +44,18 @@ func newDocument() *document {
 }
 
 // parse parses a config file. name is used in errors. It returns every
-// problem found, joined, rather than stopping at the first.
+// problem found (each a *ParseError) rather than stopping at the first, and
+// a document only when there are none.
 //
 // Layout rules: a blank or '#' line is kept in the comment block that is
 // being collected; a Key=value line takes the block collected since the
 // previous key. Comment lines at the start of the file that are followed by
 // a blank line form the header; a block after the last key is the trailer.
-func parse(name string, data []byte) (*document, error) {
+func parse(name string, data []byte) (*document, []error) {
 	if len(data) > maxFileSize {
-		return nil, &ParseError{File: name, Msg: fmt.Sprintf(
+		return nil, []error{&ParseError{File: name, Msg: fmt.Sprintf(
 			"file is %d bytes, over the %d MiB limit for a config file; check that the path names a config file",
-			len(data), maxFileSize>>20)}
+			len(data), maxFileSize>>20)}}
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark from some editors
 
@@ -122,7 +122,7 @@ func parse(name string, data []byte) (*document, error) {
 		doc.trailer = tidyBlock(pending)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errs
 	}
 	return doc, nil
 }

@@ -76,12 +76,12 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			doc, err := parse("conf/mtnode.conf", []byte(tt.in))
-			if err == nil {
+			doc, errs := parse("conf/mtnode.conf", []byte(tt.in))
+			if errs == nil {
 				t.Fatalf("parse succeeded with %d keys, want errors %q", len(doc.entries), tt.want)
 			}
 			var got []string
-			for _, e := range unjoin(err) {
+			for _, e := range errs {
 				var pe *ParseError
 				if !errors.As(e, &pe) {
 					t.Errorf("error %v is a %T, want *ParseError", e, e)
@@ -125,9 +125,9 @@ func TestParseValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			doc, err := parse("t.conf", []byte(tt.in))
-			if err != nil {
-				t.Fatalf("parse: %v", err)
+			doc, errs := parse("t.conf", []byte(tt.in))
+			if errs != nil {
+				t.Fatalf("parse: %v", errs)
 			}
 			if got := values(doc); !mapsEqual(got, tt.want) {
 				t.Errorf("got %q, want %q", got, tt.want)
@@ -153,9 +153,9 @@ A.x=2
 # trailing 2
 
 `
-	doc, err := parse("t.conf", []byte(in))
-	if err != nil {
-		t.Fatal(err)
+	doc, errs := parse("t.conf", []byte(in))
+	if errs != nil {
+		t.Fatal(errs)
 	}
 	check := func(what string, got, want []string) {
 		t.Helper()

@@ -143,18 +143,14 @@ func Open(opts Options) (*Store, error) {
 		case err != nil:
 			errs = append(errs, err)
 		case exists:
-			doc, err := parse(s.path, data)
-			if err != nil {
-				errs = append(errs, err)
-			}
+			doc, perrs := parse(s.path, data)
+			errs = append(errs, perrs...)
 			s.doc, s.name, s.disk, s.onDisk = doc, s.path, data, true
 		}
 	}
 	if s.doc == nil && !s.onDisk && opts.Embedded != "" {
-		doc, err := parse(embeddedName, []byte(opts.Embedded))
-		if err != nil {
-			errs = append(errs, err)
-		}
+		doc, perrs := parse(embeddedName, []byte(opts.Embedded))
+		errs = append(errs, perrs...)
 		s.doc, s.name = doc, embeddedName
 	}
 	if len(errs) > 0 {
@@ -360,9 +356,9 @@ func (s *Store) flush(gen uint64) error {
 func (s *Store) merge(cur []byte, exists bool) error {
 	doc := newDocument()
 	if exists {
-		var err error
-		if doc, err = parse(s.path, cur); err != nil {
-			return fmt.Errorf("config: %s was edited and no longer parses, so it is not rewritten; fix it: %w", s.path, err)
+		var errs []error
+		if doc, errs = parse(s.path, cur); errs != nil {
+			return fmt.Errorf("config: %s was edited and no longer parses, so it is not rewritten; fix it: %w", s.path, errors.Join(errs...))
 		}
 	}
 	for k := range s.pending {
