@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// mtnodeBin is the real binary, built once by TestMain.
+var mtnodeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mtnode-it-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	mtnodeBin = filepath.Join(dir, "mtnode")
+	out, err := exec.Command("go", "build", "-race", "-o", mtnodeBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building mtnode: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// prefix makes an install layout (bin/, conf/, plugins/) with the binary
+// installed under the given names (the first a copy, the others symlinks).
+func prefix(t *testing.T, names ...string) string {
+	t.Helper()
+	p := t.TempDir()
+	for _, d := range []string{"bin", "conf", "plugins", "log"} {
+		if err := os.MkdirAll(filepath.Join(p, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(mtnodeBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p, "bin", names[0]), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names[1:] {
+		if err := os.Symlink(names[0], filepath.Join(p, "bin", n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// proc is a running node whose stderr is collected.
+type proc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  bytes.Buffer
+	done chan error
+	seen chan string
+}
+
+func start(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "MT_Node_pluginsDir=") // nothing from the developer's environment
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, done: make(chan error, 1), seen: make(chan string, 1000)}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+			select {
+			case p.seen <- sc.Text():
+			default:
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+	})
+	return p
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// waitFor waits until a log line contains s.
+func (p *proc) waitFor(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case line := <-p.seen:
+			if strings.Contains(line, s) {
+				return
+			}
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("process exited (%v) before logging %q; log:\n%s", err, s, p.output())
+		case <-deadline:
+			t.Fatalf("no %q in the log after 20s; log:\n%s", s, p.output())
+		}
+	}
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *proc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(30 * time.Second):
+		t.Fatalf("process did not exit; log:\n%s", p.output())
+		return -1
+	}
+}
+
+func runOnce(t *testing.T, bin string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+func TestIntegrationSymlinkGetsItsOwnConfig(t *testing.T) {
+	p := prefix(t, "mtnode", "mtnode-web")
+	n := start(t, filepath.Join(p, "bin", "mtnode-web"), "--set", "Start=")
+	n.waitFor(t, "node running")
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := n.wait(t); code != 0 {
+		t.Fatalf("exit code %d, want 0; log:\n%s", code, n.output())
+	}
+	if _, err := os.Stat(filepath.Join(p, "conf", "mtnode-web.conf")); err != nil {
+		t.Errorf("symlink's config not written: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(p, "conf", "mtnode.conf")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("conf/mtnode.conf exists (%v); the symlink must use its own name", err)
+	}
+}
+
+func TestIntegrationMissingKeyWrittenWithDescription(t *testing.T) {
+	p := prefix(t, "mtnode")
+	conf := filepath.Join(p, "conf", "mtnode.conf")
+	if err := os.WriteFile(conf, []byte("# my node\nNode.name=alpha\nStart=\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := start(t, filepath.Join(p, "bin", "mtnode"))
+	n.waitFor(t, "node running")
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	if code := n.wait(t); code != 0 {
+		t.Fatalf("exit code %d; log:\n%s", code, n.output())
+	}
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(data)
+	for _, want := range []string{
+		"# my node\n# node name, shown in logs and the console prompt (default: mtnode)\nNode.name=alpha\n",
+		"# how long a stopping node waits for queues to drain (default: 10s)\nNode.shutdownTimeout=10s\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("config lacks %q; got:\n%s", want, got)
+		}
+	}
+	if strings.Index(got, "Node.name") > strings.Index(got, "Node.shutdownTimeout") {
+		t.Errorf("keys not sorted:\n%s", got)
+	}
+	if !strings.Contains(n.output(), "node=alpha") {
+		t.Errorf("Node.name from the file not used; log:\n%s", n.output())
+	}
+}
+
+func TestIntegrationMalformedConfigExits2Unchanged(t *testing.T) {
+	p := prefix(t, "mtnode")
+	conf := filepath.Join(p, "conf", "mtnode.conf")
+	body := []byte("Node.name=a\nthis is not a key value line\nStart=\n")
+	if err := os.WriteFile(conf, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(conf, old, old); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runOnce(t, filepath.Join(p, "bin", "mtnode"))
+	if code != 2 {
+		t.Fatalf("exit code %d, want 2; output:\n%s", code, out)
+	}
+	if !strings.Contains(out, "mtnode.conf:2:") {
+		t.Errorf("message lacks file:line; got:\n%s", out)
+	}
+	data, _ := os.ReadFile(conf)
+	st, _ := os.Stat(conf)
+	if !bytes.Equal(data, body) || !st.ModTime().Equal(old) {
+		t.Errorf("config file changed after a parse error")
+	}
+}
+
+func TestIntegrationUnknownStartExits2(t *testing.T) {
+	p := prefix(t, "mtnode")
+	out, code := runOnce(t, filepath.Join(p, "bin", "mtnode"), "--set", "Start=NoSuchService")
+	if code != 2 {
+		t.Fatalf("exit code %d, want 2; output:\n%s", code, out)
+	}
+	if !strings.Contains(out, `"NoSuchService" is not a known service`) || !strings.Contains(out, "known:") {
+		t.Errorf("message does not name the service and list the known ones:\n%s", out)
+	}
+}
+
+func TestIntegrationBadFlagExits2(t *testing.T) {
+	for _, tc := range []struct{ name, arg string }{
+		{"unknown flag", "--bogus"},
+		{"bad --set", "--set=novalue"},
+		{"bad log level", "--log-level=loud"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := prefix(t, "mtnode")
+			out, code := runOnce(t, filepath.Join(p, "bin", "mtnode"), tc.arg)
+			if code != 2 {
+				t.Fatalf("exit code %d, want 2; output:\n%s", code, out)
+			}
+		})
+	}
+}
+
+func TestIntegrationConfigShowsSources(t *testing.T) {
+	p := prefix(t, "mtnode")
+	conf := filepath.Join(p, "conf", "mtnode.conf")
+	if err := os.WriteFile(conf, []byte("Node.name=fromfile\nNode.queueLimit=10\nStart=\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(p, "bin", "mtnode"), "config", "--set", "Node.logLevel=debug")
+	cmd.Env = append(os.Environ(), "MT_Node_queueLimit=20")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"Node.name", "fromfile", "file", "Node.queueLimit", "20", "env", "Node.logLevel", "debug", "flag"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("mtnode config output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestIntegrationVersion(t *testing.T) {
+	out, code := runOnce(t, mtnodeBin, "version")
+	if code != 0 || !strings.HasPrefix(out, "mtnode ") {
+		t.Fatalf("got %q (exit %d)", out, code)
+	}
+}

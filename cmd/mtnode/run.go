@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mtnode/mtnode/internal/boot"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+func newRunCmd(g *globals) *cobra.Command {
+	var demo bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the node (the default verb)",
+		Long: `Run the node: start the services named in Start=, in order, then serve until
+SIGINT or SIGTERM, when queues drain (up to Node.shutdownTimeout) and services
+stop in reverse start order. A second signal exits at once.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runNode(cmd, g, demo) },
+	}
+	cmd.Flags().BoolVar(&demo, "demo", false, "run on the embedded demo config, in memory (writes no file)")
+	return cmd
+}
+
+func runNode(cmd *cobra.Command, g *globals, demo bool) error {
+	opts := g.options()
+	if demo {
+		opts.Embedded, opts.InMemory = demoConf, true
+	}
+	n, err := boot.Open(opts)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ext, err := attachExtensions(ctx, n)
+	if err != nil {
+		_ = n.Stop()
+		return err
+	}
+	if err := n.Start(ctx, ext.known, ext.start); err != nil {
+		ext.stop()
+		_ = n.Stop()
+		return err
+	}
+	n.Log.Info("node running", sdk.KeyNode, n.Name(), sdk.KeyEpoch, n.Epoch(),
+		"config", n.Store.Path(), "start", n.StartList())
+	<-ctx.Done()
+	stop() // a second signal now kills the process
+	n.Log.Info("stopping", "timeout", n.ShutdownTimeout())
+	err = n.Stop()
+	ext.stop()
+	if err != nil {
+		return err
+	}
+	n.Log.Info("stopped")
+	return nil
+}
+
+// extensions are the parts of a node that live outside internal/core: the
+// plugin host.
+type extensions struct {
+	known func(string) bool
+	start func(context.Context, string) error
+	stop  func()
+}

@@ -1,0 +1,228 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mtnode/mtnode/internal/config"
+	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// UsageError is a problem the user must fix in the command line or the
+// config (exit code 2): a malformed config file, a bad --set, an unknown
+// service in Start=.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Options say how to build a node.
+type Options struct {
+	// Exe is the program as started (os.Args[0]); its base name picks the
+	// config file, and its folder the install prefix.
+	Exe string
+	// ConfPath is the --conf flag ("" = conf/<exe name>.conf under the prefix).
+	ConfPath string
+	// Sets are --set Service.key=value flags.
+	Sets []string
+	// Embedded is the initial config content: used when the file does not
+	// exist yet (and written out with it), or alone when InMemory is set.
+	Embedded string
+	// InMemory keeps the config in memory: no file is read or written
+	// (programs with an embedded config, tests).
+	InMemory bool
+	// Name is the node name; "" = the config's Node.name, default the exe's
+	// base name.
+	Name string
+	// Services are the services linked into this program.
+	Services []sdk.Spec
+	// DefaultStart is Start='s default.
+	DefaultStart string
+	// LogLevel is the --log-level flag ("" = the config's Node.logLevel).
+	LogLevel string
+	// LogOut receives the logs (default os.Stderr).
+	LogOut io.Writer
+	// Env looks up environment variables (nil = os.LookupEnv).
+	Env func(string) (string, bool)
+}
+
+// Node is an assembled node, ready to Run.
+type Node struct {
+	*core.Node
+	Store  *config.Store
+	Log    *slog.Logger
+	Prefix string
+	level  *slog.LevelVar
+
+	shutdownTimeout time.Duration
+	start           []string
+}
+
+// ParseSets turns --set Service.key=value flags into overrides.
+func ParseSets(sets []string) (map[string]string, error) {
+	out := make(map[string]string, len(sets))
+	var errs []error
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			errs = append(errs, fmt.Errorf("--set %q: want Service.key=value", s))
+			continue
+		}
+		out[strings.TrimSpace(k)] = v
+	}
+	return out, errors.Join(errs...)
+}
+
+// OpenStore opens the config store the way Open does, for commands that only
+// read the config (mtnode config).
+func OpenStore(opts Options, readOnly bool) (*config.Store, string, error) {
+	return openStore(opts, readOnly, nil)
+}
+
+func openStore(opts Options, readOnly bool, log *slog.Logger) (*config.Store, string, error) {
+	sets, err := ParseSets(opts.Sets)
+	if err != nil {
+		return nil, "", &UsageError{err}
+	}
+	exe := opts.Exe
+	if exe == "" {
+		exe = os.Args[0]
+	}
+	exe = config.Executable(exe)
+	prefix := config.Prefix(exe)
+	path := config.Path(exe, opts.ConfPath)
+	if opts.InMemory {
+		path = ""
+	}
+	st, err := config.Open(config.Options{Path: path, Embedded: opts.Embedded, Env: opts.Env,
+		Overrides: sets, ReadOnly: readOnly, Logger: log})
+	if err != nil {
+		return nil, "", &UsageError{err}
+	}
+	return st, prefix, nil
+}
+
+// Open builds the node: config, logger, core node. It does not start
+// anything; Run does.
+func Open(opts Options) (*Node, error) {
+	out := opts.LogOut
+	if out == nil {
+		out = os.Stderr
+	}
+	// The level is known only once the config is read; the logger follows
+	// the LevelVar.
+	level := new(slog.LevelVar)
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+	st, prefix, err := openStore(opts, false, log)
+	if err != nil {
+		return nil, err
+	}
+	nodeConf := st.Sub("Node")
+	lvl := opts.LogLevel
+	if lvl == "" {
+		lvl = nodeConf.String("logLevel", "info", "log level: debug, info, warn or error")
+	}
+	if err := level.UnmarshalText([]byte(lvl)); err != nil {
+		return nil, &UsageError{fmt.Errorf("log level %q: want debug, info, warn or error", lvl)}
+	}
+
+	name := opts.Name
+	if name == "" {
+		exe := opts.Exe
+		if exe == "" {
+			exe = os.Args[0]
+		}
+		base := strings.TrimSuffix(filepath.Base(exe), ".exe")
+		name = nodeConf.String("name", base, "node name, shown in logs and the console prompt")
+	}
+	startDefault := opts.DefaultStart
+	startList, _ := st.Lookup("Start", startDefault, "services started at boot, in this order (comma-separated); all others start on their first event")
+	var start []string
+	for _, s := range strings.Split(startList, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			start = append(start, s)
+		}
+	}
+	n := &Node{Store: st, Log: log, Prefix: prefix, level: level, start: start,
+		shutdownTimeout: nodeConf.Duration("shutdownTimeout", 10*time.Second, "how long a stopping node waits for queues to drain")}
+	cn, err := core.New(core.Config{
+		Name:            name,
+		Services:        opts.Services,
+		Start:           start,
+		Logger:          log,
+		LogLevel:        level,
+		Conf:            func(service string) sdk.Config { return st.Sub(service) },
+		ConfigEntries:   n.configEntries,
+		SetConfig:       st.Set,
+		QueueLimit:      int(nodeConf.Int("queueLimit", core.DefaultQueueLimit, "default queue limit of a service (events); <Service>.queueLimit overrides it per service")),
+		ShutdownTimeout: n.shutdownTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.Node = cn
+	for _, p := range st.Problems() {
+		log.Warn("config value ignored", sdk.KeyErr, p.Error())
+	}
+	return n, nil
+}
+
+func (n *Node) configEntries() []sdk.ConfigEntry {
+	var out []sdk.ConfigEntry
+	for _, e := range n.Store.Effective() {
+		out = append(out, sdk.ConfigEntry{Key: e.Key, Value: e.Value, Default: e.Default,
+			Description: e.Description, Source: e.Source.String()})
+	}
+	return out
+}
+
+// StartList returns the Start= services in order.
+func (n *Node) StartList() []string { return n.start }
+
+// Start starts the Start= services in order. known reports services that
+// live outside the node (plugins); starter starts one of those. An unknown
+// name is a *UsageError naming it and listing the known services.
+func (n *Node) Start(ctx context.Context, known func(string) bool, starter func(context.Context, string) error) error {
+	if err := n.Node.Start(ctx, known); err != nil {
+		if errors.Is(err, core.ErrUnknownStart) {
+			return &UsageError{err}
+		}
+		return err
+	}
+	if starter != nil {
+		for _, name := range n.start {
+			if !n.Node.Has(name) {
+				if err := starter(ctx, name); err != nil {
+					return fmt.Errorf("starting %s: %w", name, err)
+				}
+			}
+		}
+	}
+	n.warnUnknownKeys()
+	return nil
+}
+
+func (n *Node) warnUnknownKeys() {
+	known := append(n.Node.Known(), "Node", "Start")
+	for _, w := range n.Store.Unknown(known) {
+		n.Log.Warn("config: " + w.String())
+	}
+}
+
+// Stop stops the node, bounded by Node.shutdownTimeout.
+func (n *Node) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), n.shutdownTimeout+time.Second)
+	defer cancel()
+	return n.Node.Stop(ctx)
+}
+
+// ShutdownTimeout returns Node.shutdownTimeout.
+func (n *Node) ShutdownTimeout() time.Duration { return n.shutdownTimeout }
