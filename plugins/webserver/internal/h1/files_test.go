@@ -1,0 +1,228 @@
+package h1
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fileFixture builds root/ with files and links, beside an outside/ folder
+// holding a secret, and serves root.
+func fileFixture(t *testing.T) (addr, root string, fs *FileServer) {
+	t.Helper()
+	base := t.TempDir()
+	root = filepath.Join(base, "root")
+	outside := filepath.Join(base, "outside")
+	for _, d := range []string{root, outside, filepath.Join(root, "dir"), filepath.Join(root, "sub")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{
+		filepath.Join(root, "hello.txt"):         "Hello, World!",
+		filepath.Join(root, "dir", "index.html"): "<p>index</p>",
+		filepath.Join(root, "sub", "a.css"):      "body{}",
+		filepath.Join(root, "big.bin"):           strings.Repeat("0123456789abcdef", 4096), // 64 KiB: sendfile path
+		filepath.Join(outside, "secret"):         "SECRET",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		filepath.Join(root, "link-out"):      outside,
+		filepath.Join(root, "secret-link"):   filepath.Join(outside, "secret"),
+		filepath.Join(root, "inside-link"):   filepath.Join(root, "hello.txt"),
+		filepath.Join(root, "sub", "parent"): "..",
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs, err := NewFileServer(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fs.Close)
+	addr = startServer(t, &Server{Handler: fs}, "tcp", "127.0.0.1:0")
+	return addr, root, fs
+}
+
+func get(t *testing.T, addr, method, target string, headers ...string) resp {
+	t.Helper()
+	c := dial(t, addr)
+	c.send(fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\n%s\r\n", method, target, strings.Join(headers, "")))
+	return c.read(method)
+}
+
+func TestFileServe(t *testing.T) {
+	addr, _, _ := fileFixture(t)
+	big := strings.Repeat("0123456789abcdef", 4096)
+	tests := []struct {
+		name, method, target string
+		headers              []string
+		wantStatus           int
+		wantBody             string
+		wantType             string
+	}{
+		{"small file", "GET", "/hello.txt", nil, 200, "Hello, World!", "text/plain; charset=utf-8"},
+		{"head", "HEAD", "/hello.txt", nil, 200, "", "text/plain; charset=utf-8"},
+		{"index", "GET", "/dir/", nil, 200, "<p>index</p>", "text/html; charset=utf-8"},
+		{"folder redirect", "GET", "/dir", nil, 301, "", ""},
+		{"css", "GET", "/sub/a.css", nil, 200, "body{}", "text/css; charset=utf-8"},
+		{"encoded name", "GET", "/hello%2etxt", nil, 200, "Hello, World!", ""},
+		{"query ignored", "GET", "/hello.txt?x=1", nil, 200, "Hello, World!", ""},
+		{"big file", "GET", "/big.bin", nil, 200, big, "application/octet-stream"},
+		{"big range", "GET", "/big.bin", []string{"Range: bytes=65530-\r\n"}, 206, big[65530:], ""},
+		{"range", "GET", "/hello.txt", []string{"Range: bytes=0-4\r\n"}, 206, "Hello", ""},
+		{"suffix range", "GET", "/hello.txt", []string{"Range: bytes=-6\r\n"}, 206, "World!", ""},
+		{"range past end clipped", "GET", "/hello.txt", []string{"Range: bytes=7-100\r\n"}, 206, "World!", ""},
+		{"unsatisfiable range", "GET", "/hello.txt", []string{"Range: bytes=100-\r\n"}, 416, "", ""},
+		{"several ranges ignored", "GET", "/hello.txt", []string{"Range: bytes=0-1,3-4\r\n"}, 200, "Hello, World!", ""},
+		{"if-range mismatch", "GET", "/hello.txt", []string{"Range: bytes=0-4\r\n", "If-Range: \"nope\"\r\n"}, 200, "Hello, World!", ""},
+		{"inside link", "GET", "/inside-link", nil, 200, "Hello, World!", ""},
+		{"missing", "GET", "/nope.txt", nil, 404, "not found\n", ""},
+		{"post", "POST", "/hello.txt", []string{"Content-Length: 0\r\n"}, 405, "method not allowed\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := get(t, addr, tt.method, tt.target, tt.headers...)
+			if r.status != tt.wantStatus || r.body != tt.wantBody {
+				b := r.body
+				if len(b) > 40 {
+					b = b[:40] + "..."
+				}
+				t.Fatalf("got %d %q, want %d", r.status, b, tt.wantStatus)
+			}
+			if tt.wantType != "" && r.header.Get("Content-Type") != tt.wantType {
+				t.Fatalf("Content-Type: got %q, want %q", r.header.Get("Content-Type"), tt.wantType)
+			}
+		})
+	}
+}
+
+func TestFileTraversal(t *testing.T) {
+	addr, _, _ := fileFixture(t)
+	targets := []string{
+		"/../outside/secret",
+		"/..%2foutside%2fsecret",
+		"/%2e%2e/outside/secret",
+		"/%2E%2E%2Foutside/secret",
+		"/sub/../../outside/secret",
+		"/..\\outside\\secret",
+		"/..%5coutside%5csecret",
+		"/link-out/secret",
+		"/secret-link",
+		"/sub/parent/../outside/secret",
+		"/hello.txt%00.html",
+		"/%2fetc/passwd",
+		"//etc/passwd",
+		"http://x/../outside/secret",
+		"/./hello.txt",
+		"/bad%zzescape",
+		"/%",
+	}
+	for _, target := range targets {
+		t.Run(target, func(t *testing.T) {
+			r := get(t, addr, "GET", target)
+			if r.status != 403 && r.status != 404 && r.status != 400 {
+				t.Fatalf("got %d %q, want 400, 403 or 404", r.status, r.body)
+			}
+			if strings.Contains(r.body, "SECRET") {
+				t.Fatalf("served the secret: %q", r.body)
+			}
+		})
+	}
+}
+
+func TestFileConditional(t *testing.T) {
+	addr, _, _ := fileFixture(t)
+	first := get(t, addr, "GET", "/hello.txt")
+	etag, lastMod := first.header.Get("ETag"), first.header.Get("Last-Modified")
+	if etag == "" || lastMod == "" {
+		t.Fatalf("missing validators: %v", first.header)
+	}
+	older := time.Now().Add(-48 * time.Hour).UTC().Format(httpTime)
+	tests := []struct {
+		name   string
+		header string
+		want   int
+	}{
+		{"if-none-match", "If-None-Match: " + etag + "\r\n", 304},
+		{"if-none-match weak list", "If-None-Match: \"x\", W/" + etag + "\r\n", 304},
+		{"if-none-match star", "If-None-Match: *\r\n", 304},
+		{"if-none-match other", "If-None-Match: \"other\"\r\n", 200},
+		{"if-modified-since same", "If-Modified-Since: " + lastMod + "\r\n", 304},
+		{"if-modified-since older", "If-Modified-Since: " + older + "\r\n", 200},
+		{"if-none-match wins", "If-None-Match: \"other\"\r\nIf-Modified-Since: " + lastMod + "\r\n", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := get(t, addr, "GET", "/hello.txt", tt.header)
+			if r.status != tt.want {
+				t.Fatalf("got %d, want %d", r.status, tt.want)
+			}
+			if tt.want == 304 && (r.body != "" || r.header.Get("ETag") != etag) {
+				t.Fatalf("304: got body %q ETag %q, want empty and %q", r.body, r.header.Get("ETag"), etag)
+			}
+		})
+	}
+}
+
+func TestFileRevalidate(t *testing.T) {
+	addr, root, fs := fileFixture(t)
+	fs.revalidate = 0
+	if r := get(t, addr, "GET", "/hello.txt"); r.body != "Hello, World!" {
+		t.Fatalf("got %q", r.body)
+	}
+	name := filepath.Join(root, "hello.txt")
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, addr, "GET", "/hello.txt"); r.body != "changed" {
+		t.Fatalf("after replace: got %q, want %q", r.body, "changed")
+	}
+	if err := os.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, addr, "GET", "/hello.txt"); r.status != 404 {
+		t.Fatalf("after remove: got %d, want 404", r.status)
+	}
+}
+
+func TestCleanPath(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+		wantErr        bool
+	}{
+		{"root", "/", "", false},
+		{"plain", "/a/b.txt", "a/b.txt", false},
+		{"double slash", "//a//b", "a/b", false},
+		{"trailing slash", "/a/", "a/", false},
+		{"escape", "/a%20b", "a b", false},
+		{"dotdot", "/a/../b", "", true},
+		{"dot", "/./a", "", true},
+		{"encoded slash", "/a%2Fb", "", true},
+		{"backslash", "/a\\b", "", true},
+		{"nul", "/a%00", "", true},
+		{"relative", "a", "", true},
+		{"short escape", "/a%2", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := cleanPath(nil, []byte(tt.in))
+			if (err != nil) != tt.wantErr || string(got) != tt.want {
+				t.Fatalf("cleanPath(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
