@@ -1,0 +1,147 @@
+package sdk_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+func TestRoutePushPopNeverAliases(t *testing.T) {
+	base := sdk.Route{{Kind: sdk.HopService, Name: "A"}}
+	r1 := base.Push(sdk.Hop{Kind: sdk.HopService, Name: "B"})
+	r2 := base.Push(sdk.Hop{Kind: sdk.HopService, Name: "C"})
+	if r1[1].Name != "B" || r2[1].Name != "C" {
+		t.Fatalf("pushes share storage: %v %v", r1, r2)
+	}
+	top, rest, ok := r1.Pop()
+	if !ok || top.Name != "B" || len(rest) != 1 {
+		t.Fatalf("got %v %v %v", top, rest, ok)
+	}
+	// Appending to a popped route must not overwrite the original.
+	_ = append(rest, sdk.Hop{Kind: sdk.HopService, Name: "X"})
+	if r1[1].Name != "B" {
+		t.Errorf("append after Pop overwrote the route: %v", r1)
+	}
+	if _, _, ok := (sdk.Route{}).Pop(); ok {
+		t.Error("Pop of an empty route reported ok")
+	}
+}
+
+func TestEnvelopeRoundTrip(t *testing.T) {
+	ev := &sdk.Event{
+		Msg: wrapperspb.String("hi"), Kind: sdk.KindRequest, ID: 42, Dst: "Echo", DstNode: "127.0.0.1:1",
+		Route: sdk.Route{{Kind: sdk.HopService, Name: "A"}, {Kind: sdk.HopLink, ID: 3, Epoch: 9}, {Kind: sdk.HopEndpoint, Name: "p", ID: 5}},
+	}
+	env, err := ev.Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := proto.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env2 := env.ProtoReflect().New().Interface()
+	if err := proto.Unmarshal(b, env2); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sdk.FromEnvelope(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Decoded() {
+		t.Error("payload decoded before the receiver asked")
+	}
+	if err := got.Decode(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Msg.(*wrapperspb.StringValue).GetValue() != "hi" || got.ID != 42 || got.Dst != "Echo" ||
+		got.DstNode != "127.0.0.1:1" || fmt.Sprint(got.Route) != fmt.Sprint(ev.Route) {
+		t.Errorf("got %+v, want %+v", got, ev)
+	}
+}
+
+func TestErrorEnvelopeKeepsCode(t *testing.T) {
+	ev := &sdk.Event{Kind: sdk.KindError, ID: 1, Route: sdk.Route{{Kind: sdk.HopService, Name: "A"}},
+		Err: &sdk.DeliveryError{Code: sdk.CodeLinkLost, Message: "gone", EventType: "x.Y", Dst: "n/B"}}
+	env, err := ev.Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sdk.FromEnvelope(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(got.Err, sdk.ErrLinkLost) || errors.Is(got.Err, sdk.ErrNoService) {
+		t.Errorf("got %v, want only ErrLinkLost", got.Err)
+	}
+}
+
+func TestCodeOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want sdk.Code
+	}{
+		{"delivery error", sdk.Errorf(sdk.CodeRefused, "no"), sdk.CodeRefused},
+		{"wrapped sentinel", fmt.Errorf("x: %w", sdk.ErrQueueFull), sdk.CodeQueueFull},
+		{"plain error", errors.New("x"), sdk.CodeHandlerFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sdk.CodeOf(tc.err); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDefinePanicsOnProgrammerErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"empty name", func() { sdk.Define("", func() sdk.Service { return nil }) }},
+		{"bad name", func() { sdk.Define("a b", func() sdk.Service { return nil }) }},
+		{"nil constructor", func() { sdk.Define("A", nil) }},
+		{"duplicate handler", func() {
+			var m sdk.Mux
+			sdk.On(&m, func(sdk.Context, *wrapperspb.StringValue) error { return nil })
+			sdk.On(&m, func(sdk.Context, *wrapperspb.StringValue) error { return nil })
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			tc.f()
+		})
+	}
+}
+
+func TestFromEnvelopeRejectsMalformed(t *testing.T) {
+	ev := &sdk.Event{Kind: sdk.KindRequest, Dst: "A", Msg: wrapperspb.String("x")}
+	good, _ := ev.Envelope()
+	for _, tc := range []struct {
+		name string
+		mut  func()
+	}{
+		{"request without destination", func() { good.Dst = "" }},
+		{"error without error", func() { good.Kind = 2 }},
+		{"unknown kind", func() { good.Kind = 9 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, _ := ev.Envelope()
+			good = env
+			tc.mut()
+			if _, err := sdk.FromEnvelope(good); !errors.Is(err, sdk.ErrBadEvent) {
+				t.Errorf("got %v, want ErrBadEvent", err)
+			}
+		})
+	}
+}
