@@ -1,0 +1,46 @@
+// Package timer is the Timer service: one-shot alarms and periodic timers
+// whose ticks arrive as events in the requester's own queue.
+//
+// # Requests
+//
+// SetAlarm, ResetAlarm, SetTimer, StopAlarm and StopTimer (package
+// timerpb). A timer is keyed by the requester's route, its id and its data
+// bytes; the cookie is returned untouched and is not part of the key.
+// Delays are seconds, fractions allowed. A delay that is negative, NaN or
+// infinite, a period below Timer.minPeriod, a request with no route, or a
+// request past Timer.maxTimers fails with an error event to the requester.
+//
+// # Ticks
+//
+// TickAlarm and TickTimer are replies to the request that armed them
+// (Context.ReplyTo on the stored request): they travel back along its route,
+// so a requester in the same node, in a plugin or on another node gets them
+// in its queue the same way. A periodic timer's n-th deadline is its first
+// plus n-1 periods, so it does not drift; if the Timer falls more than a
+// period behind, it skips the deadlines it missed and reports how many in
+// TickTimer.missed.
+//
+// # Design
+//
+// All state lives on the Timer's goroutine: a 4-ary min-heap of deadlines,
+// and an index from key hash to entries for Stop and Reset. Routes are
+// interned once per requester. Cancellation marks entries dead and leaves
+// their heap slots as tombstones, which are dropped when they reach the top
+// or, once they are more than half of the heap, by compaction. A pending
+// alarm costs about 140 bytes.
+//
+// One clock goroutine, owned by the service, sleeps on a single reused
+// time.Timer until the earliest deadline and posts a Wake to the Timer's own
+// queue; the Timer then fires every due entry in one batch (at most
+// Timer.fireBatch, then it lets queued requests in) and re-arms the clock.
+// There is never a goroutine or a time.Timer per timer.
+//
+// Time is the node clock (Context.Now): deadlines are service time, measured
+// from the Timer's start, and ticks report them as Unix nanoseconds.
+//
+// # Config
+//
+//	Timer.maxTimers   pending alarms and timers at most (default 10000000)
+//	Timer.minPeriod   shortest period SetTimer accepts (default 1ms)
+//	Timer.fireBatch   ticks per wake-up before queued requests get a turn (default 10000)
+package timer
