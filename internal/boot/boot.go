@@ -64,6 +64,7 @@ type Node struct {
 
 	shutdownTimeout time.Duration
 	start           []string
+	metrics         *metricsServer
 }
 
 // ParseSets turns --set Service.key=value flags into overrides.
@@ -207,7 +208,27 @@ func (n *Node) Start(ctx context.Context, known func(string) bool, starter func(
 		}
 	}
 	n.warnUnknownKeys()
+	nodeConf := n.Store.Sub("Node")
+	if addr := nodeConf.String("metricsAddr", "", "address of the Prometheus /metrics endpoint (\"\" = off), e.g. 127.0.0.1:10124"); addr != "" {
+		token := nodeConf.String("metricsToken", "", "bearer token scrapers must send; required for a non-loopback metricsAddr")
+		m, err := startMetrics(addr, token, n.Node)
+		if err != nil {
+			// An admin surface that cannot listen is logged; the node runs on.
+			n.Log.Error("metrics endpoint not started", sdk.KeyErr, err.Error())
+		} else {
+			n.metrics = m
+			n.Log.Info("metrics endpoint listening", "addr", m.Addr())
+		}
+	}
 	return nil
+}
+
+// MetricsAddr returns where /metrics is served, or "".
+func (n *Node) MetricsAddr() string {
+	if n.metrics == nil {
+		return ""
+	}
+	return n.metrics.Addr()
 }
 
 func (n *Node) warnUnknownKeys() {
@@ -221,7 +242,11 @@ func (n *Node) warnUnknownKeys() {
 func (n *Node) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), n.shutdownTimeout+time.Second)
 	defer cancel()
-	return n.Node.Stop(ctx)
+	err := n.Node.Stop(ctx)
+	if n.metrics != nil {
+		n.metrics.close()
+	}
+	return err
 }
 
 // ShutdownTimeout returns Node.shutdownTimeout.

@@ -1,0 +1,120 @@
+package boot
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+var echo = sdk.Define("Echo", func() sdk.Service {
+	return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error { c.Reply(ev.Msg); return nil })
+})
+
+func open(t *testing.T, embedded string, sets ...string) *Node {
+	t.Helper()
+	n, err := Open(Options{Exe: "/x/bin/mtnode-test", Embedded: embedded, InMemory: true, Sets: sets,
+		Services: []sdk.Spec{echo}, LogOut: io.Discard, Env: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Stop() })
+	return n
+}
+
+func TestStartListInOrderAndUnknown(t *testing.T) {
+	n := open(t, "Start=Echo\n")
+	if got := n.StartList(); len(got) != 1 || got[0] != "Echo" {
+		t.Fatalf("got %v, want [Echo]", got)
+	}
+	if err := n.Start(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	bad := open(t, "Start=Echo, Ecko\n")
+	err := bad.Start(context.Background(), nil, nil)
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `"Ecko"`) {
+		t.Fatalf("got %v, want a UsageError naming Ecko", err)
+	}
+}
+
+func TestMalformedSetIsUsageError(t *testing.T) {
+	_, err := Open(Options{Exe: "mtnode", InMemory: true, Sets: []string{"nokey"}, LogOut: io.Discard})
+	var ue *UsageError
+	if !errors.As(err, &ue) {
+		t.Fatalf("got %v, want UsageError", err)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	n := open(t, "Start=Echo\n", "Node.metricsAddr=127.0.0.1:0")
+	if err := n.Start(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := n.Request(ctx, sdk.To("Echo"), wrapperspb.String("x")); err != nil {
+		t.Fatal(err)
+	}
+	if n.MetricsAddr() == "" {
+		t.Fatal("metrics endpoint not started")
+	}
+	resp, err := http.Get("http://" + n.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`mtnode_service_events_handled_total{service="Echo"} 1`,
+		`mtnode_service_running{service="Echo"} 1`,
+		`mtnode_service_queue_limit{service="Echo"} 65536`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestMetricsRefusesOpenAddressWithoutToken(t *testing.T) {
+	if _, err := startMetrics("0.0.0.0:0", "", nil); !errors.Is(err, errNeedsToken) {
+		t.Fatalf("got %v, want errNeedsToken", err)
+	}
+}
+
+func TestMetricsToken(t *testing.T) {
+	n := open(t, "Start=Echo\n", "Node.metricsAddr=127.0.0.1:0", "Node.metricsToken=s3cret")
+	if err := n.Start(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"wrong token", "Bearer nope", http.StatusUnauthorized},
+		{"right token", "Bearer s3cret", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", "http://"+n.MetricsAddr()+"/metrics", nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("got %d, want %d", resp.StatusCode, tc.want)
+			}
+		})
+	}
+}
