@@ -1,0 +1,3 @@
+package telnetpb
+
+//go:generate protoc --go_out=. --go_opt=paths=source_relative telnet.proto
