@@ -132,7 +132,13 @@ type Event struct {
 	Route   Route          // return path
 	Err     *DeliveryError // set on error events
 
-	// Set when the payload arrived across a boundary and is not decoded yet.
+	// Set when the payload arrived across a boundary and is not decoded
+	// yet. A pointer, so in-process events stay small.
+	wire *wirePayload
+}
+
+// wirePayload is a payload as it arrived from a link: its type name and bytes.
+type wirePayload struct {
 	typ string
 	raw []byte
 }
@@ -143,31 +149,35 @@ func (e *Event) Type() string {
 	if e.Msg != nil {
 		return string(e.Msg.ProtoReflect().Descriptor().FullName())
 	}
-	return e.typ
+	if e.wire != nil {
+		return e.wire.typ
+	}
+	return ""
 }
 
 // Decoded reports whether Msg holds the payload. An event that crossed a
 // boundary is decoded by the receiving runtime before its handler sees it.
-func (e *Event) Decoded() bool { return e.Msg != nil || e.raw == nil }
+func (e *Event) Decoded() bool { return e.Msg != nil || e.wire == nil }
 
 // Decode decodes a payload that arrived as bytes, using the protobuf registry
 // of this process. A type this process does not know gives an
 // ErrUnknownEvent *DeliveryError; bytes that do not parse give ErrBadEvent.
 func (e *Event) Decode() error {
-	if e.Msg != nil || e.raw == nil {
+	if e.Msg != nil || e.wire == nil {
 		return nil
 	}
-	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(e.typ))
+	typ := e.wire.typ
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(typ))
 	if err != nil {
-		return &DeliveryError{Code: CodeUnknownEvent, EventType: e.typ, Dst: e.Dst,
-			Message: fmt.Sprintf("event type %q is not registered in this process (link its generated package into the receiver)", e.typ)}
+		return &DeliveryError{Code: CodeUnknownEvent, EventType: typ, Dst: e.Dst,
+			Message: fmt.Sprintf("event type %q is not registered in this process (link its generated package into the receiver)", typ)}
 	}
 	m := mt.New().Interface()
-	if err := proto.Unmarshal(e.raw, m); err != nil {
-		return &DeliveryError{Code: CodeBadEvent, EventType: e.typ, Dst: e.Dst,
-			Message: fmt.Sprintf("payload of %s does not parse: %v", e.typ, err)}
+	if err := proto.Unmarshal(e.wire.raw, m); err != nil {
+		return &DeliveryError{Code: CodeBadEvent, EventType: typ, Dst: e.Dst,
+			Message: fmt.Sprintf("payload of %s does not parse: %v", typ, err)}
 	}
-	e.Msg, e.raw = m, nil
+	e.Msg, e.wire = m, nil
 	return nil
 }
 
@@ -205,8 +215,8 @@ func (e *Event) Envelope() (*mtpb.Envelope, error) {
 			return nil, fmt.Errorf("sdk: marshalling %s: %w", env.Type, err)
 		}
 		env.Payload = b
-	case e.raw != nil:
-		env.Payload = e.raw
+	case e.wire != nil:
+		env.Payload = e.wire.raw
 	}
 	if len(e.Route) > 0 {
 		env.Route = make([]*mtpb.Hop, len(e.Route))
@@ -237,15 +247,17 @@ func FromEnvelope(env *mtpb.Envelope) (*Event, error) {
 		ID:      env.Id,
 		Dst:     env.Dst,
 		DstNode: env.DstNode,
-		typ:     env.Type,
-		raw:     env.Payload,
 	}
 	if ev.Kind > KindError {
 		return nil, &DeliveryError{Code: CodeBadEvent, EventType: env.Type, Dst: env.Dst,
 			Message: fmt.Sprintf("unknown envelope kind %d", env.Kind)}
 	}
-	if ev.raw == nil && env.Type != "" {
-		ev.raw = []byte{} // an empty message is still a payload to decode
+	if env.Type != "" {
+		raw := env.Payload
+		if raw == nil {
+			raw = []byte{} // an empty message is still a payload to decode
+		}
+		ev.wire = &wirePayload{typ: env.Type, raw: raw}
 	}
 	if len(env.Route) > 0 {
 		ev.Route = make(Route, len(env.Route))
