@@ -1,0 +1,345 @@
+package pluginrt
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mtnode/mtnode/proto/mtpb"
+	"github.com/mtnode/mtnode/proto/pluginpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// Stream is one side of the Link RPC: the gRPC client stream on the host,
+// the server stream in the plugin.
+type Stream interface {
+	Send(*pluginpb.Frame) error
+	Recv() (*pluginpb.Frame, error)
+}
+
+// Link flow-control defaults.
+const (
+	// DefaultWindow is the number of events a side may send before the
+	// peer returns credit.
+	DefaultWindow = 16384
+	// DefaultQueueLimit bounds the events a Conn holds while waiting for
+	// credit; past it Send fails with sdk.ErrQueueFull.
+	DefaultQueueLimit = 65536
+	// maxBatchBytes bounds the payload bytes gathered into one frame, well
+	// under MaxMessageSize.
+	maxBatchBytes = 4 << 20
+	// MaxMessageSize is the largest frame both sides accept.
+	MaxMessageSize = 64 << 20
+)
+
+// ConnConfig configures a Conn.
+type ConnConfig struct {
+	// Name names the link in errors ("plugin mt-demo").
+	Name string
+	// Credit is the number of events the peer lets us send before it
+	// returns credit (what its Hello or Ready said).
+	Credit uint32
+	// Window is the credit we granted the peer; we return credit once a
+	// quarter of it has been handed on. Zero means DefaultWindow.
+	Window uint32
+	// QueueLimit bounds the outbound queue (zero: DefaultQueueLimit).
+	QueueLimit int
+	// Deliver receives each inbound event, in order, on the reader
+	// goroutine. It must not block for long.
+	Deliver func(ev *sdk.Event)
+	// Control receives inbound frames that carry no batch (Ready,
+	// Defines), on the reader goroutine. May be nil.
+	Control func(f *pluginpb.Frame)
+	// Failed is called for an event the Conn accepted but could not write
+	// (it does not marshal). May be nil.
+	Failed func(ev *sdk.Event, err error)
+	// CloseSend, when set, is called by the writer after Close, once the
+	// queue is flushed (the host's client stream half-close).
+	CloseSend func() error
+}
+
+// Conn carries events over one Link stream: a writer goroutine gathers
+// everything queued into one Batch per write, within the credit the peer
+// granted; the reader hands each batch's events to Deliver and returns
+// credit. Send never blocks.
+type Conn struct {
+	cfg    ConnConfig
+	stream Stream
+
+	mu       sync.Mutex
+	queue    []*sdk.Event
+	spare    []*sdk.Event
+	ctrl     []*pluginpb.Frame
+	credit   uint32 // events we may still send
+	grant    uint32 // credit earned by the peer, not yet returned
+	closing  bool
+	dead     error // set when the stream failed
+	wake     chan struct{}
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+// ErrConnClosed is returned by Send after the link closed.
+var ErrConnClosed = errors.New("pluginrt: link closed")
+
+// NewConn returns a Conn over s. Call Run to start it.
+func NewConn(s Stream, cfg ConnConfig) *Conn {
+	if cfg.Window == 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.QueueLimit <= 0 {
+		cfg.QueueLimit = DefaultQueueLimit
+	}
+	return &Conn{cfg: cfg, stream: s, credit: cfg.Credit,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (c *Conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Send queues ev for the peer. It fails with a *sdk.DeliveryError
+// (ErrQueueFull, ErrLinkLost) when the event cannot be queued; ownership of
+// ev passes to the Conn only on success.
+func (c *Conn) Send(ev *sdk.Event) error {
+	c.mu.Lock()
+	if c.dead != nil || c.closing {
+		c.mu.Unlock()
+		return &sdk.DeliveryError{Code: sdk.CodeLinkLost, Message: c.cfg.Name + ": link closed"}
+	}
+	if len(c.queue) >= c.cfg.QueueLimit {
+		c.mu.Unlock()
+		return &sdk.DeliveryError{Code: sdk.CodeQueueFull,
+			Message: fmt.Sprintf("%s: %d events wait for the plugin to take them", c.cfg.Name, len(c.queue))}
+	}
+	first := len(c.queue) == 0
+	c.queue = append(c.queue, ev)
+	c.mu.Unlock()
+	if first {
+		c.signal()
+	}
+	return nil
+}
+
+// SendControl queues a frame without events (Hello, Ready, Defines); it is
+// written before any queued event.
+func (c *Conn) SendControl(f *pluginpb.Frame) error {
+	c.mu.Lock()
+	if c.dead != nil || c.closing {
+		c.mu.Unlock()
+		return ErrConnClosed
+	}
+	c.ctrl = append(c.ctrl, f)
+	c.mu.Unlock()
+	c.signal()
+	return nil
+}
+
+// Queued returns the number of events waiting to be written.
+func (c *Conn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
+// Close asks the writer to flush what is queued and half-close the stream
+// (when CloseSend is set). Run returns once the peer ends its side.
+func (c *Conn) Close() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.signal()
+}
+
+// Run runs the writer on a goroutine it owns and the reader on the calling
+// goroutine. It returns when the stream ends, after the writer has stopped;
+// the error is the reader's (io.EOF for a clean end).
+func (c *Conn) Run() error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop()
+	}()
+	err := c.readLoop()
+	c.mu.Lock()
+	if c.dead == nil {
+		c.dead = err
+	}
+	c.mu.Unlock()
+	c.doneOnce.Do(func() { close(c.done) })
+	wg.Wait()
+	return err
+}
+
+// Abandoned returns the events still queued after Run returned; the caller
+// fails them. It empties the queue.
+func (c *Conn) Abandoned() []*sdk.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	c.queue = nil
+	return q
+}
+
+func (c *Conn) readLoop() error {
+	for {
+		f, err := c.stream.Recv()
+		if err != nil {
+			return err
+		}
+		b := f.GetBatch()
+		if b == nil {
+			if c.cfg.Control != nil {
+				c.cfg.Control(f)
+			}
+			continue
+		}
+		if b.Credit > 0 {
+			c.mu.Lock()
+			c.credit += b.Credit
+			c.mu.Unlock()
+			c.signal()
+		}
+		if f.Hello != nil || f.Ready != nil || len(f.Defines) > 0 {
+			if c.cfg.Control != nil {
+				c.cfg.Control(f)
+			}
+		}
+		n := 0
+		for _, env := range b.Envelopes {
+			n++
+			ev, err := sdk.FromEnvelope(env)
+			if err != nil {
+				// A malformed envelope has no trustworthy route to answer;
+				// hand the peer's code path an error event it can count.
+				de, _ := err.(*sdk.DeliveryError)
+				ev = &sdk.Event{Kind: sdk.KindError, ID: env.GetId(), Err: de}
+			}
+			c.cfg.Deliver(ev)
+		}
+		if n > 0 {
+			c.mu.Lock()
+			c.grant += uint32(n)
+			wake := c.grant >= c.cfg.Window/4
+			c.mu.Unlock()
+			if wake {
+				c.signal()
+			}
+		}
+	}
+}
+
+func (c *Conn) writeLoop() {
+	var batch []*sdk.Event
+	for {
+		c.mu.Lock()
+		for {
+			if c.dead != nil {
+				c.mu.Unlock()
+				return
+			}
+			if len(c.ctrl) > 0 || (len(c.queue) > 0 && c.credit > 0) || c.grant >= c.cfg.Window/4 {
+				break
+			}
+			if c.closing && len(c.queue) == 0 {
+				c.closing = false // close once
+				c.dead = ErrConnClosed
+				c.mu.Unlock()
+				if c.cfg.CloseSend != nil {
+					_ = c.cfg.CloseSend()
+				}
+				return
+			}
+			c.mu.Unlock()
+			select {
+			case <-c.wake:
+			case <-c.done:
+			}
+			c.mu.Lock()
+		}
+		ctrl := c.ctrl
+		c.ctrl = nil
+		n := min(len(c.queue), int(c.credit))
+		batch = append(batch[:0], c.queue[:n]...)
+		// Keep the unsent tail; swap buffers so appends do not reallocate.
+		if n == len(c.queue) {
+			c.queue, c.spare = c.spare[:0], c.queue[:0]
+		} else {
+			c.queue = append(c.spare[:0], c.queue[n:]...)
+			c.spare = nil
+		}
+		c.credit -= uint32(n)
+		grant := c.grant
+		c.grant = 0
+		c.mu.Unlock()
+
+		for _, f := range ctrl {
+			if err := c.stream.Send(f); err != nil {
+				c.fail(err)
+				return
+			}
+		}
+		if len(batch) == 0 && grant == 0 {
+			continue
+		}
+		if err := c.writeBatch(batch, grant); err != nil {
+			c.fail(err)
+			return
+		}
+		clear(batch)
+	}
+}
+
+// writeBatch writes events as frames of at most maxBatchBytes payload.
+func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) error {
+	envs := make([]*mtpb.Envelope, 0, len(evs))
+	size := 0
+	flush := func() error {
+		err := c.stream.Send(&pluginpb.Frame{Batch: &mtpb.Batch{Envelopes: envs, Credit: grant}})
+		grant = 0
+		envs = envs[:0:0]
+		size = 0
+		return err
+	}
+	for _, ev := range evs {
+		env, err := ev.Envelope()
+		if err == nil {
+			if s := proto.Size(env); s > MaxMessageSize/2 {
+				err = &sdk.DeliveryError{Code: sdk.CodeBadEvent,
+					Message: fmt.Sprintf("%s: event of %d bytes is larger than a link frame may be", c.cfg.Name, s)}
+			} else {
+				size += s
+			}
+		}
+		if err != nil {
+			if c.cfg.Failed != nil {
+				c.cfg.Failed(ev, err)
+			}
+			continue
+		}
+		envs = append(envs, env)
+		if size >= maxBatchBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(envs) > 0 || grant > 0 {
+		return flush()
+	}
+	return nil
+}
+
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	if c.dead == nil {
+		c.dead = err
+	}
+	c.mu.Unlock()
+}

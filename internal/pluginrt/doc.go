@@ -1,0 +1,50 @@
+// Package pluginrt is the runtime of a plugin process and the link
+// protocol both ends of a plugin link speak.
+//
+// # The plugin process
+//
+// sdk.Serve calls Serve, which runs go-plugin's handshake (gRPC protocol,
+// Handshake's magic cookie and protocol version) and serves the Plugin
+// service of proto/pluginpb:
+//
+//   - Manifest lists the services and the event types they take. The host
+//     calls it once per binary and caches the answer.
+//   - Link is one bidirectional stream. The host's first frame carries
+//     Hello (the plugin's name, its services' config values, the services
+//     to start now, the credit granted). The plugin builds a core.Node
+//     with Runtime = the plugin's name and NoAdmin, starts what Hello
+//     names, answers Ready, then both sides exchange batches of envelopes.
+//
+// Inside the process, services reach each other through the node's own
+// router, with no trip to the host. Anything else (a service the process
+// does not hold, a reply whose route continues on the host, a request for
+// another node) goes up the link: the host link is the router's upstream
+// and carrier.
+//
+// # Routes across the link
+//
+// A request crossing the link keeps its whole route; the receiving side
+// pushes one ENDPOINT hop naming the sending runtime (UpHop). A reply pops
+// that hop on the receiving side, which sends it back over the link with
+// the sender's route intact, and the sender's router pops on from there.
+// No per-request state is needed to route; the host still tracks the
+// requests in flight so that a crash can fail exactly those.
+//
+// # Flow control
+//
+// Conn carries events in batches: Send appends to a bounded queue, and one
+// writer goroutine gathers everything queued into one frame per write,
+// within the credit the peer granted. The reader hands each event to the
+// router and returns credit once a quarter of the window has been handed
+// on. A full queue fails the event with sdk.ErrQueueFull; nothing blocks a
+// service goroutine.
+//
+// # Lifetime
+//
+// The process exits when the host ends the link, when go-plugin is told to
+// stop, or when its parent process changes (the host died); on Linux the
+// host also sets a parent-death signal. Config getters return the values
+// the host sent; a key the host did not send returns its default and is
+// sent to the host as a Define, which writes it into the node's config
+// file with its description.
+package pluginrt
