@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mtnode/mtnode/internal/boot"
+	"github.com/mtnode/mtnode/plugins/timer"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -13,7 +14,7 @@ import (
 // on the path of every other service's I/O. User services and the demos run
 // as plugins.
 func builtins() []sdk.Spec {
-	return []sdk.Spec{}
+	return []sdk.Spec{timer.Spec}
 }
 
 // defaultStart is Start='s default: RPC, once it is linked in.
