@@ -1,0 +1,300 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/proto/mtpb"
+	"github.com/mtnode/mtnode/proto/rpcpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// Option configures Dial.
+type Option func(*options)
+
+type options struct {
+	name       string
+	token      string
+	tls        link.TLS
+	maxPending int
+	maxMessage int
+}
+
+// WithToken sets the shared token the node expects (its RPC.token).
+func WithToken(token string) Option { return func(o *options) { o.token = token } }
+
+// WithTLS connects over TLS: ca verifies the node (system roots when empty);
+// cert and key, when set, are presented for mutual TLS.
+func WithTLS(cert, key, ca string) Option {
+	return func(o *options) { o.tls = link.TLS{Cert: cert, Key: key, CA: ca} }
+}
+
+// WithName sets the name the node logs for this client (default: the
+// program's name).
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithMaxPending bounds the events waiting to be written (default 65536);
+// beyond it Request and Send fail with sdk.ErrQueueFull.
+func WithMaxPending(n int) Option { return func(o *options) { o.maxPending = n } }
+
+// Client is a connection to one node. Its methods are safe for concurrent
+// use.
+type Client struct {
+	addr   string
+	cc     *grpc.ClientConn
+	cancel context.CancelFunc
+	out    *link.Outbox
+	peer   *rpcpb.Hello
+
+	mu    sync.Mutex
+	calls map[uint64]chan *sdk.Event // nil once closed
+	err   error                      // why the link ended
+
+	next atomic.Uint64
+	wg   sync.WaitGroup
+	done chan struct{}
+}
+
+// Dial connects to the node listening at addr ("host:port") and completes
+// the handshake before ctx ends.
+func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
+	o := options{name: "client " + baseName(), maxPending: 65536, maxMessage: 16 << 20}
+	for _, fn := range opts {
+		fn(&o)
+	}
+	creds := insecure.NewCredentials()
+	if o.tls.Enabled() {
+		cfg, err := o.tls.Client()
+		if err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
+		creds = credentials.NewTLS(cfg)
+	}
+	cc, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMessage), grpc.MaxCallSendMsgSize(o.maxMessage)),
+		grpc.WithInitialWindowSize(1<<20), grpc.WithInitialConnWindowSize(4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("client: dialling %s: %w", addr, err)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	hello := &rpcpb.Hello{Protocol: link.Protocol, Node: o.name, Epoch: binary.LittleEndian.Uint64(b[:]) | 1, Token: o.token}
+
+	// The stream outlives Dial's ctx; ctx bounds only the handshake.
+	sctx, cancel := context.WithCancel(context.Background())
+	stopHandshake := context.AfterFunc(ctx, cancel)
+	st, err := rpcpb.NewLinkClient(cc).Stream(metadata.NewOutgoingContext(sctx, link.HelloMD(hello)), grpc.WaitForReady(true))
+	var md metadata.MD
+	if err == nil {
+		md, err = st.Header()
+		if err == nil && len(md.Get(link.HelloKey)) == 0 {
+			if err = st.RecvMsg(new(mtpb.Batch)); err == nil {
+				err = errors.New("node sent no hello")
+			}
+		}
+	}
+	var peer *rpcpb.Hello
+	if err == nil {
+		peer, err = link.CheckHello(md, "")
+	}
+	if !stopHandshake() || err != nil {
+		cancel()
+		cc.Close()
+		if err == nil || ctx.Err() != nil {
+			return nil, fmt.Errorf("client: connecting to %s: %w", addr, ctx.Err())
+		}
+		if s, ok := status.FromError(err); ok {
+			return nil, fmt.Errorf("client: %s refused or unreachable: %s", addr, s.Message())
+		}
+		return nil, fmt.Errorf("client: connecting to %s: %w", addr, err)
+	}
+	c := &Client{addr: addr, cc: cc, cancel: cancel, out: link.NewOutbox(o.maxPending), peer: peer,
+		calls: map[uint64]chan *sdk.Event{}, done: make(chan struct{})}
+	c.wg.Add(2)
+	go c.write(sctx, st)
+	go c.read(st)
+	return c, nil
+}
+
+// Node returns the name and epoch the node gave in its handshake.
+func (c *Client) Node() (name string, epoch uint64) { return c.peer.GetNode(), c.peer.GetEpoch() }
+
+// Request sends msg to the service to on the node and waits for the reply,
+// an error event (a *sdk.DeliveryError) or the end of ctx (an ErrTimeout
+// *sdk.DeliveryError). to.Node must be empty or the dialled address.
+func (c *Client) Request(ctx context.Context, to sdk.Addr, msg proto.Message) (proto.Message, error) {
+	ev, err := c.Do(ctx, &sdk.Event{Msg: msg, Kind: sdk.KindRequest, Dst: to.Service, DstNode: to.Node})
+	if err != nil {
+		return nil, err
+	}
+	return ev.Msg, nil
+}
+
+// Do sends the request ev (its Msg, or the undecoded payload of an event
+// made with sdk.FromEnvelope) and waits for its answer, which it returns
+// decoded. An error event is returned with its Err as the error.
+func (c *Client) Do(ctx context.Context, ev *sdk.Event) (*sdk.Event, error) {
+	if err := c.check(ev.DstNode); err != nil {
+		return nil, err
+	}
+	id := c.next.Add(1)
+	req := *ev
+	req.Kind, req.ID, req.DstNode = sdk.KindRequest, id, ""
+	req.Route = sdk.Route{{Kind: sdk.HopEndpoint, Name: "client", ID: id}}
+	ch := make(chan *sdk.Event, 1)
+	c.mu.Lock()
+	if c.calls == nil {
+		err := c.err
+		c.mu.Unlock()
+		return nil, err
+	}
+	c.calls[id] = ch
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		if c.calls != nil {
+			delete(c.calls, id)
+		}
+		c.mu.Unlock()
+	}
+	if err := c.out.Push(&req); err != nil {
+		forget()
+		return nil, err
+	}
+	select {
+	case rep := <-ch:
+		if rep.Kind == sdk.KindError {
+			return rep, rep.Err
+		}
+		if err := rep.Decode(); err != nil {
+			return rep, err
+		}
+		return rep, nil
+	case <-ctx.Done():
+		forget()
+		return nil, &sdk.DeliveryError{Code: sdk.CodeTimeout, Dst: ev.Dst, EventType: ev.Type(),
+			Message: fmt.Sprintf("client: no answer from %s: %v", ev.Dst, ctx.Err())}
+	}
+}
+
+// Send sends msg to the service to with no reply expected (a reply or an
+// error event that comes back is dropped). It returns when the event is
+// queued for the link.
+func (c *Client) Send(to sdk.Addr, msg proto.Message) error {
+	if err := c.check(to.Node); err != nil {
+		return err
+	}
+	return c.out.Push(&sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: c.next.Add(1), Dst: to.Service})
+}
+
+func (c *Client) check(node string) error {
+	if node != "" && node != "local" && node != c.addr {
+		return &sdk.DeliveryError{Code: sdk.CodeNoService, Dst: node,
+			Message: fmt.Sprintf("client: connected to %s, not %s: dial that node, or send to a relay service", c.addr, node)}
+	}
+	return nil
+}
+
+// Close closes the link; waiting requests return ErrLinkLost.
+func (c *Client) Close() error {
+	c.cancel()
+	c.wg.Wait()
+	return c.cc.Close()
+}
+
+// Done is closed when the link has ended.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err says why the link ended (nil while it is up).
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *Client) write(ctx context.Context, st grpc.ClientStream) {
+	defer c.wg.Done()
+	_, _ = link.WriteLoop(ctx, c.out, st, link.Limits{}, func(ev *sdk.Event, err error) {
+		c.deliver(&sdk.Event{Kind: sdk.KindError, ID: ev.ID,
+			Err: &sdk.DeliveryError{Code: sdk.CodeBadEvent, EventType: ev.Type(), Message: err.Error()}})
+	})
+	c.cancel() // a failed write ends the stream, and so the reader
+}
+
+func (c *Client) read(st grpc.ClientStream) {
+	defer c.wg.Done()
+	b := new(mtpb.Batch)
+	var err error
+	for {
+		b.Reset()
+		if err = st.RecvMsg(b); err != nil {
+			break
+		}
+		for _, env := range b.GetEnvelopes() {
+			ev, ferr := sdk.FromEnvelope(env)
+			if ferr != nil {
+				continue // malformed: nobody to tell
+			}
+			if ev.Kind == sdk.KindRequest {
+				// A client serves nothing: answer so the sender is not left waiting.
+				if len(ev.Route) > 0 {
+					_ = c.out.Push(&sdk.Event{Kind: sdk.KindError, ID: ev.ID, Route: ev.Route,
+						Err: &sdk.DeliveryError{Code: sdk.CodeNoService, Dst: ev.Dst, EventType: ev.Type(),
+							Message: "client: a client connection serves no services"}})
+				}
+				continue
+			}
+			c.deliver(ev)
+		}
+	}
+	c.cancel()
+	lost := &sdk.DeliveryError{Code: sdk.CodeLinkLost, Hop: "node " + c.addr,
+		Message: fmt.Sprintf("client: link to %s closed before the answer came (%v)", c.addr, err)}
+	c.out.Close(lost)
+	c.mu.Lock()
+	calls := c.calls
+	c.calls, c.err = nil, lost
+	c.mu.Unlock()
+	for id, ch := range calls {
+		ch <- &sdk.Event{Kind: sdk.KindError, ID: id, Err: lost}
+	}
+	close(c.done)
+}
+
+// deliver completes the call an answer belongs to.
+func (c *Client) deliver(ev *sdk.Event) {
+	c.mu.Lock()
+	ch := c.calls[ev.ID]
+	delete(c.calls, ev.ID)
+	c.mu.Unlock()
+	if ch != nil {
+		ch <- ev
+	}
+}
+
+func baseName() string {
+	if len(os.Args) == 0 {
+		return "?"
+	}
+	name := os.Args[0]
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] == '/' {
+			return name[i+1:]
+		}
+	}
+	return name
+}

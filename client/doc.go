@@ -1,0 +1,19 @@
+// Package client lets code that is not a service (a CLI, a GUI, a test)
+// talk to an mtnode node: connect to its RPC address, send events to its
+// services, and wait for their replies.
+//
+//	c, err := client.Dial(ctx, "127.0.0.1:10100")
+//	if err != nil { ... }
+//	defer c.Close()
+//	reply, err := c.Request(ctx, sdk.To("Echo"), wrapperspb.String("hi"))
+//
+// A Client speaks the node-link protocol of package link (one gRPC stream,
+// batched envelopes, the same Hello with token and TLS), so the node treats
+// it as a peer that does not listen. It reaches the services of the node it
+// dialled; to reach another node, dial that node, or ask a relay service.
+//
+// Request blocks until the reply, an error event (returned as a
+// *sdk.DeliveryError, so errors.Is(err, sdk.ErrNoService) works) or the end
+// of ctx. When the link dies, every waiting Request returns ErrLinkLost; a
+// Client does not reconnect: Dial again.
+package client

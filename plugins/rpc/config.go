@@ -1,0 +1,55 @@
+package rpc
+
+import (
+	"time"
+
+	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// DefaultBindAddr is the address RPC listens on when RPC.bindAddr is unset.
+const DefaultBindAddr = "127.0.0.1:10100"
+
+// settings are the RPC service's config values, read once in Start.
+type settings struct {
+	bindAddrs        []string
+	token            string
+	tls              link.TLS
+	maxPending       int
+	maxInflight      int
+	maxMessage       int
+	limits           link.Limits
+	handshakeTimeout time.Duration
+	dialTimeout      time.Duration
+	reconnectMin     time.Duration
+	reconnectMax     time.Duration
+	idleAfter        time.Duration
+}
+
+func readSettings(c sdk.Config) settings {
+	s := settings{
+		bindAddrs: c.Addrs("bindAddr", DefaultBindAddr, "addresses RPC listens on for links from other nodes (comma-separated, IPv4 and IPv6; empty: do not listen)"),
+		token:     c.String("token", "", "shared secret every peer must present (empty: none)"),
+		tls: link.TLS{
+			Cert: c.String("tlsCert", "", "PEM certificate for node links (enables TLS)"),
+			Key:  c.String("tlsKey", "", "PEM private key of RPC.tlsCert"),
+			CA:   c.String("tlsCA", "", "PEM CA bundle that verifies peers (with tlsCert: mutual TLS)"),
+		},
+		maxPending:       int(c.Int("maxPending", 65536, "events queued per peer while its link connects or its writer is busy; beyond it senders get queue-full errors")),
+		maxInflight:      int(c.Int("maxInflight", 1<<20, "requests tracked per link for link-lost errors; beyond it requests are sent untracked")),
+		maxMessage:       int(c.Bytes("maxMessage", 16<<20, "largest batch a peer may send")),
+		handshakeTimeout: c.Duration("handshakeTimeout", 5*time.Second, "time a peer has to complete the TLS and link handshake"),
+		dialTimeout:      c.Duration("dialTimeout", 5*time.Second, "time allowed to connect to a peer"),
+		reconnectMin:     c.Duration("reconnectMin", 50*time.Millisecond, "first delay before dialling a lost peer again"),
+		reconnectMax:     c.Duration("reconnectMax", 2*time.Second, "longest delay between dials of a lost peer"),
+		idleAfter:        c.Duration("idleAfter", time.Minute, "stop redialling an unreachable peer nobody sent to for this long"),
+	}
+	s.limits.MaxBatch = int(c.Int("maxBatch", 1024, "most envelopes written in one batch"))
+	s.limits.MaxBytes = s.maxMessage / 2
+	s.maxPending = max(s.maxPending, 1)
+	s.maxInflight = max(s.maxInflight, 0)
+	s.maxMessage = max(s.maxMessage, 64<<10)
+	s.reconnectMin = max(s.reconnectMin, time.Millisecond)
+	s.reconnectMax = max(s.reconnectMax, s.reconnectMin)
+	return s
+}

@@ -1,0 +1,54 @@
+// Package rpc is the RPC service: links between nodes.
+//
+// Any service sends to a service on another node by address,
+//
+//	c.Send(sdk.At("10.0.0.2:10100", "Echo"), msg)
+//
+// and the receiving service's code is the same whether its caller is local
+// or remote: its reply returns along the route, over the link the request
+// came in on. RPC is the node's carrier (sdk.Wire.SetCarrier) for every
+// request addressed to another node.
+//
+// # Links
+//
+// RPC listens on RPC.bindAddr (a comma-separated list of IPv4 and IPv6
+// addresses, default 127.0.0.1:10100). A link is one long-lived gRPC
+// bidirectional stream per peer (package link describes the protocol),
+// created on the first send to that peer. Events sent while it connects wait
+// in order, up to RPC.maxPending per peer; beyond that the sender gets an
+// ErrQueueFull error event. A writer goroutine per link drains its queue
+// into one batch per write, so order is kept per link and a busy link pays
+// one system call for many events. Either side may send requests on a link,
+// whoever dialled it: a dialler advertises its listen addresses in its
+// Hello, and the acceptor uses the accepted link for its own sends to them.
+//
+// # Failures
+//
+// A link that dies is dialled again with a bounded, jittered backoff
+// (RPC.reconnectMin to RPC.reconnectMax). Every request in flight on it (sent,
+// no reply yet) is returned to its sender as an ErrLinkLost error event as
+// soon as the stream ends; requests sent while the peer is unreachable fail
+// at once. Link hops are per connection, and the kernel stamps them with the
+// node's epoch, so a reply meant for a peer's previous incarnation is refused
+// (ErrNodeRestarted or ErrLinkLost), never delivered to the new one. A
+// service that sends RPC an rpcpb.Subscribe gets rpcpb.LinkUp and
+// rpcpb.LinkDown replies as links come and go.
+//
+// # Multi-hop
+//
+// A relay service on node B that forwards (Context.Forward) or relays
+// (Context.Relay) a request from A to C keeps no state: the route travels in
+// the envelope, C's reply pops C's link hop, B's link hop, and lands at A.
+//
+// # Security
+//
+// RPC.tlsCert and RPC.tlsKey enable TLS; RPC.tlsCA makes it mutual (the
+// listener requires client certificates signed by that CA, the dialler
+// verifies the listener with it). RPC.token is a shared secret every Hello
+// must carry, compared in constant time. A refused peer is logged with the
+// reason. A peer reaches only registered services (others answer
+// ErrNoService), and a request that arrives on a link is delivered on this
+// node: a peer cannot make RPC dial a third node. RPC.maxMessage,
+// RPC.maxBatch and RPC.handshakeTimeout bound what a peer can make the node
+// hold.
+package rpc

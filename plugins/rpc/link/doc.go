@@ -1,0 +1,17 @@
+// Package link is the wire protocol of mtnode's node links, shared by the
+// RPC service (package rpc) and the client API (package client).
+//
+// # Protocol
+//
+// A link is one gRPC bidirectional stream, rpcpb.Link/Stream, carrying
+// mtpb.Batch messages both ways. The dialler sends its rpcpb.Hello in the
+// request metadata under HelloKey; the acceptor checks it (CheckHello: the
+// protocol version, the epoch, the shared token, compared in constant time)
+// and answers with its own Hello in the response header, or ends the stream
+// with a status that says why it refused.
+//
+// After the handshake each side writes batches of envelopes, in order, from
+// an Outbox drained by one writer goroutine (WriteLoop), and reads them with
+// ReadBatch. Payloads are opaque here: they are decoded by the receiving
+// service's runtime.
+package link

@@ -1,0 +1,278 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/proto/rpcpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// peerState says what a peer without a current link is doing.
+type peerState uint8
+
+const (
+	peerIdle       peerState = iota // no dial loop; the next send starts one
+	peerConnecting                  // dialling: sends wait in pending
+	peerBackoff                     // the last dial failed: sends fail at once
+)
+
+// peer is a node address this node sends to. Its current link is either one
+// it dialled or one the peer dialled and advertised this address on.
+type peer struct {
+	s    *Service
+	addr string
+
+	mu      sync.Mutex
+	cur     *session
+	state   peerState
+	looping bool
+	pending []*sdk.Event
+	lastErr error
+	retryAt time.Time
+
+	lastUse atomic.Int64 // unix nanos of the last send
+}
+
+// send carries a request to the peer, from any goroutine.
+func (p *peer) send(ev *sdk.Event) error {
+	p.lastUse.Store(time.Now().UnixNano())
+	p.mu.Lock()
+	if sess := p.cur; sess != nil {
+		p.mu.Unlock()
+		return sess.sendRequest(ev)
+	}
+	defer p.mu.Unlock()
+	switch p.state {
+	case peerBackoff:
+		return p.unreachable()
+	case peerIdle:
+		p.state = peerConnecting
+		if !p.looping {
+			p.looping = true
+			p.s.startDial(p)
+		}
+	}
+	if len(p.pending) >= p.s.cfg.maxPending {
+		return &sdk.DeliveryError{Code: sdk.CodeQueueFull, Hop: "node " + p.addr,
+			Message: fmt.Sprintf("rpc: %d events already wait for the link to %s (raise RPC.maxPending)", len(p.pending), p.addr)}
+	}
+	p.pending = append(p.pending, ev)
+	return nil
+}
+
+func (p *peer) unreachable() *sdk.DeliveryError {
+	code := sdk.CodeLinkLost
+	if errors.Is(p.lastErr, sdk.ErrRefused) {
+		code = sdk.CodeRefused
+	}
+	return &sdk.DeliveryError{Code: code, Hop: "node " + p.addr,
+		Message: fmt.Sprintf("rpc: no link to %s (%v); retrying in %s", p.addr, p.lastErr, time.Until(p.retryAt).Round(time.Millisecond))}
+}
+
+// attach makes sess the peer's current link if it has none, and hands it
+// the events that waited.
+func (p *peer) attach(sess *session) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur != nil {
+		return
+	}
+	p.cur = sess
+	sess.mu.Lock()
+	sess.peers = append(sess.peers, p)
+	sess.mu.Unlock()
+	pend := p.pending
+	p.pending = nil
+	for _, ev := range pend {
+		if err := sess.sendRequest(ev); err != nil {
+			p.s.wire.Fail(ev, sdk.CodeOf(err), err.Error())
+		}
+	}
+}
+
+// release drops sess as the current link.
+func (p *peer) release(sess *session) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur != sess {
+		return
+	}
+	p.cur = nil
+	if p.state == peerIdle && !p.looping {
+		return
+	}
+	if p.state != peerBackoff {
+		p.state = peerConnecting
+	}
+}
+
+// adopt makes an accepted session the current link of the addresses its
+// peer listens on.
+func (s *Service) adopt(sess *session, addrs []string) {
+	for _, a := range addrs {
+		s.peer(a).attach(sess)
+	}
+}
+
+// loop dials the peer, runs the link, and dials again with backoff when it
+// dies, until ctx ends or nobody has sent to the unreachable peer for
+// RPC.idleAfter.
+func (p *peer) loop(ctx context.Context) {
+	s := p.s
+	defer func() {
+		p.mu.Lock()
+		pend := p.pending
+		p.pending, p.looping = nil, false
+		if p.cur == nil {
+			p.state = peerIdle
+		}
+		p.mu.Unlock()
+		for _, ev := range pend {
+			s.wire.Fail(ev, sdk.CodeStopped, "rpc: the RPC service is stopping")
+		}
+	}()
+	failures := 0
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		cur := p.cur
+		if cur == nil {
+			p.state = peerConnecting
+		}
+		p.mu.Unlock()
+		if cur != nil {
+			// The peer dialled us and we use its link; dial again only
+			// when it ends.
+			select {
+			case <-cur.done:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		sess, st, err := s.dial(ctx, p.addr)
+		if err != nil {
+			failures++
+			wait := backoff(failures, s.cfg.reconnectMin, s.cfg.reconnectMax)
+			p.mu.Lock()
+			pend := p.pending
+			p.pending = nil
+			p.lastErr, p.retryAt = err, time.Now().Add(wait)
+			if p.cur == nil {
+				p.state = peerBackoff
+			}
+			de := p.unreachable()
+			p.mu.Unlock()
+			for _, ev := range pend {
+				s.wire.Fail(ev, de.Code, de.Message)
+			}
+			level := slog.LevelDebug
+			if failures == 1 {
+				level = slog.LevelWarn
+			}
+			s.log.LogAttrs(ctx, level, "link dial failed", slog.String(sdk.KeyPeer, p.addr),
+				slog.String(sdk.KeyErr, err.Error()), slog.Duration("retry", wait), slog.Int("failures", failures))
+			if idle := time.Since(time.Unix(0, p.lastUse.Load())); idle > s.cfg.idleAfter {
+				return
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		failures = 0
+		p.attach(sess)
+		sess.run(ctx, st)
+		// Reconnect at once the first time: a restarted peer is usually
+		// back; a dead one fails fast and backs off.
+	}
+}
+
+// backoff returns the delay before dial attempt n+1: doubling from lo,
+// capped at hi, with ±20% jitter so peers do not dial in step.
+func backoff(n int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 1; i < n && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// dial connects to addr and exchanges Hellos. The session it returns owns
+// the connection.
+func (s *Service) dial(ctx context.Context, addr string) (*session, stream, error) {
+	cc, err := grpc.NewClient("passthrough:///"+addr, s.dialOp...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rpc: dialling %s: %w", addr, err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	stop := func() { cancel(); cc.Close() }
+	hctx, hcancel := context.WithTimeout(sctx, s.cfg.dialTimeout+s.cfg.handshakeTimeout)
+	defer hcancel()
+	// The stream lives on sctx; the handshake deadline cancels it only
+	// until the Hello is back.
+	timer := context.AfterFunc(hctx, func() {
+		if hctx.Err() == context.DeadlineExceeded {
+			cancel()
+		}
+	})
+	defer timer()
+	st, err := rpcpb.NewLinkClient(cc).Stream(metadata.NewOutgoingContext(sctx, link.HelloMD(s.hello())))
+	if err != nil {
+		stop()
+		return nil, nil, dialErr(addr, err)
+	}
+	md, err := st.Header()
+	if err == nil && len(md.Get(link.HelloKey)) == 0 {
+		// A refusal comes as a response with no header: its status says why.
+		err = st.RecvMsg(new(rpcpb.Hello))
+		if err == nil {
+			err = errors.New("peer sent no hello")
+		}
+	}
+	if err != nil {
+		stop()
+		return nil, nil, dialErr(addr, err)
+	}
+	h, err := link.CheckHello(md, "")
+	if err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("rpc: %s: %w", addr, err)
+	}
+	if h.GetEpoch() == s.wire.Epoch() {
+		stop()
+		s.markSelf(addr)
+		return nil, nil, fmt.Errorf("rpc: %s is this node itself (%w); send to the service locally", addr, sdk.ErrNoService)
+	}
+	return s.newSession(addr, h, true, stop), st, nil
+}
+
+// dialErr turns a dial or handshake failure into an error that says what
+// to do; a refusal wraps sdk.ErrRefused.
+func dialErr(addr string, err error) error {
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.Unauthenticated, codes.FailedPrecondition, codes.PermissionDenied:
+		return fmt.Errorf("rpc: %s refused the link: %s (%w)", addr, st.Message(), sdk.ErrRefused)
+	case codes.DeadlineExceeded, codes.Canceled:
+		return fmt.Errorf("rpc: %s did not complete the handshake in time", addr)
+	}
+	return fmt.Errorf("rpc: cannot reach %s: %s", addr, st.Message())
+}

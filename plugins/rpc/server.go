@@ -1,0 +1,82 @@
+package rpc
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	grpcpeer "google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/proto/mtpb"
+	"github.com/mtnode/mtnode/proto/rpcpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// linkServer accepts links: rpcpb.Link/Stream.
+type linkServer struct {
+	rpcpb.UnimplementedLinkServer
+	s *Service
+}
+
+// Stream runs one accepted link, on the gRPC handler goroutine, until it
+// ends.
+func (ls linkServer) Stream(st grpc.BidiStreamingServer[mtpb.Batch, mtpb.Batch]) error {
+	s := ls.s
+	remote := "?"
+	if p, ok := grpcpeer.FromContext(st.Context()); ok {
+		remote = p.Addr.String()
+	}
+	md, _ := metadata.FromIncomingContext(st.Context())
+	h, err := link.CheckHello(md, s.cfg.token)
+	if err == nil && h.GetEpoch() == s.wire.Epoch() {
+		err = errors.New("rpc: a node cannot link to itself")
+	}
+	if err != nil {
+		s.log.LogAttrs(st.Context(), slog.LevelWarn, "link refused",
+			slog.String(sdk.KeyPeer, remote), slog.String("reason", err.Error()))
+		code := codes.FailedPrecondition
+		if errors.Is(err, link.ErrBadToken) {
+			code = codes.Unauthenticated
+		}
+		return status.Error(code, err.Error())
+	}
+	if s.stopping.Load() {
+		return status.Error(codes.Unavailable, "rpc: node is stopping")
+	}
+	if err := st.SendHeader(link.HelloMD(s.hello())); err != nil {
+		return err
+	}
+	key := remote
+	if len(h.GetListen()) > 0 {
+		key = h.GetListen()[0]
+	}
+	sess := s.newSession(key, h, false, func() {})
+	s.adopt(sess, h.GetListen())
+	sess.run(st.Context(), st)
+	return nil
+}
+
+// loggedCreds logs refused TLS handshakes with their reason.
+type loggedCreds struct {
+	credentials.TransportCredentials
+	log *slog.Logger
+}
+
+func (c loggedCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	nc, ai, err := c.TransportCredentials.ServerHandshake(conn)
+	if err != nil {
+		c.log.Warn("link refused", slog.String(sdk.KeyPeer, conn.RemoteAddr().String()),
+			slog.String("reason", "tls: "+err.Error()))
+	}
+	return nc, ai, err
+}
+
+func (c loggedCreds) Clone() credentials.TransportCredentials {
+	return loggedCreds{c.TransportCredentials.Clone(), c.log}
+}

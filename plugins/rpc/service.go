@@ -1,0 +1,281 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/proto/rpcpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// Name is the RPC service's name: its address, config prefix and Start= entry.
+const Name = "RPC"
+
+// Spec registers the RPC service.
+func Spec() sdk.Spec { return sdk.Define(Name, func() sdk.Service { return New() }) }
+
+// Service is the RPC service. Create it with New; the node calls Start,
+// Handle and Stop.
+type Service struct {
+	mux    sdk.Mux
+	cfg    settings
+	wire   sdk.Wire
+	handle sdk.Handle
+	log    *slog.Logger
+	node   string
+	srv    *grpc.Server
+	lis    []net.Listener
+	listen []string // bound addresses, as peers should dial them
+	dialOp []grpc.DialOption
+
+	mu       sync.Mutex
+	peers    map[string]*peer
+	sessions map[*session]struct{}
+	subs     []*sdk.Event
+	epochs   map[string]uint64 // peer address -> last epoch seen
+	self     []string          // addresses that mean this node
+	dialQ    []*peer           // peers whose dial loop the supervisor must start
+	dialWake chan struct{}
+	stopping atomic.Bool
+
+	lost atomic.Uint64 // in-flight requests failed because their link died
+}
+
+// New returns an RPC service.
+func New() *Service {
+	s := &Service{
+		peers: map[string]*peer{}, sessions: map[*session]struct{}{},
+		epochs: map[string]uint64{}, dialWake: make(chan struct{}, 1),
+	}
+	sdk.On(&s.mux, s.subscribe)
+	sdk.On(&s.mux, s.listLinks)
+	return s
+}
+
+// Types lists the event types RPC takes (for the manifest and console).
+func (s *Service) Types() []string { return s.mux.Types() }
+
+// Handle implements sdk.Service.
+func (s *Service) Handle(c sdk.Context, ev *sdk.Event) error { return s.mux.Handle(c, ev) }
+
+// Start binds RPC.bindAddr and becomes the node's carrier.
+func (s *Service) Start(c sdk.Context) error {
+	wc, ok := c.(sdk.WireContext)
+	if !ok || wc.Wire() == nil {
+		return errors.New("rpc: this node does not grant node links to its services (RPC must be linked into the node, not run as a plugin)")
+	}
+	s.wire, s.handle, s.log, s.node = wc.Wire(), c.Handle(), c.Logger(), c.NodeName()
+	s.cfg = readSettings(c.Config())
+
+	srvOpts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(s.cfg.maxMessage),
+		grpc.MaxSendMsgSize(s.cfg.maxMessage),
+		grpc.ConnectionTimeout(s.cfg.handshakeTimeout),
+		grpc.InitialWindowSize(1 << 20),
+		grpc.InitialConnWindowSize(4 << 20),
+		grpc.WriteBufferSize(256 << 10),
+		grpc.ReadBufferSize(256 << 10),
+	}
+	s.dialOp = []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(s.cfg.maxMessage), grpc.MaxCallSendMsgSize(s.cfg.maxMessage)),
+		grpc.WithInitialWindowSize(1 << 20),
+		grpc.WithInitialConnWindowSize(4 << 20),
+		grpc.WithWriteBufferSize(256 << 10),
+		grpc.WithReadBufferSize(256 << 10),
+	}
+	if s.cfg.tls.Enabled() {
+		sc, err := s.cfg.tls.Server()
+		if err != nil {
+			return fmt.Errorf("rpc: %w", err)
+		}
+		cc, err := s.cfg.tls.Client()
+		if err != nil {
+			return fmt.Errorf("rpc: %w", err)
+		}
+		srvOpts = append(srvOpts, grpc.Creds(loggedCreds{credentials.NewTLS(sc), s.log}))
+		s.dialOp = append(s.dialOp, grpc.WithTransportCredentials(credentials.NewTLS(cc)))
+	} else {
+		s.dialOp = append(s.dialOp, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	s.srv = grpc.NewServer(srvOpts...)
+	rpcpb.RegisterLinkServer(s.srv, linkServer{s: s})
+
+	for _, a := range s.cfg.bindAddrs {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range s.lis {
+				l.Close()
+			}
+			return fmt.Errorf("rpc: listening on %s (change RPC.bindAddr or stop what holds the port): %w", a, err)
+		}
+		s.lis = append(s.lis, l)
+		s.listen = append(s.listen, l.Addr().String())
+	}
+	s.self = append(s.self, s.listen...)
+	s.self = append(s.self, s.cfg.bindAddrs...)
+	s.wire.SetSelfAddrs(s.self)
+	s.wire.SetCarrier(s.carry)
+	c.Go(s.run)
+	for _, a := range s.listen {
+		s.log.Info("rpc listening", slog.String("addr", a), slog.Bool("tls", s.cfg.tls.Enabled()),
+			slog.Bool("token", s.cfg.token != ""), slog.Uint64(sdk.KeyEpoch, s.wire.Epoch()))
+	}
+	return nil
+}
+
+// Stop stops carrying events and closes every link; requests in flight on
+// them fail with ErrLinkLost.
+func (s *Service) Stop(ctx context.Context) error {
+	s.stopping.Store(true)
+	if s.wire != nil {
+		s.wire.SetCarrier(nil)
+	}
+	if s.srv != nil {
+		s.srv.Stop() // closes the listeners and the accepted links
+	}
+	s.mu.Lock()
+	for sess := range s.sessions {
+		sess.cancel() // dialled links
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// run serves the listeners and starts dial loops, until the service stops.
+// It is the owner of every goroutine RPC starts.
+func (s *Service) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, l := range s.lis {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.srv.Serve(l); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				s.log.Error("rpc listener failed", slog.String("addr", l.Addr().String()), slog.String(sdk.KeyErr, err.Error()))
+			}
+		}()
+	}
+	for {
+		select {
+		case <-s.dialWake:
+			s.mu.Lock()
+			q := s.dialQ
+			s.dialQ = nil
+			s.mu.Unlock()
+			for _, p := range q {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					p.loop(ctx)
+				}()
+			}
+		case <-ctx.Done():
+			s.srv.Stop()
+			wg.Wait()
+			return
+		}
+	}
+}
+
+// startDial asks run to start p's dial loop.
+func (s *Service) startDial(p *peer) {
+	s.mu.Lock()
+	s.dialQ = append(s.dialQ, p)
+	s.mu.Unlock()
+	select {
+	case s.dialWake <- struct{}{}:
+	default:
+	}
+}
+
+// carry is the node's carrier: it takes every request addressed to another
+// node, from any goroutine.
+func (s *Service) carry(ev *sdk.Event) error {
+	if s.stopping.Load() {
+		return &sdk.DeliveryError{Code: sdk.CodeStopped, Message: "rpc: the RPC service is stopping"}
+	}
+	return s.peer(ev.DstNode).send(ev)
+}
+
+// peer returns the peer at addr, creating it.
+func (s *Service) peer(addr string) *peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.peers[addr]
+	if p == nil {
+		p = &peer{s: s, addr: addr}
+		s.peers[addr] = p
+	}
+	return p
+}
+
+// hello is this node's handshake.
+func (s *Service) hello() *rpcpb.Hello {
+	return &rpcpb.Hello{Protocol: link.Protocol, Node: s.node, Epoch: s.wire.Epoch(), Token: s.cfg.token, Listen: s.listen}
+}
+
+// markSelf records addr as an address of this node (a peer that turned out
+// to be this node itself).
+func (s *Service) markSelf(addr string) {
+	s.mu.Lock()
+	s.self = append(s.self, addr)
+	self := append([]string(nil), s.self...)
+	s.mu.Unlock()
+	s.wire.SetSelfAddrs(self)
+}
+
+func (s *Service) subscribe(c sdk.Context, _ *rpcpb.Subscribe) error {
+	ev := c.Event()
+	s.mu.Lock()
+	s.subs = append(s.subs, ev)
+	var up []*session
+	for sess := range s.sessions {
+		up = append(up, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range up {
+		c.ReplyTo(ev, sess.upEvent(false))
+	}
+	return nil
+}
+
+func (s *Service) listLinks(c sdk.Context, _ *rpcpb.ListLinks) error {
+	out := &rpcpb.Links{Listen: s.listen}
+	s.mu.Lock()
+	for sess := range s.sessions {
+		out.Links = append(out.Links, sess.info())
+	}
+	s.mu.Unlock()
+	c.Reply(out)
+	return nil
+}
+
+// notify sends msg to every subscriber.
+func (s *Service) notify(msg *rpcpb.LinkUp, down *rpcpb.LinkDown) {
+	s.mu.Lock()
+	subs := s.subs
+	s.mu.Unlock()
+	for _, ev := range subs {
+		if msg != nil {
+			s.handle.ReplyTo(ev, msg)
+		} else {
+			s.handle.ReplyTo(ev, down)
+		}
+	}
+}
+
+// Interface guards.
+var (
+	_ sdk.Service = (*Service)(nil)
+	_ sdk.Starter = (*Service)(nil)
+	_ sdk.Stopper = (*Service)(nil)
+)

@@ -1,0 +1,276 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/proto/mtpb"
+	"github.com/mtnode/mtnode/proto/rpcpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// session is one established link: one gRPC stream to one peer
+// incarnation. Its link id (the LINK hops the kernel pushes for requests
+// that arrive on it) is never reused, so a reply can only leave on the
+// connection its request came in on.
+type session struct {
+	s       *Service
+	id      uint64 // sdk.Wire link id
+	addr    string // the peer's address: dialled, advertised or remote
+	hello   *rpcpb.Hello
+	dialled bool
+	out     *link.Outbox
+	cancel  func() // ends a dialled stream and its connection
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	inflight map[flightKey]*sdk.Event // nil once the session is closed
+	peers    []*peer                  // peers this session is the current link of
+
+	sent, received, untracked atomic.Uint64
+	done                      chan struct{}
+}
+
+// flightKey identifies a request in flight on a link: its reply comes back
+// on the same link with the same id and the same route it left with.
+type flightKey struct {
+	id  uint64
+	n   int
+	top sdk.Hop
+}
+
+func keyOf(ev *sdk.Event) (flightKey, bool) {
+	n := len(ev.Route)
+	if n == 0 {
+		return flightKey{}, false // nobody to answer: not tracked
+	}
+	return flightKey{id: ev.ID, n: n, top: ev.Route[n-1]}, true
+}
+
+func (s *Service) newSession(addr string, h *rpcpb.Hello, dialled bool, cancel func()) *session {
+	sess := &session{
+		s: s, addr: addr, hello: h, dialled: dialled, cancel: cancel,
+		out:      link.NewOutbox(s.cfg.maxPending),
+		inflight: map[flightKey]*sdk.Event{},
+		done:     make(chan struct{}),
+	}
+	sess.id = s.wire.AttachLink("node "+addr, sess.sendReply)
+	sess.log = s.log.With(slog.String(sdk.KeyPeer, addr), slog.Uint64(sdk.KeyLink, sess.id))
+	restarted := false
+	s.mu.Lock()
+	s.sessions[sess] = struct{}{}
+	if old, ok := s.epochs[addr]; ok && old != h.GetEpoch() {
+		restarted = true
+	}
+	s.epochs[addr] = h.GetEpoch()
+	s.mu.Unlock()
+	sess.log.LogAttrs(context.Background(), slog.LevelInfo, "link up",
+		slog.String(sdk.KeyNode, h.GetNode()), slog.Uint64(sdk.KeyEpoch, h.GetEpoch()),
+		slog.Bool("dialled", dialled), slog.Bool("restarted", restarted))
+	s.notify(sess.upEvent(restarted), nil)
+	return sess
+}
+
+func (sess *session) upEvent(restarted bool) *rpcpb.LinkUp {
+	return &rpcpb.LinkUp{Peer: sess.addr, Node: sess.hello.GetNode(), Epoch: sess.hello.GetEpoch(),
+		Dialled: sess.dialled, Restarted: restarted}
+}
+
+func (sess *session) info() *rpcpb.LinkInfo {
+	sess.mu.Lock()
+	n := len(sess.inflight)
+	sess.mu.Unlock()
+	return &rpcpb.LinkInfo{Peer: sess.addr, Node: sess.hello.GetNode(), Epoch: sess.hello.GetEpoch(),
+		Dialled: sess.dialled, Sent: sess.sent.Load(), Received: sess.received.Load(), InFlight: uint64(n)}
+}
+
+// sendRequest queues a request for the peer and tracks it until its reply
+// comes back. It is called from any goroutine.
+func (sess *session) sendRequest(ev *sdk.Event) error {
+	k, track := keyOf(ev)
+	if track {
+		sess.mu.Lock()
+		if sess.inflight == nil {
+			sess.mu.Unlock()
+			return sess.lostErr()
+		}
+		if len(sess.inflight) < sess.s.cfg.maxInflight {
+			sess.inflight[k] = ev
+		} else {
+			track = false
+			sess.untracked.Add(1)
+		}
+		sess.mu.Unlock()
+	}
+	if err := sess.out.Push(ev); err != nil {
+		if track && !sess.untrack(k, ev) {
+			return nil // the closing session has already failed it
+		}
+		return err
+	}
+	sess.sent.Add(1)
+	return nil
+}
+
+// sendReply is the link's send function: replies and error events whose
+// route pops this link.
+func (sess *session) sendReply(ev *sdk.Event) error {
+	if err := sess.out.Push(ev); err != nil {
+		return err
+	}
+	sess.sent.Add(1)
+	return nil
+}
+
+// untrack forgets a request; it reports whether it was still tracked.
+func (sess *session) untrack(k flightKey, ev *sdk.Event) bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if cur, ok := sess.inflight[k]; ok && (ev == nil || cur == ev) {
+		delete(sess.inflight, k)
+		return true
+	}
+	return false
+}
+
+func (sess *session) lostErr() *sdk.DeliveryError {
+	return &sdk.DeliveryError{Code: sdk.CodeLinkLost, Hop: "node " + sess.addr,
+		Message: fmt.Sprintf("rpc: link to %s closed", sess.addr)}
+}
+
+// stream is the part of a gRPC stream a session uses.
+type stream interface {
+	SendMsg(m any) error
+	RecvMsg(m any) error
+}
+
+// run reads the stream until it ends, with a writer goroutine draining the
+// outbox, then closes the session.
+func (sess *session) run(ctx context.Context, st stream) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg      sync.WaitGroup
+		unsent  []*sdk.Event
+		werr    error
+		limits  = sess.s.cfg.limits
+		wireRef = sess.s.wire
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		unsent, werr = link.WriteLoop(ctx, sess.out, st, limits, func(ev *sdk.Event, err error) {
+			wireRef.Fail(ev, sdk.CodeBadEvent, err.Error())
+		})
+		cancel()
+	}()
+	var rerr error
+	b := new(mtpb.Batch)
+	for {
+		b.Reset()
+		if rerr = st.RecvMsg(b); rerr != nil {
+			break
+		}
+		sess.receive(b)
+	}
+	cancel()
+	sess.cancel()
+	wg.Wait()
+	reason := rerr
+	if werr != nil && !errors.Is(werr, context.Canceled) {
+		reason = werr
+	}
+	sess.close(reason, unsent)
+}
+
+// receive hands a batch's events to the node.
+func (sess *session) receive(b *mtpb.Batch) {
+	w := sess.s.wire
+	for _, env := range b.GetEnvelopes() {
+		ev, err := sdk.FromEnvelope(env)
+		if err != nil {
+			sess.refuse(env, err)
+			continue
+		}
+		sess.received.Add(1)
+		if ev.Kind == sdk.KindRequest {
+			ev.DstNode = "" // it has arrived: a peer cannot make this node dial a third one
+		} else if k, ok := keyOf(ev); ok {
+			sess.untrack(k, nil)
+		}
+		w.Inbound(sess.id, ev)
+	}
+}
+
+// refuse answers a malformed envelope: a request gets an error envelope back
+// along its raw route (the peer pops its own hops); anything else is logged.
+func (sess *session) refuse(env *mtpb.Envelope, err error) {
+	de, _ := err.(*sdk.DeliveryError)
+	if de == nil {
+		de = &sdk.DeliveryError{Code: sdk.CodeBadEvent, Message: err.Error()}
+	}
+	sess.log.LogAttrs(context.Background(), slog.LevelWarn, "malformed envelope from peer",
+		slog.String(sdk.KeyEvent, env.GetType()), slog.Uint64(sdk.KeyReq, env.GetId()), slog.String(sdk.KeyErr, de.Error()))
+	if env.GetKind() != mtpb.Envelope_REQUEST || len(env.GetRoute()) == 0 || len(env.GetRoute()) > sdk.MaxRoute {
+		return
+	}
+	ev, ferr := sdk.FromEnvelope(&mtpb.Envelope{Kind: mtpb.Envelope_ERROR, Id: env.GetId(), Route: env.GetRoute(),
+		Error: &mtpb.Error{Code: mtpb.Code(de.Code), Message: de.Message, EventType: env.GetType(), Dst: env.GetDst(), Hop: sess.s.node}})
+	if ferr != nil {
+		return // the route itself is malformed: nowhere to answer
+	}
+	_ = sess.out.Push(ev)
+}
+
+// close ends the session: later replies for its link fail with
+// ErrLinkLost, every request in flight on it fails with ErrLinkLost, and
+// the peers it served look for another link.
+func (sess *session) close(reason error, unsent []*sdk.Event) {
+	s := sess.s
+	s.wire.DetachLink(sess.id)
+	rest := append(unsent, sess.out.Close(sess.lostErr())...)
+	sess.mu.Lock()
+	fl := sess.inflight
+	sess.inflight = nil
+	peers := sess.peers
+	sess.peers = nil
+	sess.mu.Unlock()
+
+	for _, p := range peers {
+		p.release(sess)
+	}
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+
+	why := "stream ended"
+	if reason != nil {
+		why = reason.Error()
+	}
+	msg := fmt.Sprintf("rpc: link to %s lost before the answer came (%s)", sess.addr, why)
+	dropped := 0
+	for _, ev := range rest {
+		if ev.Kind == sdk.KindRequest {
+			if k, ok := keyOf(ev); ok && fl[k] == ev {
+				continue // failed below
+			}
+			s.wire.Fail(ev, sdk.CodeLinkLost, msg)
+			continue
+		}
+		dropped++ // a reply the peer will never see; its request fails there
+	}
+	for _, ev := range fl {
+		s.wire.Fail(ev, sdk.CodeLinkLost, msg)
+	}
+	s.lost.Add(uint64(len(fl)))
+	sess.log.LogAttrs(context.Background(), slog.LevelInfo, "link down",
+		slog.String("reason", why), slog.Int("failed", len(fl)), slog.Int("replies_dropped", dropped))
+	s.notify(nil, &rpcpb.LinkDown{Peer: sess.addr, Node: sess.hello.GetNode(), Epoch: sess.hello.GetEpoch(),
+		Reason: why, Failed: uint64(len(fl))})
+	close(sess.done)
+}
