@@ -1,0 +1,188 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/plugins/rpc"
+	"github.com/mtnode/mtnode/proto/rpcpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+func TestLocalAndRemoteCallers(t *testing.T) {
+	a := startNode(t, nodeOpts{name: "a"})
+	b := startNode(t, nodeOpts{name: "b"})
+	tests := []struct {
+		name string
+		from *node
+		to   sdk.Addr
+	}{
+		{"local", b, sdk.To("Echo")},
+		{"local by own address", b, sdk.At(b.addr, "Echo")},
+		{"remote", a, sdk.At(b.addr, "Echo")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := request(t, tc.from, tc.to, wrapperspb.String(tc.name))
+			if err != nil {
+				t.Fatalf("Request: %v", err)
+			}
+			if got := ev.Msg.(*wrapperspb.StringValue).GetValue(); got != tc.name {
+				t.Errorf("got %q, want %q", got, tc.name)
+			}
+		})
+	}
+}
+
+func TestRemoteErrors(t *testing.T) {
+	a := startNode(t, nodeOpts{name: "a"})
+	b := startNode(t, nodeOpts{name: "b"})
+	tests := []struct {
+		name string
+		to   sdk.Addr
+		want error
+	}{
+		{"no such service", sdk.At(b.addr, "Ech"), sdk.ErrNoService},
+		{"unknown event type", sdk.At(b.addr, rpc.Name), sdk.ErrUnknownEvent},
+		{"unreachable node", sdk.At("127.0.0.1:1", "Echo"), sdk.ErrLinkLost},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := request(t, a, tc.to, wrapperspb.String("x"))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	// The link survived the errors.
+	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("after")); err != nil {
+		t.Fatalf("request after errors: %v", err)
+	}
+	if got := len(listLinks(t, a).GetLinks()); got != 1 {
+		t.Errorf("got %d links on a, want 1", got)
+	}
+}
+
+// TestChains sends through 3- and 5-node chains of relays, by Forward and by
+// Relay; the answer retraces the route with no state on the relays.
+func TestChains(t *testing.T) {
+	for _, length := range []int{3, 5} {
+		for _, mode := range []string{"forward", "relay"} {
+			t.Run(fmt.Sprintf("nodes=%d/mode=%s", length, mode), func(t *testing.T) {
+				last := startNode(t, nodeOpts{name: fmt.Sprintf("n%d", length-1)})
+				next := last.addr + "/Echo"
+				var first *node
+				for i := length - 2; i >= 0; i-- {
+					n := startNode(t, nodeOpts{name: fmt.Sprintf("n%d", i),
+						conf: map[string]string{"Relay.next": next, "Relay.mode": mode}})
+					next, first = n.addr+"/Relay", n
+				}
+				for i := range 20 {
+					want := fmt.Sprintf("m%d", i)
+					ev, err := request(t, first, sdk.To("Relay"), wrapperspb.String(want))
+					if err != nil {
+						t.Fatalf("Request %d: %v", i, err)
+					}
+					if got := ev.Msg.(*wrapperspb.StringValue).GetValue(); got != want {
+						t.Fatalf("got %q, want %q", got, want)
+					}
+				}
+				// An error at the end of the chain comes back the same way.
+				last.Stop(context.Background())
+				_, err := request(t, first, sdk.To("Relay"), wrapperspb.String("x"))
+				if !errors.Is(err, sdk.ErrLinkLost) && !errors.Is(err, sdk.ErrStopped) {
+					t.Fatalf("got %v, want ErrLinkLost or ErrStopped", err)
+				}
+			})
+		}
+	}
+}
+
+// TestBothSidesOneLink: after a dials b, b's requests to a use the same
+// link.
+func TestBothSidesOneLink(t *testing.T) {
+	a := startNode(t, nodeOpts{name: "a"})
+	b := startNode(t, nodeOpts{name: "b"})
+	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("a->b")); err != nil {
+		t.Fatalf("a->b: %v", err)
+	}
+	if _, err := request(t, b, sdk.At(a.addr, "Echo"), wrapperspb.String("b->a")); err != nil {
+		t.Fatalf("b->a: %v", err)
+	}
+	for _, n := range []*node{a, b} {
+		links := listLinks(t, n).GetLinks()
+		if len(links) != 1 {
+			t.Fatalf("%s: got %d links, want 1: %v", n.Name(), len(links), links)
+		}
+		if links[0].GetSent() == 0 || links[0].GetReceived() == 0 {
+			t.Errorf("%s: link sent %d, received %d; want both > 0", n.Name(), links[0].GetSent(), links[0].GetReceived())
+		}
+	}
+}
+
+// TestPendingBound: events wait in order while the link connects, up to
+// RPC.maxPending; beyond it the sender gets ErrQueueFull.
+func TestPendingBound(t *testing.T) {
+	// A listener that accepts TCP but never answers the handshake.
+	l := silentListener(t)
+	a := startNode(t, nodeOpts{name: "a", conf: map[string]string{"RPC.maxPending": "3", "RPC.dialTimeout": "300ms", "RPC.handshakeTimeout": "300ms"}})
+	errs := make(chan error, 10)
+	ep := a.OpenEndpoint(func(ev *sdk.Event) { errs <- ev.Err })
+	defer ep.Close()
+	for range 4 {
+		ep.Send(sdk.At(l.Addr().String(), "Echo"), wrapperspb.String("x"))
+	}
+	var got []error
+	for range 4 {
+		select {
+		case err := <-errs:
+			got = append(got, err)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("got %d error events, want 4: %v", len(got), got)
+		}
+	}
+	if !errors.Is(got[0], sdk.ErrQueueFull) {
+		t.Errorf("first error: got %v, want ErrQueueFull", got[0])
+	}
+	for _, err := range got[1:] {
+		if !errors.Is(err, sdk.ErrLinkLost) {
+			t.Errorf("got %v, want ErrLinkLost (handshake timed out)", err)
+		}
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	a := startNode(t, nodeOpts{name: "a"})
+	b := startNode(t, nodeOpts{name: "b", noStop: true})
+	events := make(chan *sdk.Event, 10)
+	ep := a.OpenEndpoint(func(ev *sdk.Event) { events <- ev })
+	defer ep.Close()
+	ep.Send(sdk.To(rpc.Name), &rpcpb.Subscribe{})
+	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("x")); err != nil {
+		t.Fatal(err)
+	}
+	next := func() *sdk.Event {
+		t.Helper()
+		select {
+		case ev := <-events:
+			return ev
+		case <-time.After(5 * time.Second):
+			t.Fatal("no link event")
+			return nil
+		}
+	}
+	up, ok := next().Msg.(*rpcpb.LinkUp)
+	if !ok || up.GetPeer() != b.addr || !up.GetDialled() || up.GetNode() != "b" {
+		t.Fatalf("got %v, want LinkUp for %s dialled", up, b.addr)
+	}
+	b.stop(t)
+	down, ok := next().Msg.(*rpcpb.LinkDown)
+	if !ok || down.GetPeer() != b.addr {
+		t.Fatalf("got %v, want LinkDown for %s", down, b.addr)
+	}
+}
