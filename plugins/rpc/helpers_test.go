@@ -202,3 +202,12 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+var rpcpbListLinks = rpcpb.ListLinks{}
+
+func listenOf(ev *sdk.Event) string {
+	if l := ev.Msg.(*rpcpb.Links).GetListen(); len(l) > 0 {
+		return l[0]
+	}
+	return ""
+}

@@ -1,0 +1,90 @@
+package link
+
+import (
+	"testing"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/proto/mtpb"
+	"github.com/mtnode/mtnode/proto/rpcpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+func seedBatch(t interface{ Fatal(...any) }) []byte {
+	ev := &sdk.Event{Msg: wrapperspb.String("hi"), Kind: sdk.KindRequest, ID: 7, Dst: "Echo",
+		Route: sdk.Route{{Kind: sdk.HopService, Name: "HttpRpc"}, {Kind: sdk.HopLink, ID: 3, Epoch: 99}}}
+	env, err := ev.Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errEnv := &mtpb.Envelope{Kind: mtpb.Envelope_ERROR, Id: 7, Error: &mtpb.Error{Code: mtpb.Code_LINK_LOST, Message: "gone"},
+		Route: []*mtpb.Hop{{Kind: mtpb.Hop_ENDPOINT, Id: 1}}}
+	b, err := proto.Marshal(&mtpb.Batch{Envelopes: []*mtpb.Envelope{env, errEnv}, Credit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// FuzzEnvelopeDecode feeds bytes to what a link reads from a peer: a batch
+// of envelopes turned into events, and a Hello checked for the handshake.
+// Nothing may panic; an accepted event must encode again.
+func FuzzEnvelopeDecode(f *testing.F) {
+	f.Add(seedBatch(f))
+	hello, _ := proto.Marshal(&rpcpb.Hello{Protocol: Protocol, Node: "n", Epoch: 5, Token: "t", Listen: []string{"127.0.0.1:10100", "[::1]:10100"}})
+	f.Add(hello)
+	f.Add([]byte{})
+	f.Add([]byte{0x0a, 0x02, 0x08, 0x05})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var b mtpb.Batch
+		if proto.Unmarshal(data, &b) == nil {
+			for _, env := range b.GetEnvelopes() {
+				ev, err := sdk.FromEnvelope(env)
+				if err != nil {
+					continue
+				}
+				if len(ev.Route) > sdk.MaxRoute {
+					t.Fatalf("accepted a route of %d hops", len(ev.Route))
+				}
+				if _, err := ev.Envelope(); err != nil {
+					t.Fatalf("accepted event does not encode: %v", err)
+				}
+				_ = ev.Decode()
+			}
+		}
+		h, err := CheckHello(metadata.Pairs(HelloKey, string(data)), "t")
+		if err == nil && (h.GetProtocol() != Protocol || h.GetEpoch() == 0 || h.GetToken() != "t") {
+			t.Fatalf("accepted hello %v", h)
+		}
+	})
+}
+
+func TestCheckHello(t *testing.T) {
+	mk := func(h *rpcpb.Hello) metadata.MD { return HelloMD(h) }
+	ok := &rpcpb.Hello{Protocol: Protocol, Node: "n", Epoch: 1, Token: "t", Listen: []string{"127.0.0.1:1"}}
+	tests := []struct {
+		name  string
+		md    metadata.MD
+		token string
+		want  error
+	}{
+		{"good", mk(ok), "t", nil},
+		{"no token wanted", mk(ok), "", nil},
+		{"wrong token", mk(&rpcpb.Hello{Protocol: Protocol, Epoch: 1, Token: "x"}), "t", ErrBadToken},
+		{"missing", metadata.MD{}, "", ErrBadHello},
+		{"other protocol", mk(&rpcpb.Hello{Protocol: Protocol + 1, Epoch: 1}), "", ErrBadHello},
+		{"epoch 0", mk(&rpcpb.Hello{Protocol: Protocol}), "", ErrBadHello},
+		{"bad listen address", mk(&rpcpb.Hello{Protocol: Protocol, Epoch: 1, Listen: []string{"nope"}}), "", ErrBadHello},
+		{"garbage", metadata.Pairs(HelloKey, "\xff\xff\xff"), "", ErrBadHello},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := CheckHello(tc.md, tc.token)
+			if tc.want == nil && err != nil || tc.want != nil && !errorsIs(err, tc.want) {
+				t.Errorf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

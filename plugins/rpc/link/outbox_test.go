@@ -1,0 +1,72 @@
+package link
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/proto/mtpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// recorder is a Sender that keeps the batches written to it.
+type recorder struct {
+	mu      sync.Mutex
+	batches []int
+	ids     []uint64
+	got     chan struct{}
+}
+
+func (r *recorder) SendMsg(m any) error {
+	b := m.(*mtpb.Batch)
+	r.mu.Lock()
+	r.batches = append(r.batches, len(b.Envelopes))
+	for _, e := range b.Envelopes {
+		r.ids = append(r.ids, e.Id)
+	}
+	r.mu.Unlock()
+	r.got <- struct{}{}
+	return nil
+}
+
+func TestOutboxOrderAndLimit(t *testing.T) {
+	o := NewOutbox(3)
+	for i := range 3 {
+		if err := o.Push(&sdk.Event{Msg: wrapperspb.Int64(int64(i)), ID: uint64(i + 1), Dst: "Echo"}); err != nil {
+			t.Fatalf("Push %d: %v", i, err)
+		}
+	}
+	if err := o.Push(&sdk.Event{ID: 4}); !errors.Is(err, sdk.ErrQueueFull) {
+		t.Fatalf("got %v, want ErrQueueFull", err)
+	}
+	r := &recorder{got: make(chan struct{}, 10)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		WriteLoop(ctx, o, r, Limits{MaxBatch: 2}, func(*sdk.Event, error) {})
+	}()
+	<-r.got
+	<-r.got
+	cancel()
+	<-done
+	if got, want := r.batches, []int{2, 1}; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("got batches %v, want %v", got, want)
+	}
+	for i, id := range r.ids {
+		if id != uint64(i+1) {
+			t.Errorf("got ids %v, want 1 2 3 in order", r.ids)
+			break
+		}
+	}
+	lost := errors.New("closed")
+	o.Close(lost)
+	if err := o.Push(&sdk.Event{}); err != lost {
+		t.Errorf("Push after Close: got %v, want %v", err, lost)
+	}
+}

@@ -1,0 +1,149 @@
+package rpc_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// pki writes a CA and a leaf certificate (server and client use, for
+// 127.0.0.1 and ::1) signed by it; it returns the file names.
+type pki struct{ ca, cert, key string }
+
+func newPKI(t *testing.T, dir, name string) pki {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name + " CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		KeyUsage:    x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	p := pki{ca: filepath.Join(dir, name+"-ca.pem"), cert: filepath.Join(dir, name+".pem"), key: filepath.Join(dir, name+"-key.pem")}
+	write := func(file, typ string, b []byte) {
+		if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(p.ca, "CERTIFICATE", caDER)
+	write(p.cert, "CERTIFICATE", der)
+	write(p.key, "EC PRIVATE KEY", keyDER)
+	return p
+}
+
+func tlsConf(cert, key, ca string) map[string]string {
+	return map[string]string{"RPC.tlsCert": cert, "RPC.tlsKey": key, "RPC.tlsCA": ca}
+}
+
+func TestTLSAndToken(t *testing.T) {
+	dir := t.TempDir()
+	good := newPKI(t, dir, "good")
+	rogue := newPKI(t, dir, "rogue")
+	tests := []struct {
+		name       string
+		server     map[string]string
+		client     map[string]string
+		want       error  // nil: the request succeeds
+		serverLogs string // what the server logs when it refuses
+	}{
+		{"tls", map[string]string{"RPC.tlsCert": good.cert, "RPC.tlsKey": good.key},
+			tlsConf(good.cert, good.key, good.ca), nil, ""},
+		{"mutual tls", tlsConf(good.cert, good.key, good.ca), tlsConf(good.cert, good.key, good.ca), nil, ""},
+		{"mutual tls, certificate of another CA", tlsConf(good.cert, good.key, good.ca),
+			tlsConf(rogue.cert, rogue.key, good.ca), sdk.ErrLinkLost, "reason=\"tls: "},
+		{"plain peer, tls node", tlsConf(good.cert, good.key, good.ca), nil, sdk.ErrLinkLost, "reason=\"tls: "},
+		{"token", map[string]string{"RPC.token": "s3cret"}, map[string]string{"RPC.token": "s3cret"}, nil, ""},
+		{"wrong token", map[string]string{"RPC.token": "s3cret"}, map[string]string{"RPC.token": "guess"}, sdk.ErrRefused, "wrong or missing token"},
+		{"missing token", map[string]string{"RPC.token": "s3cret"}, nil, sdk.ErrRefused, "wrong or missing token"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs logBuf
+			b := startNode(t, nodeOpts{name: "b", conf: tc.server, log: &logs})
+			a := startNode(t, nodeOpts{name: "a", conf: tc.client})
+			_, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("x"))
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("got %v, want a reply", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			eventually(t, 5*time.Second, "refusal logged with its reason", func() bool {
+				s := logs.String()
+				return strings.Contains(s, "link refused") && strings.Contains(s, tc.serverLogs)
+			})
+		})
+	}
+}
+
+// TestGarbage: garbage bytes and half-open connections on the RPC port are
+// closed without hurting the node.
+func TestGarbage(t *testing.T) {
+	a := startNode(t, nodeOpts{name: "a"})
+	b := startNode(t, nodeOpts{name: "b", conf: map[string]string{"RPC.handshakeTimeout": "300ms"}})
+	inputs := []struct {
+		name string
+		data []byte
+	}{
+		{"half open", nil},
+		{"http/1", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")},
+		{"binary", []byte{0x00, 0xff, 0x01, 0x73, 0x70, 0x13, 0x37, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef}},
+		{"http/2 preface then junk", append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), []byte(strings.Repeat("\xff", 64))...)},
+		{"huge frame header", append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), 0xff, 0xff, 0xff, 0x00, 0x00, 0, 0, 0, 1)},
+	}
+	for _, in := range inputs {
+		t.Run(in.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", b.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if len(in.data) > 0 {
+				if _, err := conn.Write(in.data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = io.Copy(io.Discard, conn)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the node kept the connection open")
+			}
+			if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("still up")); err != nil {
+				t.Fatalf("request after garbage: %v", err)
+			}
+		})
+	}
+}
