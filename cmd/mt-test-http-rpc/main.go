@@ -1,0 +1,173 @@
+// Command mt-test-http-rpc is the seed's test_http_rpc: two nodes in one
+// process that talk over real loopback TCP. Node "web" runs HttpRpc; for
+// each HTTP request it sends one event through its RPC link to Echo on node
+// "echo", and answers with the reply.
+//
+// Usage:
+//
+//	mt-test-http-rpc [--conf FILE] [--set Service.key=value]...
+//
+// The config is embedded (see defaultConf); --conf reads (and completes) a
+// file instead, and --set overrides any key. Keys: HttpRpc.* for the web
+// node's HTTP side, RPC.* for its links, EchoNode.* for the echo node's RPC
+// service (EchoNode.bindAddr is where it listens). An empty HttpRpc.backend
+// means the echo node of this program.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mtnode/mtnode/examples/demo/httprpc"
+	"github.com/mtnode/mtnode/internal/config"
+	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/plugins/rpc"
+	"github.com/mtnode/mtnode/proto/rpcpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+//go:embed default.conf
+var defaultConf string
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "mt-test-http-rpc:", err)
+		os.Exit(1)
+	}
+}
+
+// sets collects repeated --set flags.
+type sets map[string]string
+
+func (s sets) String() string { return "" }
+func (s sets) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || !strings.Contains(k, ".") {
+		return fmt.Errorf("--set %q: want Service.key=value", v)
+	}
+	s[k] = val
+	return nil
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("mt-test-http-rpc", flag.ContinueOnError)
+	confPath := fs.String("conf", "", "config file (default: the embedded config, in memory)")
+	overrides := sets{}
+	fs.Var(overrides, "set", "override a config key: Service.key=value (repeatable)")
+	level := fs.String("log", "info", "log level: debug, info, warn, error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the program stops")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	store, err := config.Open(config.Options{Path: *confPath, Embedded: defaultConf, Overrides: overrides, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	echoNode, err := core.New(core.Config{Name: "echo", Logger: logger,
+		Services: []sdk.Spec{rpc.Spec(), echoSpec},
+		Start:    []string{rpc.Name, "Echo"},
+		Conf: func(svc string) sdk.Config {
+			if svc == rpc.Name {
+				return store.Sub("EchoNode")
+			}
+			return store.Sub(svc)
+		}})
+	if err != nil {
+		return err
+	}
+	if err := echoNode.Start(ctx, nil); err != nil {
+		return err
+	}
+	defer stopNode(echoNode)
+	ev, err := echoNode.Request(ctx, sdk.To(rpc.Name), &rpcpb.ListLinks{})
+	if err != nil {
+		return fmt.Errorf("asking the echo node for its address: %w", err)
+	}
+	listen := ev.Msg.(*rpcpb.Links).GetListen()
+	if len(listen) == 0 {
+		return errors.New("the echo node does not listen: set EchoNode.bindAddr")
+	}
+
+	var web *httprpc.Service
+	webNode, err := core.New(core.Config{Name: "web", Logger: logger,
+		Services: []sdk.Spec{rpc.Spec(), sdk.Define(httprpc.Name, func() sdk.Service { web = httprpc.New(); return web })},
+		Start:    []string{rpc.Name, httprpc.Name},
+		Conf: func(svc string) sdk.Config {
+			if svc == httprpc.Name {
+				return backendDefault{store.Sub(svc), listen[0]}
+			}
+			return store.Sub(svc)
+		}})
+	if err != nil {
+		return err
+	}
+	if err := webNode.Start(ctx, nil); err != nil {
+		return err
+	}
+	defer stopNode(webNode)
+	for _, p := range store.Problems() {
+		logger.Warn("config problem", slog.String(sdk.KeyErr, p.Error()))
+	}
+	fmt.Printf("mt-test-http-rpc: HttpRpc on http://%s, Echo on node %s\n", web.Addr(), strings.Join(listen, ","))
+	<-ctx.Done()
+	return nil
+}
+
+func stopNode(n *core.Node) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = n.Stop(ctx)
+}
+
+// backendDefault makes an empty HttpRpc.backend mean the echo node.
+type backendDefault struct {
+	sdk.Config
+	addr string
+}
+
+func (b backendDefault) String(key, def, desc string) string {
+	v := b.Config.String(key, def, desc)
+	if key == "backend" && v == "" {
+		return b.addr
+	}
+	return v
+}
+
+// echoSpec answers every request with its payload (the demo's Echo).
+var echoSpec = sdk.Define("Echo", func() sdk.Service {
+	return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+		if ev.Kind == sdk.KindRequest {
+			c.Reply(ev.Msg)
+		}
+		return nil
+	})
+})
