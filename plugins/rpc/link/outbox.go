@@ -17,6 +17,7 @@ type Outbox struct {
 	limit int
 	err   error // set by Close
 	wake  chan struct{}
+	full  sdk.DeliveryError // template of the queue-full error
 }
 
 // NewOutbox returns an outbox that holds at most limit events.
@@ -24,7 +25,9 @@ func NewOutbox(limit int) *Outbox {
 	if limit < 1 {
 		limit = 1
 	}
-	return &Outbox{limit: limit, wake: make(chan struct{}, 1)}
+	return &Outbox{limit: limit, wake: make(chan struct{}, 1),
+		full: sdk.DeliveryError{Code: sdk.CodeQueueFull,
+			Message: fmt.Sprintf("link: %d events already wait for the link writer (raise RPC.maxPending or slow down)", limit)}}
 }
 
 // Push queues ev for the writer. It fails with an ErrQueueFull
@@ -39,8 +42,8 @@ func (o *Outbox) Push(ev *sdk.Event) error {
 	}
 	if len(o.q) >= o.limit {
 		o.mu.Unlock()
-		return &sdk.DeliveryError{Code: sdk.CodeQueueFull,
-			Message: fmt.Sprintf("link: %d events already wait for the link writer (raise RPC.maxPending or slow down)", o.limit)}
+		full := o.full // a copy: the router fills in the event's details
+		return &full
 	}
 	o.q = append(o.q, ev)
 	first := len(o.q) == 1

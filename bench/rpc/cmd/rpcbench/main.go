@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -199,7 +198,7 @@ func oneway(ctx context.Context, peer string, n int, msg *wrapperspb.BytesValue)
 			if !errors.Is(err, sdk.ErrQueueFull) {
 				return err
 			}
-			runtime.Gosched() // the link is full: let the writer drain it
+			time.Sleep(20 * time.Microsecond) // the link is full: let it drain
 			continue
 		}
 		i++
