@@ -319,3 +319,32 @@ func (t *Tree) exists(elems []string) bool {
 	defer t.mu.RUnlock()
 	return t.dirAt(elems) != nil
 }
+
+// Remove removes owner's command at path. It fails when the path is not a
+// command of owner.
+func (t *Tree) Remove(path, owner string) error {
+	elems, err := splitPath(path)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := t.dirAt(elems[:len(elems)-1])
+	name := elems[len(elems)-1]
+	if d == nil || d.cmds[name] == nil || d.cmds[name].Owner != owner {
+		return fmt.Errorf("console: %q is not a command of %s", strings.Join(elems, "/"), owner)
+	}
+	delete(d.cmds, name)
+	prune(t.root)
+	return nil
+}
+
+// prune removes empty directories under d. The caller holds t.mu.
+func prune(d *dir) {
+	for name, sub := range d.dirs {
+		prune(sub)
+		if len(sub.cmds) == 0 && len(sub.dirs) == 0 {
+			delete(d.dirs, name)
+		}
+	}
+}
