@@ -44,7 +44,7 @@ func (s *Service) addBuiltins() {
 			builtin{"node/uptime", "", "show when the node started and its epoch", s.cmdUptime},
 			builtin{"node/version", "", "show the version of the node binary", s.cmdVersion},
 			builtin{"config/get", "[key]", "show config values; a key ending in '.' or without a '.' lists a section", s.cmdConfigGet},
-			builtin{"config/set", `key:/[A-Za-z][A-Za-z0-9_-]*\.[A-Za-z][A-Za-z0-9_.-]*/ value...`, "write Service.key=value to the config file", s.cmdConfigSet},
+			builtin{"config/set", "key value...", "write Service.key=value to the config file (atomically)", s.cmdConfigSet},
 			builtin{"log/level", "[level:debug|info|warn|error]", "show or set the log level", s.cmdLogLevel},
 		)
 	}
