@@ -101,6 +101,10 @@ func (s *Service) Start(c sdk.Context) error {
 	for _, a := range addrs {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
+			for _, open := range s.lns {
+				open.Close()
+			}
+			s.lns = nil
 			return fmt.Errorf("telnet: listening on %s: %w", a, err)
 		}
 		s.lns = append(s.lns, ln)
