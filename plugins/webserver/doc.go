@@ -1,0 +1,26 @@
+// Package webserver is the WebServer service: HTTP/1.1 for any service.
+//
+// A service sends WebServer a webpb.Listen naming an address list (IPv4 and
+// IPv6, comma-separated). WebServer binds every address or none: a failed
+// bind is an error event to the requester, never the end of the node. It
+// replies webpb.Listening with the bound addresses. From then on each HTTP
+// request arrives at the requesting service as a webpb.Request event, and
+// the webpb.Response it replies with is written back to the client, in
+// request order per connection even when replies come back out of order.
+// A Response may name a file in the listener's doc_root instead of a body;
+// WebServer then serves it with MIME type, ETag, Last-Modified, 304, Range
+// and sendfile.
+//
+// Connections are served by the h1 engine (internal/h1): one goroutine per
+// connection, pipelining, keep-alive, limits and timeouts. Requests are
+// sent from the connection goroutine through an endpoint, so a service
+// registered with sdk.Inline answers on that same goroutine, with no queue
+// hop; any other service answers from its own goroutine, or from a plugin
+// or another node.
+//
+// # Config
+//
+// WebServer.readTimeout, idleTimeout, writeTimeout, maxHeaderBytes,
+// maxHeaders, maxBodyBytes and shutdownTimeout; each is written into the
+// config file with its description on first use.
+package webserver

@@ -1,0 +1,211 @@
+package webserver
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/mtnode/mtnode/plugins/webserver/internal/h1"
+	"github.com/mtnode/mtnode/proto/webpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// maxEarly bounds replies held for requests not registered yet (see
+// onReply); more than that means a service answered some request twice.
+const maxEarly = 4096
+
+// listener is one Listen: an h1 server whose requests go to target through
+// an endpoint, and whose replies complete the waiting responses.
+type listener struct {
+	id          uint64
+	target      sdk.Addr
+	files       *h1.FileServer
+	withHeaders bool
+	srv         *h1.Server
+	ep          sdk.Endpoint
+	pool        sync.Pool // *pending
+
+	mu      sync.Mutex
+	pending map[uint64]*pending // request id → waiting response
+	early   map[uint64]*sdk.Event
+}
+
+// pending is a response waiting for its reply event.
+type pending struct {
+	w  *h1.ResponseWriter
+	fr h1.FileRequest // copies of what serving a file needs
+}
+
+func newListener(id uint64, target sdk.Addr, files *h1.FileServer, withHeaders bool) *listener {
+	return &listener{
+		id:          id,
+		target:      target,
+		files:       files,
+		withHeaders: withHeaders,
+		pending:     make(map[uint64]*pending),
+		early:       make(map[uint64]*sdk.Event),
+	}
+}
+
+// ServeH1 turns an HTTP request into a webpb.Request event. It runs on the
+// connection goroutine.
+func (l *listener) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
+	req := &webpb.Request{
+		Listener: l.id,
+		Method:   method(r.Method),
+		Target:   target(r.Target),
+	}
+	if len(r.Body) > 0 {
+		req.Body = append([]byte(nil), r.Body...)
+	}
+	if l.withHeaders {
+		req.Headers = make([]*webpb.Header, len(r.Headers))
+		for i, h := range r.Headers {
+			req.Headers[i] = &webpb.Header{Name: string(h.Name), Value: string(h.Value)}
+		}
+		if r.RemoteAddr != nil {
+			req.RemoteAddr = r.RemoteAddr.String()
+		}
+	}
+	p, _ := l.pool.Get().(*pending)
+	if p == nil {
+		p = new(pending)
+	}
+	p.w = w
+	if l.files != nil {
+		fr := h1.FileRequestOf(r)
+		p.fr = h1.FileRequest{
+			Method:          []byte(req.Method),
+			IfNoneMatch:     clone(fr.IfNoneMatch),
+			IfModifiedSince: clone(fr.IfModifiedSince),
+			Range:           clone(fr.Range),
+			IfRange:         clone(fr.IfRange),
+		}
+	}
+	w.Detach()
+	// An inline service (or a quick one on another goroutine) may answer
+	// before Send returns the id: onReply then parks the reply in early.
+	id := l.ep.Send(l.target, req)
+	l.mu.Lock()
+	if ev, ok := l.early[id]; ok {
+		delete(l.early, id)
+		l.mu.Unlock()
+		l.complete(p, ev)
+		return
+	}
+	l.pending[id] = p
+	l.mu.Unlock()
+}
+
+// onReply receives replies and error events, on whichever goroutine
+// delivers them.
+func (l *listener) onReply(ev *sdk.Event) {
+	l.mu.Lock()
+	p, ok := l.pending[ev.ID]
+	if !ok {
+		if len(l.early) >= maxEarly {
+			clear(l.early) // answers to answered requests; nothing waits for them
+		}
+		l.early[ev.ID] = ev
+		l.mu.Unlock()
+		return
+	}
+	delete(l.pending, ev.ID)
+	l.mu.Unlock()
+	l.complete(p, ev)
+}
+
+// complete writes the reply ev as the response of p.
+func (l *listener) complete(p *pending, ev *sdk.Event) {
+	w := p.w
+	resp, ok := ev.Msg.(*webpb.Response)
+	switch {
+	case ev.Kind == sdk.KindError:
+		status := 500
+		if errors.Is(ev.Err, sdk.ErrQueueFull) || errors.Is(ev.Err, sdk.ErrStopped) {
+			status = 503
+		}
+		w.SetStatus(status)
+		w.WriteString(l.target.Service)
+		w.WriteString(" failed: ")
+		if ev.Err != nil {
+			w.WriteString(ev.Err.Error())
+		}
+		w.WriteString("\n")
+	case !ok:
+		w.SetStatus(500)
+		w.WriteString("webserver: the service replied with " + ev.Type() + ", want mtnode.web.v1.Response\n")
+	default:
+		if s := resp.GetStatus(); s != 0 {
+			w.SetStatus(int(s))
+		}
+		for _, h := range resp.GetHeaders() {
+			w.AddHeader(h.GetName(), h.GetValue())
+		}
+		if resp.GetClose() {
+			w.Close()
+		}
+		if f := resp.GetFile(); f != "" {
+			if l.files == nil {
+				w.SetStatus(500)
+				w.WriteString("webserver: file response on a listener without doc_root\n")
+				break
+			}
+			fr := p.fr
+			fr.Path = []byte(f)
+			l.files.Serve(w, fr)
+			break
+		}
+		w.Write(resp.GetBody())
+	}
+	w.Finish()
+	*p = pending{}
+	l.pool.Put(p)
+}
+
+// shutdown stops the listener gracefully within ctx, then fails whatever
+// still waits.
+func (l *listener) shutdown(ctx context.Context) error {
+	err := l.srv.Shutdown(ctx)
+	l.ep.Close()
+	if l.files != nil {
+		l.files.Close()
+	}
+	l.mu.Lock()
+	clear(l.pending)
+	clear(l.early)
+	l.mu.Unlock()
+	return err
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// method returns m as a string, without allocating for common methods.
+func method(m []byte) string {
+	switch string(m) {
+	case "GET":
+		return "GET"
+	case "HEAD":
+		return "HEAD"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "DELETE":
+		return "DELETE"
+	}
+	return string(m)
+}
+
+// target returns t as a string, without allocating for "/".
+func target(t []byte) string {
+	if string(t) == "/" {
+		return "/"
+	}
+	return string(t)
+}

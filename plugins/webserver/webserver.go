@@ -1,0 +1,183 @@
+package webserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/mtnode/mtnode/plugins/webserver/internal/h1"
+	"github.com/mtnode/mtnode/proto/webpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// Name is the service's name: its address, config prefix and Start= entry.
+const Name = "WebServer"
+
+// Spec registers the WebServer service.
+var Spec = sdk.Define(Name, New)
+
+// Service is the WebServer service. Its fields are touched only on its own
+// goroutine; listeners carry their own locking.
+type Service struct {
+	mux       sdk.Mux
+	settings  settings
+	listeners map[uint64]*listener
+	nextID    uint64
+}
+
+// settings are the WebServer.* config values.
+type settings struct {
+	readTimeout     time.Duration
+	idleTimeout     time.Duration
+	writeTimeout    time.Duration
+	maxHeaderBytes  int64
+	maxHeaders      int64
+	maxBodyBytes    int64
+	shutdownTimeout time.Duration
+}
+
+// New builds the service; Start reads its config.
+func New() sdk.Service {
+	s := &Service{listeners: make(map[uint64]*listener)}
+	sdk.On(&s.mux, s.listen)
+	sdk.On(&s.mux, s.unlisten)
+	return s
+}
+
+// Start reads the WebServer.* config.
+func (s *Service) Start(c sdk.Context) error {
+	cf := c.Config()
+	s.settings = settings{
+		readTimeout:     cf.Duration("readTimeout", h1.DefaultReadTimeout, "longest time to read one request, head and body, from its first byte"),
+		idleTimeout:     cf.Duration("idleTimeout", h1.DefaultIdleTimeout, "how long a kept-alive connection may wait for its next request"),
+		writeTimeout:    cf.Duration("writeTimeout", h1.DefaultWriteTimeout, "longest time one write to a client may take"),
+		maxHeaderBytes:  cf.Bytes("maxHeaderBytes", h1.DefaultMaxHeaderBytes, "largest request line plus header fields (431 past it)"),
+		maxHeaders:      cf.Int("maxHeaders", h1.DefaultMaxHeaders, "most header fields in one request (431 past it)"),
+		maxBodyBytes:    cf.Bytes("maxBodyBytes", h1.DefaultMaxBodyBytes, "largest request body (413 past it)"),
+		shutdownTimeout: cf.Duration("shutdownTimeout", 5*time.Second, "how long stopping waits for requests in progress"),
+	}
+	return nil
+}
+
+// Handle routes events by payload type.
+func (s *Service) Handle(c sdk.Context, ev *sdk.Event) error { return s.mux.Handle(c, ev) }
+
+// Stop shuts every listener down, letting requests in progress finish
+// within WebServer.shutdownTimeout (and ctx).
+func (s *Service) Stop(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, max(s.settings.shutdownTimeout, time.Millisecond))
+	defer cancel()
+	var errs []error
+	for id, l := range s.listeners {
+		delete(s.listeners, id)
+		if err := l.shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("webserver: stopping listener %d: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) listen(c sdk.Context, m *webpb.Listen) error {
+	target := m.GetService()
+	if target == "" {
+		if top, _, ok := c.Event().Route.Pop(); ok && top.Kind == sdk.HopService {
+			target = top.Name
+		} else {
+			return errors.New("webserver: Listen from outside a service: set Listen.service to the service that takes the requests")
+		}
+	}
+	addrs := splitAddrs(m.GetAddrs())
+	if len(addrs) == 0 {
+		return fmt.Errorf("webserver: Listen without addresses: set Listen.addrs (e.g. 127.0.0.1:8080,[::1]:8080)")
+	}
+	var files *h1.FileServer
+	if m.GetDocRoot() != "" {
+		fs, err := h1.NewFileServer(m.GetDocRoot())
+		if err != nil {
+			return fmt.Errorf("webserver: Listen: %w", err)
+		}
+		files = fs
+	}
+	lns := make([]net.Listener, 0, len(addrs))
+	bound := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			if files != nil {
+				files.Close()
+			}
+			return fmt.Errorf("webserver: listening on %s (is the address in use or not local?): %w", a, err)
+		}
+		lns = append(lns, ln)
+		bound = append(bound, ln.Addr().String())
+	}
+	s.nextID++
+	l := newListener(s.nextID, sdk.To(target), files, m.GetWithHeaders())
+	l.ep = c.Handle().Endpoint(l.onReply)
+	st := s.settings
+	l.srv = &h1.Server{
+		Handler:        l,
+		ReadTimeout:    st.readTimeout,
+		IdleTimeout:    st.idleTimeout,
+		WriteTimeout:   st.writeTimeout,
+		MaxHeaderBytes: int(st.maxHeaderBytes),
+		MaxHeaders:     int(st.maxHeaders),
+		MaxBodyBytes:   st.maxBodyBytes,
+		Logger:         c.Logger(),
+	}
+	s.listeners[l.id] = l
+	log := c.Logger()
+	for _, ln := range lns {
+		c.Go(func(ctx context.Context) {
+			if err := l.srv.Serve(ln); err != nil && !errors.Is(err, h1.ErrServerClosed) {
+				log.Error("webserver: accept loop ended", sdk.KeyErr, err, "addr", ln.Addr().String())
+			}
+		})
+	}
+	log.Info("webserver: listening", "addrs", strings.Join(bound, ","), "service", target, "listener", l.id)
+	c.Reply(&webpb.Listening{Id: l.id, Addrs: bound})
+	return nil
+}
+
+func (s *Service) unlisten(c sdk.Context, m *webpb.Unlisten) error {
+	l := s.listeners[m.GetId()]
+	if l == nil {
+		return fmt.Errorf("webserver: Unlisten: no listener %d", m.GetId())
+	}
+	delete(s.listeners, l.id)
+	ev, h, timeout := c.Event(), c.Handle(), s.settings.shutdownTimeout
+	// Draining may take a while: do it off the service goroutine.
+	c.Go(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if err := l.shutdown(ctx); err != nil {
+			h.Logger().Warn("webserver: listener closed before its requests finished", sdk.KeyErr, err, "listener", l.id)
+		}
+		h.ReplyTo(ev, &webpb.Unlistened{Id: l.id})
+	})
+	return nil
+}
+
+// splitAddrs splits a comma-separated address list, dropping blanks.
+func splitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Interface guards.
+var (
+	_ sdk.Service = (*Service)(nil)
+	_ sdk.Starter = (*Service)(nil)
+	_ sdk.Stopper = (*Service)(nil)
+)

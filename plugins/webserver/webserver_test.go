@@ -1,0 +1,314 @@
+package webserver_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mtnode/mtnode/plugins/webserver"
+	"github.com/mtnode/mtnode/proto/webpb"
+	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/sdktest"
+)
+
+// site is a test service: at Start it sends listen to WebServer, reports
+// the outcome on result, and answers each request with answer (or, when
+// hold > 0, holds hold requests and answers them in reverse order).
+type site struct {
+	mux    sdk.Mux
+	listen *webpb.Listen
+	result chan<- any // []string addresses or error
+	answer func(*webpb.Request) (*webpb.Response, error)
+	hold   int
+	held   []*sdk.Event
+}
+
+func siteSpec(name string, listen *webpb.Listen, result chan<- any, hold int, answer func(*webpb.Request) (*webpb.Response, error)) sdk.Spec {
+	return sdk.Define(name, func() sdk.Service {
+		s := &site{listen: listen, result: result, answer: answer, hold: hold}
+		sdk.On(&s.mux, func(c sdk.Context, m *webpb.Listening) error {
+			s.result <- m.GetAddrs()
+			return nil
+		})
+		sdk.On(&s.mux, func(c sdk.Context, r *webpb.Request) error {
+			if s.hold > 0 {
+				s.held = append(s.held, c.Event())
+				if len(s.held) == s.hold {
+					for i := len(s.held) - 1; i >= 0; i-- {
+						resp, _ := s.answer(s.held[i].Msg.(*webpb.Request))
+						c.ReplyTo(s.held[i], resp)
+					}
+					s.held = nil
+				}
+				return nil
+			}
+			resp, err := s.answer(r)
+			if err != nil {
+				return err
+			}
+			c.Reply(resp)
+			return nil
+		})
+		s.mux.OnError(func(c sdk.Context, ev *sdk.Event) error {
+			s.result <- ev.Err
+			return nil
+		})
+		return s
+	})
+}
+
+func (s *site) Start(c sdk.Context) error {
+	c.Send(sdk.To(webserver.Name), s.listen)
+	return nil
+}
+
+func (s *site) Handle(c sdk.Context, ev *sdk.Event) error { return s.mux.Handle(c, ev) }
+
+func echo(r *webpb.Request) (*webpb.Response, error) {
+	resp := &webpb.Response{Body: []byte(r.GetMethod() + " " + r.GetTarget() + " " + string(r.GetBody()))}
+	for _, h := range r.GetHeaders() {
+		if h.GetName() == "X-Echo" {
+			resp.Headers = append(resp.Headers, &webpb.Header{Name: "X-Echo", Value: h.GetValue()})
+		}
+	}
+	return resp, nil
+}
+
+// start runs WebServer and a site on an in-memory node and returns the
+// addresses the site got.
+func start(t *testing.T, listen *webpb.Listen, hold int, answer func(*webpb.Request) (*webpb.Response, error), opts ...sdktest.Option) []string {
+	t.Helper()
+	result := make(chan any, 1)
+	opts = append(opts, sdktest.WithStart("Site"))
+	sdktest.New(t, []sdk.Spec{webserver.Spec, siteSpec("Site", listen, result, hold, answer)}, opts...)
+	select {
+	case r := <-result:
+		if addrs, ok := r.([]string); ok {
+			return addrs
+		}
+		t.Fatalf("Listen failed: %v", r)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer to Listen")
+	}
+	return nil
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func roundTrip(t *testing.T, addr string, raw string, n int) []resp {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(nc, raw); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	var out []resp
+	for range n {
+		r, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("reading response %d: %v", len(out), err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		out = append(out, resp{r.StatusCode, r.Header, string(b)})
+	}
+	return out
+}
+
+func TestRequestResponse(t *testing.T) {
+	addrs := start(t, &webpb.Listen{Addrs: "127.0.0.1:0", WithHeaders: true}, 0, echo)
+	got := roundTrip(t, addrs[0], "POST /p?q=1 HTTP/1.1\r\nHost: x\r\nX-Echo: hi\r\nContent-Length: 4\r\n\r\nbody", 1)[0]
+	if got.status != 200 || got.body != "POST /p?q=1 body" || got.header.Get("X-Echo") != "hi" {
+		t.Fatalf("got %d %q X-Echo=%q, want 200 %q hi", got.status, got.body, got.header.Get("X-Echo"), "POST /p?q=1 body")
+	}
+}
+
+func TestRepliesOutOfOrder(t *testing.T) {
+	const n = 4
+	addrs := start(t, &webpb.Listen{Addrs: "127.0.0.1:0"}, n, echo)
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+	}
+	for i, r := range roundTrip(t, addrs[0], b.String(), n) {
+		if want := fmt.Sprintf("GET /%d ", i); r.body != want {
+			t.Fatalf("response %d: got %q, want %q", i, r.body, want)
+		}
+	}
+}
+
+func TestBindFailure(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	result := make(chan any, 2)
+	n := sdktest.New(t, []sdk.Spec{webserver.Spec,
+		siteSpec("Site", &webpb.Listen{Addrs: "127.0.0.1:0," + busy.Addr().String()}, result, 0, echo),
+	}, sdktest.WithStart("Site"))
+	select {
+	case r := <-result:
+		err, ok := r.(error)
+		if !ok || !strings.Contains(err.Error(), busy.Addr().String()) {
+			t.Fatalf("got %v, want an error event naming %s", r, busy.Addr())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no error event for a failed bind")
+	}
+	// The node and WebServer live on: a good Listen still works.
+	reply, err := n.Request(sdk.To(webserver.Name), &webpb.Listen{Addrs: "127.0.0.1:0", Service: "Site"})
+	if err != nil {
+		t.Fatalf("Listen after a failed bind: %v", err)
+	}
+	addr := reply.(*webpb.Listening).GetAddrs()[0]
+	if r := roundTrip(t, addr, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n", 1)[0]; r.body != "GET /ok " {
+		t.Fatalf("got %q", r.body)
+	}
+	// Listen from outside a service must name the service.
+	if _, err := n.Request(sdk.To(webserver.Name), &webpb.Listen{Addrs: "127.0.0.1:0"}); !errors.Is(err, sdk.ErrHandlerFailed) {
+		t.Fatalf("Listen without a service from an endpoint: got %v, want ErrHandlerFailed", err)
+	}
+}
+
+func TestIPv4AndIPv6(t *testing.T) {
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback on this machine: %v", err)
+	} else {
+		ln.Close()
+	}
+	addrs := start(t, &webpb.Listen{Addrs: "127.0.0.1:0, [::1]:0"}, 0, echo)
+	if len(addrs) != 2 {
+		t.Fatalf("got addresses %v, want two", addrs)
+	}
+	for _, a := range addrs {
+		if r := roundTrip(t, a, "GET /v HTTP/1.1\r\nHost: x\r\n\r\n", 1)[0]; r.body != "GET /v " {
+			t.Fatalf("%s: got %q", a, r.body)
+		}
+	}
+}
+
+func TestHandlerErrors(t *testing.T) {
+	answer := func(r *webpb.Request) (*webpb.Response, error) {
+		switch r.GetTarget() {
+		case "/fail":
+			return nil, errors.New("site: no")
+		case "/status":
+			return &webpb.Response{Status: 418, Body: []byte("teapot"), Close: true}, nil
+		}
+		return echo(r)
+	}
+	addrs := start(t, &webpb.Listen{Addrs: "127.0.0.1:0"}, 0, answer)
+	tests := []struct {
+		name, target string
+		want         int
+	}{
+		{"handler error", "/fail", 500},
+		{"custom status", "/status", 418},
+		{"ok", "/", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := roundTrip(t, addrs[0], "GET "+tt.target+" HTTP/1.1\r\nHost: x\r\n\r\n", 1)[0]
+			if r.status != tt.want {
+				t.Fatalf("got %d %q, want %d", r.status, r.body, tt.want)
+			}
+		})
+	}
+}
+
+func TestFileResponse(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("Hello, World!"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	answer := func(r *webpb.Request) (*webpb.Response, error) {
+		return &webpb.Response{File: r.GetTarget()}, nil
+	}
+	addrs := start(t, &webpb.Listen{Addrs: "127.0.0.1:0", DocRoot: dir}, 0, answer)
+	first := roundTrip(t, addrs[0], "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1)[0]
+	if first.status != 200 || first.body != "Hello, World!" || first.header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("got %d %q %v", first.status, first.body, first.header)
+	}
+	etag := first.header.Get("ETag")
+	tests := []struct {
+		name, headers string
+		want          int
+		body          string
+	}{
+		{"not modified", "If-None-Match: " + etag + "\r\n", 304, ""},
+		{"range", "Range: bytes=7-\r\n", 206, "World!"},
+		{"head", "", 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := "GET"
+			if tt.name == "head" {
+				method = "HEAD"
+			}
+			nc, err := net.Dial("tcp", addrs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			nc.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(nc, method+" / HTTP/1.1\r\nHost: x\r\n"+tt.headers+"\r\n")
+			r, err := http.ReadResponse(bufio.NewReader(nc), &http.Request{Method: method})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(r.Body)
+			if r.StatusCode != tt.want || string(b) != tt.body {
+				t.Fatalf("got %d %q, want %d %q", r.StatusCode, b, tt.want, tt.body)
+			}
+		})
+	}
+	if r := roundTrip(t, addrs[0], "GET /../x HTTP/1.1\r\nHost: x\r\n\r\n", 1)[0]; r.status != 403 {
+		t.Fatalf("traversal: got %d, want 403", r.status)
+	}
+}
+
+func TestConfigLimits(t *testing.T) {
+	conf := sdktest.WithConfig(map[string]map[string]string{webserver.Name: {"maxBodyBytes": "8"}})
+	addrs := start(t, &webpb.Listen{Addrs: "127.0.0.1:0"}, 0, echo, conf)
+	r := roundTrip(t, addrs[0], "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n123456789", 1)[0]
+	if r.status != 413 {
+		t.Fatalf("got %d, want 413", r.status)
+	}
+}
+
+func TestUnlisten(t *testing.T) {
+	result := make(chan any, 1)
+	n := sdktest.New(t, []sdk.Spec{webserver.Spec, siteSpec("Site", &webpb.Listen{}, result, 0, echo)})
+	reply, err := n.Request(sdk.To(webserver.Name), &webpb.Listen{Addrs: "127.0.0.1:0", Service: "Site"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := reply.(*webpb.Listening)
+	if _, err := n.Request(sdk.To(webserver.Name), &webpb.Unlisten{Id: l.GetId()}); err != nil {
+		t.Fatalf("Unlisten: %v", err)
+	}
+	if nc, err := net.Dial("tcp", l.GetAddrs()[0]); err == nil {
+		nc.Close()
+		t.Fatalf("still accepting on %s after Unlisten", l.GetAddrs()[0])
+	}
+	if _, err := n.Request(sdk.To(webserver.Name), &webpb.Unlisten{Id: l.GetId()}); !errors.Is(err, sdk.ErrHandlerFailed) {
+		t.Fatalf("second Unlisten: got %v, want ErrHandlerFailed", err)
+	}
+}
