@@ -140,7 +140,7 @@ func (s *Service) listen(c sdk.Context, m *webpb.Listen) error {
 			}
 		})
 	}
-	log.Info("webserver: listening", "addrs", strings.Join(bound, ","), "service", target, "listener", l.id)
+	log.Info("webserver: listening", "addrs", strings.Join(bound, ","), "to", target, "listener", l.id)
 	c.Reply(&webpb.Listening{Id: l.id, Addrs: bound})
 	return nil
 }
