@@ -86,7 +86,8 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		creds = credentials.NewTLS(cfg)
 	}
 	cc, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMessage), grpc.MaxCallSendMsgSize(o.maxMessage)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(o.maxMessage), grpc.MaxCallSendMsgSize(o.maxMessage),
+			grpc.ForceCodecV2(link.Codec{})),
 		grpc.WithInitialWindowSize(1<<20), grpc.WithInitialConnWindowSize(4<<20))
 	if err != nil {
 		return nil, fmt.Errorf("client: dialling %s: %w", addr, err)
@@ -238,14 +239,13 @@ func (c *Client) write(ctx context.Context, st grpc.ClientStream) {
 
 func (c *Client) read(st grpc.ClientStream) {
 	defer c.wg.Done()
-	b := new(mtpb.Batch)
+	f := new(link.Frame)
 	var err error
 	for {
-		b.Reset()
-		if err = st.RecvMsg(b); err != nil {
+		if err = st.RecvMsg(f); err != nil {
 			break
 		}
-		for _, env := range b.GetEnvelopes() {
+		for _, env := range f.Envelopes() {
 			ev, ferr := sdk.FromEnvelope(env)
 			if ferr != nil {
 				continue // malformed: nobody to tell

@@ -12,7 +12,8 @@ import (
 	"github.com/mtnode/mtnode/sdk"
 )
 
-// EchoSpec answers every request with its payload.
+// EchoSpec answers every request with its payload. It is stateless, so it
+// is Inline: it answers on the link's reader goroutine, with no queue hop.
 var EchoSpec = sdk.Define("Echo", func() sdk.Service {
 	return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
 		if ev.Kind == sdk.KindRequest {
@@ -20,7 +21,7 @@ var EchoSpec = sdk.Define("Echo", func() sdk.Service {
 		}
 		return nil
 	})
-})
+}, sdk.Inline())
 
 // SinkSpec counts the events it gets; a BoolValue request is answered with
 // the count so far (an Int64Value). Events from one link arrive in order, so

@@ -78,6 +78,7 @@ func (s *Service) Start(c sdk.Context) error {
 	s.cfg = readSettings(c.Config())
 
 	srvOpts := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(link.Codec{}),
 		grpc.MaxRecvMsgSize(s.cfg.maxMessage),
 		grpc.MaxSendMsgSize(s.cfg.maxMessage),
 		grpc.ConnectionTimeout(s.cfg.handshakeTimeout),
@@ -87,7 +88,8 @@ func (s *Service) Start(c sdk.Context) error {
 		grpc.ReadBufferSize(256 << 10),
 	}
 	s.dialOp = []grpc.DialOption{
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(s.cfg.maxMessage), grpc.MaxCallSendMsgSize(s.cfg.maxMessage)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(s.cfg.maxMessage), grpc.MaxCallSendMsgSize(s.cfg.maxMessage),
+			grpc.ForceCodecV2(link.Codec{})),
 		grpc.WithInitialWindowSize(1 << 20),
 		grpc.WithInitialConnWindowSize(4 << 20),
 		grpc.WithWriteBufferSize(256 << 10),

@@ -170,13 +170,12 @@ func (sess *session) run(ctx context.Context, st stream) {
 		cancel()
 	}()
 	var rerr error
-	b := new(mtpb.Batch)
+	f := new(link.Frame)
 	for {
-		b.Reset()
-		if rerr = st.RecvMsg(b); rerr != nil {
+		if rerr = st.RecvMsg(f); rerr != nil {
 			break
 		}
-		sess.receive(b)
+		sess.receive(f.Envelopes())
 	}
 	cancel()
 	sess.cancel()
@@ -189,9 +188,9 @@ func (sess *session) run(ctx context.Context, st stream) {
 }
 
 // receive hands a batch's events to the node.
-func (sess *session) receive(b *mtpb.Batch) {
+func (sess *session) receive(envs []*mtpb.Envelope) {
 	w := sess.s.wire
-	for _, env := range b.GetEnvelopes() {
+	for _, env := range envs {
 		ev, err := sdk.FromEnvelope(env)
 		if err != nil {
 			sess.refuse(env, err)

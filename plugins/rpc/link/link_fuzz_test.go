@@ -39,7 +39,24 @@ func FuzzEnvelopeDecode(f *testing.F) {
 	f.Add([]byte{0x0a, 0x02, 0x08, 0x05})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var b mtpb.Batch
-		if proto.Unmarshal(data, &b) == nil {
+		perr := proto.Unmarshal(data, &b)
+		var fr Frame
+		ferr := fr.Decode(append([]byte(nil), data...))
+		if (perr == nil) != (ferr == nil) {
+			t.Fatalf("proto.Unmarshal: %v, Frame.Decode: %v", perr, ferr)
+		}
+		if perr == nil {
+			if len(fr.Envelopes()) != len(b.GetEnvelopes()) || fr.Credit() != b.GetCredit() {
+				t.Fatalf("Frame has %d envelopes (credit %d), proto %d (credit %d)", len(fr.Envelopes()), fr.Credit(), len(b.GetEnvelopes()), b.GetCredit())
+			}
+			for i, env := range b.GetEnvelopes() {
+				dropUnknown(env)
+				if !proto.Equal(env, fr.Envelopes()[i]) {
+					t.Fatalf("envelope %d: proto %v, Frame %v", i, env, fr.Envelopes()[i])
+				}
+			}
+		}
+		if perr == nil {
 			for _, env := range b.GetEnvelopes() {
 				ev, err := sdk.FromEnvelope(env)
 				if err != nil {
@@ -59,6 +76,30 @@ func FuzzEnvelopeDecode(f *testing.F) {
 			t.Fatalf("accepted hello %v", h)
 		}
 	})
+}
+
+func dropUnknown(env *mtpb.Envelope) {
+	env.ProtoReflect().SetUnknown(nil)
+	for _, h := range env.GetRoute() {
+		h.ProtoReflect().SetUnknown(nil)
+	}
+	if env.Error != nil {
+		env.Error.ProtoReflect().SetUnknown(nil)
+	}
+}
+
+func TestFrameReuse(t *testing.T) {
+	var fr Frame
+	data := seedBatch(t)
+	for range 3 {
+		if err := fr.Decode(append([]byte(nil), data...)); err != nil {
+			t.Fatal(err)
+		}
+		envs := fr.Envelopes()
+		if len(envs) != 2 || envs[0].GetDst() != "Echo" || len(envs[0].GetRoute()) != 2 || envs[1].GetError().GetMessage() != "gone" {
+			t.Fatalf("got %v, want the seed batch", envs)
+		}
+	}
 }
 
 func TestCheckHello(t *testing.T) {
