@@ -75,8 +75,11 @@ func (p *peer) send(ev *sdk.Event) error {
 
 func (p *peer) unreachable() *sdk.DeliveryError {
 	code := sdk.CodeLinkLost
-	if errors.Is(p.lastErr, sdk.ErrRefused) {
+	switch {
+	case errors.Is(p.lastErr, sdk.ErrRefused):
 		code = sdk.CodeRefused
+	case errors.Is(p.lastErr, sdk.ErrNoService):
+		code = sdk.CodeNoService // the address is this node's own
 	}
 	return &sdk.DeliveryError{Code: code, Hop: "node " + p.addr,
 		Message: fmt.Sprintf("rpc: no link to %s (%v); retrying in %s", p.addr, p.lastErr, time.Until(p.retryAt).Round(time.Millisecond))}
@@ -184,6 +187,9 @@ func (p *peer) loop(ctx context.Context) {
 			}
 			s.log.LogAttrs(ctx, level, "link dial failed", slog.String(sdk.KeyPeer, p.addr),
 				slog.String(sdk.KeyErr, err.Error()), slog.Duration("retry", wait), slog.Int("failures", failures))
+			if errors.Is(err, sdk.ErrNoService) {
+				return // the address is this node's: later sends are local
+			}
 			if idle := time.Since(time.Unix(0, p.lastUse.Load())); idle > s.cfg.idleAfter {
 				return
 			}

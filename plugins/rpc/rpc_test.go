@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -184,5 +185,44 @@ func TestSubscribe(t *testing.T) {
 	down, ok := next().Msg.(*rpcpb.LinkDown)
 	if !ok || down.GetPeer() != b.addr {
 		t.Fatalf("got %v, want LinkDown for %s", down, b.addr)
+	}
+}
+
+// TestSelfAddress: a request to this node under an address it did not know
+// as its own fails once, then is delivered locally.
+func TestSelfAddress(t *testing.T) {
+	a := startNode(t, nodeOpts{name: "a"})
+	_, port, _ := net.SplitHostPort(a.addr)
+	alias := net.JoinHostPort("::ffff:127.0.0.1", port)
+	_, err := request(t, a, sdk.At(alias, "Echo"), wrapperspb.String("x"))
+	if !errors.Is(err, sdk.ErrNoService) {
+		t.Fatalf("first request: got %v, want ErrNoService (this node itself)", err)
+	}
+	if _, err := request(t, a, sdk.At(alias, "Echo"), wrapperspb.String("x")); err != nil {
+		t.Fatalf("second request: got %v, want a local reply", err)
+	}
+}
+
+// TestIPv6 listens on IPv4 and IPv6 loopback and links over IPv6.
+func TestIPv6(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	l.Close()
+	a := startNode(t, nodeOpts{name: "a"})
+	b := startNode(t, nodeOpts{name: "b", conf: map[string]string{"RPC.bindAddr": "127.0.0.1:0,[::1]:0"}})
+	listen := listLinks(t, b).GetListen()
+	if len(listen) != 2 {
+		t.Fatalf("got listen %v, want two addresses", listen)
+	}
+	for _, addr := range listen {
+		ev, err := request(t, a, sdk.At(addr, "Echo"), wrapperspb.String(addr))
+		if err != nil {
+			t.Fatalf("request to %s: %v", addr, err)
+		}
+		if got := ev.Msg.(*wrapperspb.StringValue).GetValue(); got != addr {
+			t.Errorf("got %q, want %q", got, addr)
+		}
 	}
 }

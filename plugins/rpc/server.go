@@ -35,7 +35,10 @@ func (ls linkServer) Stream(st grpc.BidiStreamingServer[mtpb.Batch, mtpb.Batch])
 	md, _ := metadata.FromIncomingContext(st.Context())
 	h, err := link.CheckHello(md, s.cfg.token)
 	if err == nil && h.GetEpoch() == s.wire.Epoch() {
-		err = errors.New("rpc: a node cannot link to itself")
+		// This node dialled itself under an address it did not know as its
+		// own: show it its own Hello, so it learns the address, and refuse.
+		_ = st.SendHeader(link.HelloMD(s.hello()))
+		return status.Error(codes.FailedPrecondition, "rpc: a node cannot link to itself")
 	}
 	if err != nil {
 		s.log.LogAttrs(st.Context(), slog.LevelWarn, "link refused",
