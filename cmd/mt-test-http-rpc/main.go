@@ -10,8 +10,8 @@
 // The config is embedded (see defaultConf); --conf reads (and completes) a
 // file instead, and --set overrides any key. Keys: HttpRpc.* for the web
 // node's HTTP side, RPC.* for its links, EchoNode.* for the echo node's RPC
-// service (EchoNode.bindAddr is where it listens). An empty HttpRpc.backend
-// means the echo node of this program.
+// service (EchoNode.bindAddr is where it listens). An empty or "local"
+// HttpRpc.backend means the echo node of this program.
 package main
 
 import (
@@ -148,7 +148,8 @@ func stopNode(n *core.Node) {
 	_ = n.Stop(ctx)
 }
 
-// backendDefault makes an empty HttpRpc.backend mean the echo node.
+// backendDefault makes an empty (or "local": the web node has no Echo)
+// HttpRpc.backend mean the echo node.
 type backendDefault struct {
 	sdk.Config
 	addr string
@@ -156,7 +157,7 @@ type backendDefault struct {
 
 func (b backendDefault) String(key, def, desc string) string {
 	v := b.Config.String(key, def, desc)
-	if key == "backend" && v == "" {
+	if key == "backend" && (v == "" || v == "local") {
 		return b.addr
 	}
 	return v

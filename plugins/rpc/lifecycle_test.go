@@ -1,0 +1,48 @@
+package rpc_test
+
+import (
+	"go/build"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// TestNoGoroutinesLeft: after both nodes stop, the goroutines RPC started
+// (listeners, links, writers, dial loops) are gone.
+func TestNoGoroutinesLeft(t *testing.T) {
+	base := runtime.NumGoroutine()
+	a := startNode(t, nodeOpts{name: "a", noStop: true})
+	b := startNode(t, nodeOpts{name: "b", noStop: true})
+	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := request(t, b, sdk.At(a.addr, "Echo"), wrapperspb.String("x")); err != nil {
+		t.Fatal(err)
+	}
+	a.stop(t)
+	b.stop(t)
+	eventually(t, 5*time.Second, "goroutine count back to its baseline", func() bool {
+		return runtime.NumGoroutine() <= base
+	})
+}
+
+// TestImportsOnlySDK: the RPC service reaches the node only through sdk
+// (sdk.Wire), never through internal packages.
+func TestImportsOnlySDK(t *testing.T) {
+	for _, dir := range []string{".", "link"} {
+		pkg, err := build.ImportDir(dir, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range pkg.Imports {
+			if strings.Contains(imp, "/internal/") || strings.HasSuffix(imp, "/internal") {
+				t.Errorf("%s imports %s", dir, imp)
+			}
+		}
+	}
+}
