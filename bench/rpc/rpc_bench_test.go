@@ -192,6 +192,22 @@ func BenchmarkRoundTrip(b *testing.B) {
 // p50 difference per hop is the added latency of a relay hop.
 func BenchmarkRelayHop(b *testing.B) {
 	msg := wrapperspb.Bytes(make([]byte, 16))
+	b.Run("baseline=grpc-unary", func(b *testing.B) {
+		cc := grpcEcho(b)
+		out := new(wrapperspb.BytesValue)
+		lat := make([]time.Duration, 0, 1<<16)
+		b.ReportAllocs()
+		for b.Loop() {
+			t0 := time.Now()
+			if err := cc.Invoke(context.Background(), GRPCEchoMethod, msg, out); err != nil {
+				b.Fatal(err)
+			}
+			if len(lat) < cap(lat) {
+				lat = append(lat, time.Since(t0))
+			}
+		}
+		reportLatency(b, lat)
+	})
 	for _, hops := range []int{0, 1, 2} {
 		b.Run(fmt.Sprintf("hops=%d", hops), func(b *testing.B) {
 			_, next := startNode(b)
@@ -218,11 +234,15 @@ func BenchmarkRelayHop(b *testing.B) {
 					lat = append(lat, time.Since(t0))
 				}
 			}
-			slices.Sort(lat)
-			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+			reportLatency(b, lat)
 		})
 	}
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
 }
 
 func cut(s string) (node, svc string, ok bool) {

@@ -44,7 +44,8 @@ func SinkSpec() sdk.Spec {
 	}, sdk.Inline())
 }
 
-// RelaySpec forwards every request to next ("host:port/Service").
+// RelaySpec forwards every request to next ("host:port/Service"). It is
+// stateless, so it is Inline, like EchoSpec.
 func RelaySpec(next string) sdk.Spec {
 	node, svc, _ := strings.Cut(next, "/")
 	to := sdk.At(node, svc)
@@ -55,7 +56,7 @@ func RelaySpec(next string) sdk.Spec {
 			}
 			return nil
 		})
-	})
+	}, sdk.Inline())
 }
 
 // GRPCEcho is the baseline: a plain gRPC unary echo of a BytesValue.
