@@ -22,20 +22,23 @@ type Section struct {
 	prefix string
 }
 
-func (c *Section) key(k string) string {
-	if c.prefix == "" {
-		return k
+// lookup returns the full key of k, its effective value and its source,
+// as Store.Lookup does. sdef formats the default; it is called only when the
+// key is defined here for the first time, so that reading a defined key
+// allocates nothing.
+func (c *Section) lookup(k string, sdef func() string, desc string) (full, value string, src Source) {
+	var buf [64]byte
+	b := buf[:0]
+	if c.prefix != "" {
+		b = append(append(b, c.prefix...), '.')
 	}
-	return c.prefix + "." + k
-}
-
-// lookup looks up the full key of k with def as its textual default. It
-// reports ok == false when the value is the default, which the caller then
-// returns as is, without parsing it.
-func (c *Section) lookup(k, def, desc string) (full, value string, src Source, ok bool) {
-	full = c.key(k)
-	value, src = c.store.Lookup(full, def, desc)
-	return full, value, src, src != SourceDefault
+	b = append(b, k...)
+	if full, value, src, ok := c.store.defined(b); ok {
+		return full, value, src
+	}
+	full = string(b)
+	value, src = c.store.Lookup(full, sdef(), desc)
+	return full, value, src
 }
 
 // bad records that value of key (from src) could not be used.
@@ -45,16 +48,16 @@ func (c *Section) bad(key, value string, src Source, reason, def string) {
 
 // String returns the value of key as it is.
 func (c *Section) String(key, def, desc string) string {
-	_, v, _, _ := c.lookup(key, def, desc)
+	_, v, _ := c.lookup(key, func() string { return def }, desc)
 	return v
 }
 
 // Int returns the value of key as a decimal 64-bit integer, such as 4096 or
 // -1. (Leading zeros do not make it octal.)
 func (c *Section) Int(key string, def int64, desc string) int64 {
-	sdef := strconv.FormatInt(def, 10)
-	full, v, src, ok := c.lookup(key, sdef, desc)
-	if !ok {
+	sdef := func() string { return strconv.FormatInt(def, 10) }
+	full, v, src := c.lookup(key, sdef, desc)
+	if src == SourceDefault {
 		return def
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
@@ -63,7 +66,7 @@ func (c *Section) Int(key string, def int64, desc string) int64 {
 		if errors.Is(err, strconv.ErrRange) {
 			reason = "is out of range for a 64-bit integer"
 		}
-		c.bad(full, v, src, reason, sdef)
+		c.bad(full, v, src, reason, sdef())
 		return def
 	}
 	return n
@@ -72,14 +75,14 @@ func (c *Section) Int(key string, def int64, desc string) int64 {
 // Bool returns the value of key as a boolean: true, false, 1, 0, t, f, yes,
 // no, on or off, in any case.
 func (c *Section) Bool(key string, def bool, desc string) bool {
-	sdef := strconv.FormatBool(def)
-	full, v, src, ok := c.lookup(key, sdef, desc)
-	if !ok {
+	sdef := func() string { return strconv.FormatBool(def) }
+	full, v, src := c.lookup(key, sdef, desc)
+	if src == SourceDefault {
 		return def
 	}
 	b, valid := parseBool(v)
 	if !valid {
-		c.bad(full, v, src, "is not a boolean (use true or false)", sdef)
+		c.bad(full, v, src, "is not a boolean (use true or false)", sdef())
 		return def
 	}
 	return b
@@ -99,14 +102,14 @@ func parseBool(s string) (b, ok bool) {
 // 1.5s, 250ms or 1m30s, or a plain number of seconds such as 0.25 or 30.
 // The default is written to the file in Go form (1m30s).
 func (c *Section) Duration(key string, def time.Duration, desc string) time.Duration {
-	sdef := def.String()
-	full, v, src, ok := c.lookup(key, sdef, desc)
-	if !ok {
+	sdef := def.String
+	full, v, src := c.lookup(key, sdef, desc)
+	if src == SourceDefault {
 		return def
 	}
 	d, valid := parseDuration(v)
 	if !valid {
-		c.bad(full, v, src, "is not a duration (use 1.5s, 250ms, 2m, or seconds such as 0.25)", sdef)
+		c.bad(full, v, src, "is not a duration (use 1.5s, 250ms, 2m, or seconds such as 0.25)", sdef())
 		return def
 	}
 	return d
@@ -131,14 +134,14 @@ func parseDuration(s string) (time.Duration, bool) {
 // reads them as powers of 1000 and half as powers of 1024; negative sizes are
 // refused too. The default is written to the file as a plain count.
 func (c *Section) Bytes(key string, def int64, desc string) int64 {
-	sdef := strconv.FormatInt(def, 10)
-	full, v, src, ok := c.lookup(key, sdef, desc)
-	if !ok {
+	sdef := func() string { return strconv.FormatInt(def, 10) }
+	full, v, src := c.lookup(key, sdef, desc)
+	if src == SourceDefault {
 		return def
 	}
 	n, reason := parseBytes(v)
 	if reason != "" {
-		c.bad(full, v, src, reason, sdef)
+		c.bad(full, v, src, reason, sdef())
 		return def
 	}
 	return n
@@ -207,7 +210,7 @@ func parseBytes(s string) (int64, string) {
 // from 0 to 65535; an empty host (":8080") means every interface. If any
 // entry is bad the whole default is used. The caller owns the slice.
 func (c *Section) Addrs(key, def, desc string) []string {
-	full, v, src, _ := c.lookup(key, def, desc)
+	full, v, src := c.lookup(key, func() string { return def }, desc)
 	addrs, reason := parseAddrs(v)
 	if reason == "" {
 		return addrs

@@ -92,6 +92,7 @@ type Store struct {
 
 // A definition is what a service said about a key when it looked it up.
 type definition struct {
+	key       string
 	def, desc string
 	env       string // snapshot of the environment override, taken at definition
 	envOK     bool
@@ -198,6 +199,20 @@ func (s *Store) Lookup(key, def, desc string) (value string, src Source) {
 	return s.define(key, def, desc)
 }
 
+// defined returns the effective value of key if a service has defined it.
+// It takes the key as bytes so that a Section can build prefix.k without
+// allocating, and allocates nothing itself.
+func (s *Store) defined(key []byte) (full, value string, src Source, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d, ok := s.defs[string(key)]
+	if !ok {
+		return "", "", SourceDefault, false
+	}
+	value, src = s.resolve(d.key, d)
+	return d.key, value, src, true
+}
+
 // define is the slow path of Lookup: the first lookup of a key.
 func (s *Store) define(key, def, desc string) (string, Source) {
 	if msg := checkKey(key); msg != "" {
@@ -211,7 +226,7 @@ func (s *Store) define(key, def, desc string) (string, Source) {
 		s.mu.Unlock()
 		return v, src
 	}
-	d = &definition{def: def, desc: desc}
+	d = &definition{key: key, def: def, desc: desc}
 	if v, ok := s.env(EnvName(key)); ok {
 		d.env, d.envOK = strings.TrimSpace(v), true
 	}
