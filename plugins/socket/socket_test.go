@@ -1,0 +1,377 @@
+package socket_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mtnode/mtnode/plugins/socket"
+	"github.com/mtnode/mtnode/proto/socketpb"
+	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/sdktest"
+)
+
+// owner is a test service: the test sends it SocketIO requests, which it
+// passes on as its own (so it owns the sockets and gets the errors), and it
+// reports every event it receives on a channel.
+type owner struct {
+	mux sdk.Mux
+}
+
+func ownerSpec(events chan<- any, done <-chan struct{}) sdk.Spec {
+	return sdk.Define("Owner", func() sdk.Service {
+		o := &owner{}
+		pass := func(c sdk.Context, m proto.Message) error {
+			c.Send(sdk.To(socket.Name), m)
+			return nil
+		}
+		sdk.On(&o.mux, func(c sdk.Context, m *socketpb.Listen) error { return pass(c, m) })
+		sdk.On(&o.mux, func(c sdk.Context, m *socketpb.Connect) error { return pass(c, m) })
+		sdk.On(&o.mux, func(c sdk.Context, m *socketpb.Write) error { return pass(c, m) })
+		sdk.On(&o.mux, func(c sdk.Context, m *socketpb.Ack) error { return pass(c, m) })
+		sdk.On(&o.mux, func(c sdk.Context, m *socketpb.Close) error { return pass(c, m) })
+		sdk.On(&o.mux, func(c sdk.Context, m *socketpb.Unlisten) error { return pass(c, m) })
+		report := func(v any) {
+			select {
+			case events <- v:
+			case <-done: // the test is over
+			}
+		}
+		o.mux.OnOther(func(c sdk.Context, ev *sdk.Event) error {
+			report(ev.Msg)
+			return nil
+		})
+		o.mux.OnError(func(c sdk.Context, ev *sdk.Event) error {
+			report(error(ev.Err))
+			return nil
+		})
+		return o
+	})
+}
+
+func (o *owner) Handle(c sdk.Context, ev *sdk.Event) error { return o.mux.Handle(c, ev) }
+
+type fixture struct {
+	t      *testing.T
+	n      *sdktest.Node
+	events chan any
+	data   bytes.Buffer // Data received while waiting for other events
+}
+
+func newFixture(t *testing.T, conf map[string]string) *fixture {
+	t.Helper()
+	f := &fixture{t: t, events: make(chan any, 1024)}
+	done := make(chan struct{})
+	f.n = sdktest.New(t, []sdk.Spec{socket.Spec, ownerSpec(f.events, done)},
+		sdktest.WithConfig(map[string]map[string]string{socket.Name: conf}))
+	t.Cleanup(func() { close(done) }) // runs before the node stops
+	return f
+}
+
+func (f *fixture) send(m proto.Message) {
+	f.t.Helper()
+	if err := f.n.Send(sdk.To("Owner"), m); err != nil {
+		f.t.Fatalf("send %T: %v", m, err)
+	}
+}
+
+// waitFor returns the next event of type T, collecting Data on the way and
+// failing on an unexpected error event or Closed.
+func waitFor[T any](f *fixture) T {
+	f.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-f.events:
+			if v, ok := ev.(T); ok {
+				return v
+			}
+			switch m := ev.(type) {
+			case *socketpb.Data:
+				f.data.Write(m.GetData())
+			case *socketpb.Drained, *socketpb.ReadPaused:
+			default:
+				var zero T
+				f.t.Fatalf("waiting for %T, got %T: %v", zero, ev, ev)
+			}
+		case <-deadline:
+			var zero T
+			f.t.Fatalf("no %T within 10s", zero)
+		}
+	}
+}
+
+// readData collects Data until n bytes have arrived, acknowledging them.
+func (f *fixture) readData(id uint64, n int) string {
+	f.t.Helper()
+	for f.data.Len() < n {
+		d := waitFor[*socketpb.Data](f)
+		f.data.Write(d.GetData())
+		f.send(&socketpb.Ack{ConnId: id, Bytes: int64(len(d.GetData()))})
+	}
+	s := f.data.String()
+	f.data.Reset()
+	return s
+}
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+func TestListenAcceptEcho(t *testing.T) {
+	f := newFixture(t, nil)
+	f.send(&socketpb.Listen{Addrs: "127.0.0.1:0"})
+	b := waitFor[*socketpb.Bound](f)
+	nc := dial(t, b.GetAddrs()[0])
+	acc := waitFor[*socketpb.Accepted](f)
+	if acc.GetListenerId() != b.GetListenerId() || acc.GetLocalAddr() != b.GetAddrs()[0] {
+		t.Fatalf("got %v for listener %v", acc, b)
+	}
+	io.WriteString(nc, "ping")
+	if got := f.readData(acc.GetConnId(), 4); got != "ping" {
+		t.Fatalf("got %q, want ping", got)
+	}
+	f.send(&socketpb.Write{ConnId: acc.GetConnId(), Data: []byte("pong")})
+	waitFor[*socketpb.Drained](f)
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != "pong" {
+		t.Fatalf("client read %q, %v; want pong", buf, err)
+	}
+	nc.Close()
+	if c := waitFor[*socketpb.Closed](f); c.GetReason() != "eof" || c.GetConnId() != acc.GetConnId() {
+		t.Fatalf("got %v, want Closed eof", c)
+	}
+}
+
+func TestConnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f := newFixture(t, nil)
+	f.send(&socketpb.Connect{Addr: ln.Addr().String()})
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c := waitFor[*socketpb.Connected](f)
+	if c.GetRemoteAddr() != ln.Addr().String() {
+		t.Fatalf("got remote %s, want %s", c.GetRemoteAddr(), ln.Addr())
+	}
+	f.send(&socketpb.Write{ConnId: c.GetConnId(), Data: []byte("hello"), Close: true})
+	got, err := io.ReadAll(peer)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("peer read %q, %v; want hello then EOF", got, err)
+	}
+	if cl := waitFor[*socketpb.Closed](f); cl.GetReason() != "closed" {
+		t.Fatalf("got reason %q, want closed", cl.GetReason())
+	}
+}
+
+func TestConnectFailed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	f := newFixture(t, nil)
+	f.send(&socketpb.Connect{Addr: addr})
+	if cf := waitFor[*socketpb.ConnectFailed](f); cf.GetAddr() != addr || cf.GetReason() == "" {
+		t.Fatalf("got %v, want a reason for %s", cf, addr)
+	}
+}
+
+func TestBindFailure(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	f := newFixture(t, nil)
+	f.send(&socketpb.Listen{Addrs: "127.0.0.1:0," + busy.Addr().String()})
+	e := waitFor[error](f)
+	if !strings.Contains(e.Error(), busy.Addr().String()) {
+		t.Fatalf("got %v, want an error naming %s", e, busy.Addr())
+	}
+	// The service lives on.
+	f.send(&socketpb.Listen{Addrs: "127.0.0.1:0"})
+	waitFor[*socketpb.Bound](f)
+}
+
+func TestIPv4AndIPv6(t *testing.T) {
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback on this machine: %v", err)
+	} else {
+		ln.Close()
+	}
+	f := newFixture(t, nil)
+	f.send(&socketpb.Listen{Addrs: "127.0.0.1:0,[::1]:0"})
+	b := waitFor[*socketpb.Bound](f)
+	if len(b.GetAddrs()) != 2 {
+		t.Fatalf("got %v, want two addresses", b.GetAddrs())
+	}
+	for _, a := range b.GetAddrs() {
+		nc := dial(t, a)
+		acc := waitFor[*socketpb.Accepted](f)
+		io.WriteString(nc, a)
+		if got := f.readData(acc.GetConnId(), len(a)); got != a {
+			t.Fatalf("got %q, want %q", got, a)
+		}
+	}
+}
+
+func TestWriteBufferLimit(t *testing.T) {
+	f := newFixture(t, map[string]string{"maxOutBufferSize": "1024"})
+	f.send(&socketpb.Listen{Addrs: "127.0.0.1:0"})
+	b := waitFor[*socketpb.Bound](f)
+	nc := dial(t, b.GetAddrs()[0])
+	acc := waitFor[*socketpb.Accepted](f)
+	f.send(&socketpb.Write{ConnId: acc.GetConnId(), Data: make([]byte, 2048)})
+	// The error event (to the writer) and Closed (to the owner) come in
+	// either order.
+	var gotErr error
+	var gotClosed *socketpb.Closed
+	for gotErr == nil || gotClosed == nil {
+		select {
+		case ev := <-f.events:
+			switch m := ev.(type) {
+			case error:
+				gotErr = m
+			case *socketpb.Closed:
+				gotClosed = m
+			default:
+				t.Fatalf("got %T %v, want an error and Closed", ev, ev)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("got error %v and Closed %v, want both", gotErr, gotClosed)
+		}
+	}
+	if !strings.Contains(gotErr.Error(), "maxOutBufferSize") {
+		t.Fatalf("got %v, want a maxOutBufferSize error", gotErr)
+	}
+	if gotClosed.GetReason() != "write buffer overflow" {
+		t.Fatalf("got reason %q, want write buffer overflow", gotClosed.GetReason())
+	}
+	if n, err := nc.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("client read %d bytes, want the connection closed", n)
+	}
+	// Writes to the closed connection are refused.
+	f.send(&socketpb.Write{ConnId: acc.GetConnId(), Data: []byte("x")})
+	if e := waitFor[error](f); !strings.Contains(e.Error(), "no connection") {
+		t.Fatalf("got %v, want no connection", e)
+	}
+}
+
+func TestBackpressure(t *testing.T) {
+	const window, total = 4096, 256 << 10
+	f := newFixture(t, map[string]string{"readBufferSize": "1024"})
+	f.send(&socketpb.Listen{Addrs: "127.0.0.1:0", Window: window})
+	b := waitFor[*socketpb.Bound](f)
+	nc := dial(t, b.GetAddrs()[0])
+	acc := waitFor[*socketpb.Accepted](f)
+	payload := bytes.Repeat([]byte("0123456789abcdef"), total/16)
+	writeDone := make(chan error, 1)
+	go func() { _, err := nc.Write(payload); writeDone <- err }()
+	// Without Acks the reader stops at the window.
+	p := waitFor[*socketpb.ReadPaused](f)
+	if p.GetUnacked() != window || f.data.Len() != window {
+		t.Fatalf("paused with %d unacked and %d bytes delivered, want %d", p.GetUnacked(), f.data.Len(), window)
+	}
+	// Acks resume reading until everything arrives, in order.
+	f.send(&socketpb.Ack{ConnId: acc.GetConnId(), Bytes: window})
+	got := f.data.String()
+	f.data.Reset()
+	got += f.readData(acc.GetConnId(), total-window)
+	if got != string(payload) {
+		t.Fatalf("got %d bytes, want the %d sent in order", len(got), total)
+	}
+	if err := <-writeDone; err != nil {
+		t.Fatalf("client write: %v", err)
+	}
+}
+
+func TestCloseAndStop(t *testing.T) {
+	f := newFixture(t, nil)
+	f.send(&socketpb.Listen{Addrs: "127.0.0.1:0"})
+	b := waitFor[*socketpb.Bound](f)
+	var ncs []net.Conn
+	var ids []uint64
+	for range 3 {
+		ncs = append(ncs, dial(t, b.GetAddrs()[0]))
+		ids = append(ids, waitFor[*socketpb.Accepted](f).GetConnId())
+	}
+	f.send(&socketpb.Close{ConnId: ids[0], Abort: true})
+	if c := waitFor[*socketpb.Closed](f); c.GetConnId() != ids[0] || c.GetReason() != "closed" {
+		t.Fatalf("got %v, want connection %d closed", c, ids[0])
+	}
+	f.send(&socketpb.Unlisten{ListenerId: b.GetListenerId()})
+	// Poll until the listener is gone; accepted connections stay open.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		nc, err := net.Dial("tcp", b.GetAddrs()[0])
+		if err != nil {
+			break
+		}
+		nc.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("listener still accepting after Unlisten")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i := 1; i < 3; i++ {
+		fmt.Fprintf(ncs[i], "still %d", i)
+		if got, want := f.readData(ids[i], 7), fmt.Sprintf("still %d", i); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+}
+
+// TestWriteBufferLimitSlowReader fills the buffer of a peer that never
+// reads: once the kernel's socket buffers are full, queued bytes grow to
+// the limit and the connection closes instead of growing memory.
+func TestWriteBufferLimitSlowReader(t *testing.T) {
+	f := newFixture(t, map[string]string{"maxOutBufferSize": "262144"})
+	f.send(&socketpb.Listen{Addrs: "127.0.0.1:0"})
+	b := waitFor[*socketpb.Bound](f)
+	dial(t, b.GetAddrs()[0]) // never reads
+	acc := waitFor[*socketpb.Accepted](f)
+	// 32 MiB: more than the kernel's socket buffers and the limit together.
+	chunk := make([]byte, 64<<10)
+	for range 512 {
+		f.send(&socketpb.Write{ConnId: acc.GetConnId(), Data: chunk})
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-f.events:
+			switch m := ev.(type) {
+			case *socketpb.Closed:
+				if m.GetReason() != "write buffer overflow" {
+					t.Fatalf("got reason %q, want write buffer overflow", m.GetReason())
+				}
+				return
+			case error, *socketpb.Drained:
+			default:
+				t.Fatalf("got %T %v", ev, ev)
+			}
+		case <-deadline:
+			t.Fatal("no overflow after 32 MiB of writes to a peer that does not read")
+		}
+	}
+}
