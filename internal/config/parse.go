@@ -54,8 +54,8 @@ func newDocument() *document {
 func parse(name string, data []byte) (*document, []error) {
 	if len(data) > maxFileSize {
 		return nil, []error{&ParseError{File: name, Msg: fmt.Sprintf(
-			"file is %d bytes, over the %d MiB limit for a config file; check that the path names a config file",
-			len(data), maxFileSize>>20)}}
+			"file is over the %d MiB limit for a config file; check that the path names a config file",
+			maxFileSize>>20)}}
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark from some editors
 

@@ -71,7 +71,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "file too large",
 			in:   strings.Repeat("# 123456789abcdef\n", maxFileSize/18+1),
-			want: []string{`conf/mtnode.conf: file is 4194306 bytes, over the 4 MiB limit for a config file; check that the path names a config file`},
+			want: []string{`conf/mtnode.conf: file is over the 4 MiB limit for a config file; check that the path names a config file`},
 		},
 	}
 	for _, tt := range tests {

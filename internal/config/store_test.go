@@ -100,6 +100,15 @@ func TestParseErrorLeavesFileUntouched(t *testing.T) {
 	}
 }
 
+func TestOpenTooLarge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mtnode.conf")
+	writeFileT(t, path, strings.Repeat("# filler line\n", maxFileSize/14+10))
+	_, err := Open(Options{Path: path, Env: noEnv})
+	if want := path + ": file is over the 4 MiB limit"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want an error starting %q", err, want)
+	}
+}
+
 // An operator edits the file while the node runs. A later write must keep
 // the edit, and an edit that does not parse must not be overwritten.
 func TestExternalEdit(t *testing.T) {
@@ -506,8 +515,8 @@ func TestAtomicWrite(t *testing.T) {
 
 func TestWriteThroughSymlink(t *testing.T) {
 	dir := t.TempDir()
-	real := filepath.Join(dir, "shared.conf")
-	writeFileT(t, real, baseConf)
+	target := filepath.Join(dir, "shared.conf")
+	writeFileT(t, target, baseConf)
 	link := filepath.Join(dir, "mtnode.conf")
 	if err := os.Symlink("shared.conf", link); err != nil {
 		t.Skipf("cannot make a symlink: %v", err)
@@ -521,7 +530,7 @@ func TestWriteThroughSymlink(t *testing.T) {
 	if fi.Mode()&fs.ModeSymlink == 0 {
 		t.Errorf("the config symlink was replaced by a %v file", fi.Mode())
 	}
-	if got := readFileT(t, real); !strings.Contains(got, "A.x=1\n") {
+	if got := readFileT(t, target); !strings.Contains(got, "A.x=1\n") {
 		t.Errorf("the linked file lacks the new key:\n%s", got)
 	}
 }
