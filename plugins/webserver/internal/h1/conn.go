@@ -36,9 +36,16 @@ const (
 type conn struct {
 	srv  *Server
 	nc   net.Conn
-	rbuf []byte // len(rbuf) == cap(rbuf); data is rbuf[r:w]
+	rc   syscall.RawConn // nc's, for reads that hold no buffer while idle
+	rbuf []byte          // len(rbuf) == cap(rbuf); data is rbuf[r:w]; nil while idle
 	r, w int
 	wbuf []byte
+	// rhold and whold hold rbuf and wbuf when they came from the server's
+	// buffer pool; an idle connection gives them back.
+	rhold, whold *bufHolder
+	readFn       func(fd uintptr) bool // c.rawRead, bound once
+	rn           int
+	rerr         error
 	req  Request
 	chk  chunkDecoder
 	cur  *ResponseWriter // writer reused for inline answers
@@ -61,14 +68,17 @@ type conn struct {
 func (s *Server) newConn(nc net.Conn) *conn {
 	c, ok := s.connPool.Get().(*conn)
 	if !ok {
-		c = &conn{
-			rbuf:    make([]byte, initialReadBuf),
-			wbuf:    make([]byte, 0, initialReadBuf),
-			drained: make(chan struct{}, 1),
-		}
+		c = &conn{drained: make(chan struct{}, 1)}
+		c.readFn = c.rawRead
 	}
 	c.srv = s
 	c.nc = nc
+	c.rc = nil
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.rc = rc
+		}
+	}
 	c.req.RemoteAddr = nc.RemoteAddr()
 	c.now = time.Now()
 	return c
@@ -184,6 +194,10 @@ func (c *conn) fill(need int) error {
 	if c.r == c.w {
 		c.r, c.w = 0, 0
 	}
+	if c.rbuf == nil {
+		c.rhold = c.srv.getBuf()
+		c.rbuf = c.rhold.b[:cap(c.rhold.b)]
+	}
 	have := c.w - c.r
 	need = max(need, have+1)
 	if c.r+need > len(c.rbuf) {
@@ -198,6 +212,10 @@ func (c *conn) fill(need int) error {
 			nb := make([]byte, min(max(2*len(c.rbuf), need), c.srv.cfg.maxBuf))
 			copy(nb, c.rbuf[c.r:c.w])
 			c.rbuf = nb
+			if c.rhold != nil {
+				c.srv.putBuf(c.rhold)
+				c.rhold = nil
+			}
 		}
 		c.r, c.w = 0, have
 	}
@@ -212,7 +230,7 @@ func (c *conn) fill(need int) error {
 	} else {
 		c.setReadDeadline(c.reqStart.Add(cfg.readTimeout), cfg.readTimeout)
 	}
-	n, err := c.nc.Read(c.rbuf[c.w:])
+	n, err := c.read()
 	c.state.Store(stateActive)
 	c.now = time.Now()
 	c.w += n
@@ -223,6 +241,63 @@ func (c *conn) fill(need int) error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// read reads into rbuf[w:]. On a socket it reads through the raw
+// connection so that, when it would block with nothing buffered, it can
+// give its buffers back to the pool first: an idle keep-alive connection
+// then holds no buffer at all.
+func (c *conn) read() (int, error) {
+	if c.rc == nil {
+		return c.nc.Read(c.rbuf[c.w:])
+	}
+	c.rn, c.rerr = 0, nil
+	if err := c.rc.Read(c.readFn); err != nil {
+		return 0, err
+	}
+	return c.rn, c.rerr
+}
+
+// rawRead is the raw connection's read callback; false means "wait until
+// readable and call again".
+func (c *conn) rawRead(fd uintptr) bool {
+	if c.rbuf == nil {
+		c.rhold = c.srv.getBuf()
+		c.rbuf = c.rhold.b[:cap(c.rhold.b)]
+	}
+	for {
+		n, err := syscall.Read(int(fd), c.rbuf[c.w:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			if c.w == 0 {
+				c.releaseBufs()
+			}
+			return false
+		case err != nil:
+			c.rerr = err
+		case n == 0:
+			c.rerr = io.EOF
+		default:
+			c.rn = n
+		}
+		return true
+	}
+}
+
+// releaseBufs gives an idle connection's empty buffers back to the pool.
+func (c *conn) releaseBufs() {
+	if c.rhold != nil {
+		c.srv.putBuf(c.rhold)
+		c.rhold = nil
+	}
+	c.rbuf = nil
+	if c.whold != nil && len(c.wbuf) == 0 && c.nqueued.Load() == 0 {
+		c.whold.b = c.wbuf[:0]
+		c.srv.putBuf(c.whold)
+		c.whold, c.wbuf = nil, nil
+	}
 }
 
 // setReadDeadline moves the read deadline to t, skipping the system call
@@ -295,6 +370,10 @@ func (c *conn) dispatch() bool {
 	}
 	keep = keep && !w.close
 	if c.nqueued.Load() == 0 {
+		if c.wbuf == nil {
+			c.whold = c.srv.getBuf()
+			c.wbuf = c.whold.b[:0]
+		}
 		c.wbuf = w.appendResponse(c.wbuf, c.srv.dateBytes(c.now))
 		if w.file != nil {
 			if err := c.flush(); err != nil {
@@ -473,17 +552,16 @@ func (c *conn) end() {
 	c.mu.Lock()
 	c.dead = false
 	c.mu.Unlock()
-	c.nc = nil
+	c.nc, c.rc = nil, nil
 	c.r, c.w = 0, 0
 	c.wbuf = c.wbuf[:0]
+	c.releaseBufs()
+	c.wbuf = nil // an oversized buffer not from the pool goes to the GC
 	c.req.reset()
 	c.req.RemoteAddr = nil
 	c.chk.reset()
 	c.sent100 = false
 	c.reqStart, c.rdl, c.wdl = time.Time{}, time.Time{}, time.Time{}
-	if len(c.rbuf) > initialReadBuf {
-		c.rbuf = make([]byte, initialReadBuf)
-	}
 	if cap(c.chk.body) > 64<<10 {
 		c.chk.body = nil
 	}

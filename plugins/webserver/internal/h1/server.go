@@ -81,6 +81,25 @@ type Server struct {
 	date     atomic.Pointer[dateLine]
 	connPool sync.Pool
 	wPool    sync.Pool
+	bufPool  sync.Pool // *bufHolder of initialReadBuf bytes
+}
+
+// bufHolder carries a pooled buffer (a pointer, so that pooling does not
+// allocate).
+type bufHolder struct{ b []byte }
+
+func (s *Server) getBuf() *bufHolder {
+	if h, ok := s.bufPool.Get().(*bufHolder); ok {
+		return h
+	}
+	return &bufHolder{b: make([]byte, 0, initialReadBuf)}
+}
+
+func (s *Server) putBuf(h *bufHolder) {
+	if cap(h.b) != initialReadBuf {
+		h.b = make([]byte, 0, initialReadBuf) // a grown write buffer: let it go
+	}
+	s.bufPool.Put(h)
 }
 
 // config is the Server's settings with defaults applied.
