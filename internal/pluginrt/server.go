@@ -97,8 +97,15 @@ func (s *Server) Link(stream pluginpb.Plugin_LinkServer) error {
 		Name:   "host link",
 		Credit: hello.Credit,
 		Deliver: func(ev *sdk.Event) {
-			if ev.Kind == sdk.KindRequest && len(ev.Route) > 0 {
-				ev.Route = ev.Route.Push(hostHop)
+			if ev.Kind == sdk.KindRequest {
+				if len(ev.Route) > 0 {
+					ev.Route = ev.Route.Push(hostHop)
+				}
+				if ev.DstNode == "" && !node.Has(ev.Dst) {
+					// Never send it back up: the host routed it here.
+					rt.Fail(ev, sdk.CodeNoService, fmt.Sprintf("plugin %s does not hold service %q", hello.Name, ev.Dst), hello.Name)
+					return
+				}
 			}
 			rt.Deliver(ev)
 		},

@@ -1,0 +1,661 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mtnode/mtnode/internal/config"
+	"github.com/mtnode/mtnode/internal/router"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// Store is the node's config store as the host uses it: the values of a
+// plugin's services are sent to the plugin at launch, and keys a plugin's
+// service reads for the first time are defined (written to the file with
+// their description). *config.Store implements it.
+type Store interface {
+	Lookup(key, def, desc string) (string, config.Source)
+	Effective() []config.Entry
+}
+
+// Config configures a Host. The zero value of each field but Router means
+// its default.
+type Config struct {
+	// Router is the node's router (core.Node.Router()). Required.
+	Router *router.Router
+	// Logger receives the host's logs and the plugins' (default: discard).
+	Logger *slog.Logger
+	// LogLevel is the level plugins log at (default: Info).
+	LogLevel slog.Leveler
+	// Dir is the plugins folder (Node.pluginsDir, default <prefix>/plugins).
+	Dir string
+	// CacheFile holds the manifests and the last status
+	// (<prefix>/cache/plugins.json); "" keeps them in memory.
+	CacheFile string
+	// Conf is the node's config store; nil sends plugins no values and
+	// writes no keys.
+	Conf Store
+	// Local reports services the node holds itself; a plugin declaring one
+	// of them is refused for that service. Nil means none.
+	Local func(name string) bool
+	// StartTimeout bounds a plugin's start: handshake, manifest, hello
+	// (Node.pluginStartTimeout, default 5s).
+	StartTimeout time.Duration
+	// IdleTimeout stops a plugin process with no event for that long
+	// (Node.pluginIdleTimeout; 0, the default, never stops it).
+	IdleTimeout time.Duration
+	// DrainTimeout bounds how long a replaced or removed binary's process
+	// may take to finish its in-flight events (default 30s).
+	DrainTimeout time.Duration
+	// CrashLimit crashes within CrashWindow mark a plugin failed
+	// (defaults 5 and 60s).
+	CrashLimit  int
+	CrashWindow time.Duration
+	// BackoffMin and BackoffMax bound the delay before a relaunch after a
+	// crash, doubling with each crash in the window (defaults 50ms, 5s).
+	BackoffMin, BackoffMax time.Duration
+	// PendingLimit bounds the events waiting for a plugin to start
+	// (default 65536).
+	PendingLimit int
+	// SocketDir is where the private (0700) directory for the plugins'
+	// sockets is made (default: the system's temporary directory).
+	SocketDir string
+	// Watch turns on hot reload of the plugins folder (fsnotify).
+	Watch bool
+}
+
+func (c *Config) defaults() error {
+	if c.Router == nil {
+		return errors.New("plugin: Config.Router is required")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.LogLevel == nil {
+		c.LogLevel = slog.LevelInfo
+	}
+	if c.StartTimeout <= 0 {
+		c.StartTimeout = 5 * time.Second
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+	if c.CrashLimit <= 0 {
+		c.CrashLimit = 5
+	}
+	if c.CrashWindow <= 0 {
+		c.CrashWindow = time.Minute
+	}
+	if c.BackoffMin <= 0 {
+		c.BackoffMin = 50 * time.Millisecond
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 5 * time.Second
+	}
+	if c.PendingLimit <= 0 {
+		c.PendingLimit = 65536
+	}
+	return nil
+}
+
+// PluginStatus is the operator's view of one plugin binary.
+type PluginStatus struct {
+	Name     string   `json:"name"`
+	Path     string   `json:"path"`
+	Services []string `json:"services,omitempty"`
+	// State is "idle" (known, not running), "launching", "running",
+	// "draining", "failed", "removed", "refused" (unsafe permissions),
+	// "invalid" (not a usable plugin) or, read from the cache with no node
+	// running, "cached".
+	State     string `json:"state"`
+	PID       int    `json:"pid,omitempty"`
+	Launches  uint64 `json:"launches"`
+	Crashes   uint64 `json:"crashes"`
+	InFlight  int    `json:"in_flight,omitempty"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// Host runs a node's plugins: it scans the plugins folder, registers each
+// plugin's services in the router, launches a plugin on the first event
+// for one of them, supervises its process and follows changes to the
+// folder. Create it with New, then call Start; Close stops every plugin.
+type Host struct {
+	cfg     Config
+	log     *slog.Logger
+	rt      *router.Router
+	sockDir string
+
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+
+	mu       sync.Mutex
+	plugins  map[string]*plugin // by path
+	owners   map[string]*plugin // service name -> plugin
+	bad      map[string]PluginStatus
+	cache    *cacheFile
+	saveMu   sync.Mutex
+	started  bool
+	problems []error
+}
+
+// New returns a host; it launches nothing until Start.
+func New(cfg Config) (*Host, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(cfg.SocketDir, "mtnode-plugins-")
+	if err != nil {
+		return nil, fmt.Errorf("plugin: making the private socket directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("plugin: making the private socket directory: %w", err)
+	}
+	return &Host{cfg: cfg, log: cfg.Logger, rt: cfg.Router, sockDir: dir,
+		quit: make(chan struct{}), plugins: map[string]*plugin{},
+		owners: map[string]*plugin{}, bad: map[string]PluginStatus{}}, nil
+}
+
+// spawn runs fn on a goroutine the host owns; Close signals quit and waits.
+func (h *Host) spawn(fn func(quit <-chan struct{})) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		fn(h.quit)
+	}()
+}
+
+func (h *Host) level() slog.Level { return h.cfg.LogLevel.Level() }
+
+// Start scans the plugins folder (launching only binaries the cache does
+// not know), registers their services and, with Config.Watch, starts
+// following the folder. Problems with the folder or a binary are logged
+// and listed by Problems and Status; the node keeps running. Start fails
+// only when the host is closed.
+func (h *Host) Start(ctx context.Context) error {
+	select {
+	case <-h.quit:
+		return errors.New("plugin: host is closed")
+	default:
+	}
+	c, err := readCache(h.cfg.CacheFile)
+	if err != nil {
+		h.problem(err)
+	}
+	h.mu.Lock()
+	h.cache = c
+	h.started = true
+	h.mu.Unlock()
+	if h.cfg.Dir == "" {
+		return nil
+	}
+	if err := h.checkDir(); err != nil {
+		h.problem(err)
+		return nil
+	}
+	names, err := os.ReadDir(h.cfg.Dir)
+	if err != nil {
+		h.problem(fmt.Errorf("plugin: reading plugins folder: %w", err))
+		return nil
+	}
+	for _, e := range names {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		h.rescan(filepath.Join(h.cfg.Dir, e.Name()))
+	}
+	h.saveCache()
+	if h.cfg.Watch {
+		if err := h.watch(); err != nil {
+			h.problem(err)
+		}
+	}
+	return nil
+}
+
+// checkDir refuses a plugins folder others may write to: anyone who can
+// add a binary there runs code as the node.
+func (h *Host) checkDir() error {
+	fi, err := os.Stat(h.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("plugin: plugins folder: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("plugin: plugins folder %s is not a directory", h.cfg.Dir)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("plugin: refusing plugins folder %s: it is writable by group or others (mode %v); run chmod go-w %s", h.cfg.Dir, fi.Mode().Perm(), h.cfg.Dir)
+	}
+	return nil
+}
+
+func (h *Host) problem(err error) {
+	h.log.Error("plugin problem", sdk.KeyErr, err)
+	h.mu.Lock()
+	h.problems = append(h.problems, err)
+	h.mu.Unlock()
+}
+
+// Problems returns the problems met so far (refused folder or binaries,
+// invalid plugins, service name conflicts), oldest first.
+func (h *Host) Problems() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.problems)
+}
+
+var validNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+
+func validName(s string) bool { return validNameRE.MatchString(s) }
+
+func baseName(path string) string { return filepath.Base(path) }
+
+// rescan brings what the host knows of path up to date with the file: a
+// new binary is added, a changed one replaced, a gone one removed.
+func (h *Host) rescan(path string) {
+	name := baseName(path)
+	if strings.HasPrefix(name, ".") {
+		return
+	}
+	h.mu.Lock()
+	old := h.plugins[path]
+	h.mu.Unlock()
+
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+		h.mu.Lock()
+		delete(h.bad, path)
+		h.mu.Unlock()
+		if old != nil {
+			h.remove(old)
+		}
+		return
+	case fi.Mode().Perm()&0o022 != 0:
+		err := fmt.Errorf("plugin: refusing %s: it is writable by group or others (mode %v); run chmod go-w %s", path, fi.Mode().Perm(), path)
+		h.markBad(path, "refused", err)
+		if old != nil {
+			h.remove(old)
+		}
+		return
+	}
+	key, err := keyOf(path, fi)
+	if err != nil {
+		h.markBad(path, "invalid", fmt.Errorf("plugin: reading %s: %w", path, err))
+		return
+	}
+	if old != nil {
+		old.mu.RLock()
+		same := old.key.SHA256 == key.SHA256 && old.key.Size == key.Size
+		old.mu.RUnlock()
+		if same {
+			return
+		}
+	}
+	services, err := h.cachedManifest(path, key)
+	if err != nil {
+		h.markBad(path, "invalid", err)
+		if old != nil {
+			h.remove(old)
+		}
+		return
+	}
+	h.mu.Lock()
+	delete(h.bad, path)
+	h.mu.Unlock()
+	if old != nil {
+		h.replace(old, key, services)
+		return
+	}
+	h.add(newPlugin(h, path, key, services))
+}
+
+func (h *Host) markBad(path, state string, err error) {
+	h.problem(err)
+	h.mu.Lock()
+	h.bad[path] = PluginStatus{Name: baseName(path), Path: path, State: state, LastError: err.Error()}
+	h.mu.Unlock()
+}
+
+// cachedManifest returns the manifest of the binary path (of identity
+// key), from the cache or by launching it once in manifest mode.
+func (h *Host) cachedManifest(path string, key fileKey) ([]ServiceManifest, error) {
+	h.mu.Lock()
+	e := h.cache.Entries[path]
+	h.mu.Unlock()
+	if e != nil && e.fileKey == key {
+		if e.Error != "" {
+			return nil, errors.New(e.Error)
+		}
+		return e.Services, nil
+	}
+	h.log.Info("learning plugin manifest", sdk.KeyPlugin, baseName(path))
+	var services []ServiceManifest
+	var err error
+	for range 5 {
+		services, err = h.manifest(path)
+		// A binary still being written cannot be executed yet ("text file
+		// busy"); a moment later it can.
+		if err == nil || !strings.Contains(err.Error(), "text file busy") {
+			break
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-h.quit:
+			return nil, errors.New("plugin: host is closing")
+		}
+	}
+	entry := &cacheEntry{fileKey: key, Services: services}
+	if err != nil {
+		err = fmt.Errorf("plugin: %s is not a usable plugin: %w", path, err)
+		entry.Error = err.Error()
+	}
+	h.mu.Lock()
+	h.cache.Entries[path] = entry
+	h.mu.Unlock()
+	return services, err
+}
+
+// add registers a new plugin's services. A service already held by the
+// node or another plugin stays with its first owner.
+func (h *Host) add(p *plugin) {
+	h.mu.Lock()
+	h.plugins[p.path] = p
+	var errs []error
+	var mine []string
+	for _, s := range p.services {
+		switch other := h.owners[s.Name]; {
+		case h.cfg.Local != nil && h.cfg.Local(s.Name):
+			errs = append(errs, fmt.Errorf("plugin: %s declares service %q, which the node holds itself; the plugin's is not reachable", p.path, s.Name))
+		case other != nil && other != p:
+			errs = append(errs, fmt.Errorf("plugin: service %q is declared by both %s and %s; keeping %s", s.Name, other.path, p.path, other.path))
+		default:
+			h.owners[s.Name] = p
+			mine = append(mine, s.Name)
+		}
+	}
+	h.mu.Unlock()
+	for _, name := range mine {
+		h.rt.SetService(name, p)
+	}
+	h.rt.SetRuntime(p.name, runtimeLink{p})
+	for _, err := range errs {
+		h.problem(err)
+	}
+	h.log.Info("plugin registered", sdk.KeyPlugin, p.name, "services", strings.Join(mine, ","))
+}
+
+// unregister drops p's services from the router and the owner table.
+func (h *Host) unregister(p *plugin) {
+	h.mu.Lock()
+	var gone []string
+	for name, o := range h.owners {
+		if o == p {
+			delete(h.owners, name)
+			gone = append(gone, name)
+		}
+	}
+	h.mu.Unlock()
+	for _, name := range gone {
+		h.rt.SetService(name, nil)
+	}
+}
+
+// remove forgets a plugin whose binary is gone: its services answer
+// ErrNoService, and its process finishes its in-flight events and stops.
+func (h *Host) remove(p *plugin) {
+	h.unregister(p)
+	h.mu.Lock()
+	if h.plugins[p.path] == p {
+		delete(h.plugins, p.path)
+	}
+	h.mu.Unlock()
+	h.rt.SetRuntime(p.name, nil)
+	p.mu.Lock()
+	pending := p.pending
+	p.pending = nil
+	p.state = stRemoved
+	p.gen++
+	p.retireLocked()
+	p.state = stRemoved
+	p.notify()
+	p.mu.Unlock()
+	for _, ev := range pending {
+		h.rt.Fail(ev, sdk.CodeNoService, fmt.Sprintf("plugin: %s was removed from the plugins folder", p.path), p.Name())
+	}
+	h.log.Info("plugin removed", sdk.KeyPlugin, p.name)
+	h.saveState()
+}
+
+// replace takes a changed binary into use: the running process finishes
+// its in-flight events, then the next event launches the new binary. A
+// failed plugin gets a fresh start.
+func (h *Host) replace(p *plugin, key fileKey, services []ServiceManifest) {
+	h.unregister(p)
+	p.mu.Lock()
+	p.key = key
+	p.services = services
+	if p.state == stFailed {
+		p.state = stIdle
+		p.crashes = nil
+	}
+	p.retireLocked()
+	p.notify()
+	p.mu.Unlock()
+	h.mu.Lock()
+	delete(h.plugins, p.path)
+	h.mu.Unlock()
+	h.add(p)
+	h.log.Info("plugin replaced", sdk.KeyPlugin, p.name)
+}
+
+// runtimeLink routes ENDPOINT hops of the plugin's own runtime name to its
+// current process.
+type runtimeLink struct{ p *plugin }
+
+func (l runtimeLink) Name() string { return l.p.Name() }
+
+func (l runtimeLink) Send(ev *sdk.Event) error {
+	l.p.mu.RLock()
+	pr := l.p.proc
+	l.p.mu.RUnlock()
+	if pr == nil {
+		return &sdk.DeliveryError{Code: sdk.CodeLinkLost, Message: fmt.Sprintf("plugin %s is not running", l.p.name)}
+	}
+	return pr.Send(ev)
+}
+
+// Known reports whether name is a service of a plugin; pass it to
+// core.Node.Start so that Start= may name plugin services.
+func (h *Host) Known(name string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.owners[name] != nil
+}
+
+// StartServices starts the plugin services among names (the node's
+// Start=; other names are ignored), in order: each plugin is launched
+// with its services of the list started before its first event, and again
+// at each relaunch. It waits until every such plugin is running, or ctx
+// ends.
+func (h *Host) StartServices(ctx context.Context, names []string) error {
+	var order []*plugin
+	h.mu.Lock()
+	for _, n := range names {
+		p := h.owners[n]
+		if p == nil {
+			continue
+		}
+		if !slices.Contains(order, p) {
+			order = append(order, p)
+		}
+		p.mu.Lock()
+		if !slices.Contains(p.start, n) {
+			p.start = append(p.start, n)
+		}
+		p.mu.Unlock()
+	}
+	h.mu.Unlock()
+	var errs []error
+	for _, p := range order {
+		if err := p.ensureRunning(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ensureRunning launches p if idle and waits for it to run.
+func (p *plugin) ensureRunning(ctx context.Context) error {
+	p.mu.Lock()
+	if p.state == stIdle {
+		p.launchLocked()
+	}
+	for {
+		switch p.state {
+		case stRunning:
+			p.mu.Unlock()
+			return nil
+		case stFailed, stRemoved:
+			err := fmt.Errorf("plugin: starting %s: %s", p.name, p.lastErr)
+			p.mu.Unlock()
+			return err
+		case stIdle:
+			if p.lastErr != "" {
+				err := fmt.Errorf("plugin: starting %s: %s", p.name, p.lastErr)
+				p.mu.Unlock()
+				return err
+			}
+			p.launchLocked()
+		}
+		ch := p.changed
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("plugin: starting %s: %w", p.name, ctx.Err())
+		}
+		p.mu.Lock()
+	}
+}
+
+// Reset clears a failed plugin's crash record, so that the next event
+// launches it again.
+func (h *Host) Reset(name string) error {
+	h.mu.Lock()
+	var p *plugin
+	for _, q := range h.plugins {
+		if q.name == name {
+			p = q
+		}
+	}
+	h.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("plugin: no plugin named %q", name)
+	}
+	p.mu.Lock()
+	if p.state == stFailed {
+		p.state = stIdle
+	}
+	p.crashes = nil
+	p.notify()
+	p.mu.Unlock()
+	h.saveState()
+	return nil
+}
+
+// Status returns every plugin's state, sorted by path. Safe for concurrent
+// use (the console calls it).
+func (h *Host) Status() []PluginStatus {
+	h.mu.Lock()
+	ps := make([]*plugin, 0, len(h.plugins))
+	for _, p := range h.plugins {
+		ps = append(ps, p)
+	}
+	out := make([]PluginStatus, 0, len(ps)+len(h.bad))
+	for _, b := range h.bad {
+		out = append(out, b)
+	}
+	h.mu.Unlock()
+	for _, p := range ps {
+		out = append(out, p.status())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// configFor returns the effective config values of services' keys.
+func (h *Host) configFor(services []ServiceManifest) map[string]string {
+	out := map[string]string{}
+	if h.cfg.Conf == nil {
+		return out
+	}
+	for _, e := range h.cfg.Conf.Effective() {
+		svc, _, ok := strings.Cut(e.Key, ".")
+		if ok && slices.ContainsFunc(services, func(s ServiceManifest) bool { return s.Name == svc }) {
+			out[e.Key] = e.Value
+		}
+	}
+	return out
+}
+
+func (h *Host) saveCache() {
+	h.saveState()
+}
+
+// saveState writes the cache file with the current status, for `mtnode
+// plugins`.
+func (h *Host) saveState() {
+	h.saveMu.Lock()
+	defer h.saveMu.Unlock()
+	st := h.Status()
+	h.mu.Lock()
+	if h.cache == nil {
+		h.mu.Unlock()
+		return
+	}
+	pid := os.Getpid()
+	select {
+	case <-h.quit:
+		pid = 0
+	default:
+	}
+	c := &cacheFile{Version: cacheVersion, Entries: h.cache.Entries,
+		State: &cacheState{NodePID: pid, Updated: time.Now().UTC(), Plugins: st}}
+	err := writeCache(h.cfg.CacheFile, c)
+	h.mu.Unlock()
+	if err != nil {
+		h.log.Warn("plugin cache not written", sdk.KeyErr, err)
+	}
+}
+
+// Close stops following the folder and stops every plugin process (each
+// closes its link, stops its services and exits; one that does not is
+// killed), then waits for the host's goroutines, bounded by ctx.
+func (h *Host) Close(ctx context.Context) error {
+	h.stopOnce.Do(func() { close(h.quit) })
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("plugin: closing: %w", ctx.Err())
+	}
+	h.saveState()
+	_ = os.RemoveAll(h.sockDir)
+	return err
+}

@@ -1,0 +1,351 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/mtnode/mtnode/internal/pluginrt"
+	"github.com/mtnode/mtnode/proto/pluginpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// maxTracked bounds the requests a link remembers for crash reporting;
+// requests past it are still delivered, but a crash cannot name them.
+const maxTracked = 1 << 17
+
+// client starts the binary at path with go-plugin and returns the client
+// and the Plugin service's stub. The caller kills the client.
+func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.Cmd, pluginpb.PluginClient, error) {
+	cmd := exec.Command(path)
+	// go-plugin appends the node's environment and the handshake cookie.
+	cmd.Env = []string{goplugin.EnvUnixSocketDir + "=" + h.sockDir}
+	setParentDeath(cmd)
+	c := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:  pluginrt.Handshake(),
+		Plugins:          pluginrt.PluginSet(nil),
+		Cmd:              cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		StartTimeout:     h.cfg.StartTimeout,
+		// Plugin logs are read from stderr by stderrLog; go-plugin's own
+		// re-logging would print every line twice.
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Off}),
+		Stderr: stderr,
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(pluginrt.MaxMessageSize), grpc.MaxCallSendMsgSize(pluginrt.MaxMessageSize))},
+	})
+	rpc, err := c.Client()
+	if err != nil {
+		c.Kill()
+		return nil, nil, nil, explainStart(err, stderr)
+	}
+	raw, err := rpc.Dispense(pluginrt.PluginName)
+	if err != nil {
+		c.Kill()
+		return nil, nil, nil, fmt.Errorf("the process does not serve the mtnode plugin protocol: %w", err)
+	}
+	pc, ok := raw.(pluginpb.PluginClient)
+	if !ok {
+		c.Kill()
+		return nil, nil, nil, errors.New("the process does not serve the mtnode plugin protocol")
+	}
+	return c, cmd, pc, nil
+}
+
+// explainStart turns go-plugin's start errors into messages that say what
+// is wrong with the binary.
+func explainStart(err error, stderr *stderrLog) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Unrecognized remote plugin message"):
+		first, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
+		err = fmt.Errorf("not an mtnode plugin: it printed %q on stdout instead of go-plugin's handshake (build it with sdk.Serve, and keep stdout free before Serve): %w", first, goplugin.ErrProcessNotFound)
+	case strings.Contains(msg, "timeout while waiting for plugin to start"):
+		err = errors.New("it did not complete the plugin handshake in time (hangs at start?)")
+	case strings.Contains(msg, "plugin exited before we could connect"):
+		err = errors.New("it exited before completing the plugin handshake")
+	}
+	if t := stderr.tail(); t != "" {
+		err = fmt.Errorf("%w; stderr: %s", err, t)
+	}
+	return err
+}
+
+// manifest launches path once and asks for its manifest.
+func (h *Host) manifest(path string) ([]ServiceManifest, error) {
+	stderr := newStderrLog(h.log.With(sdk.KeyPlugin, baseName(path)))
+	c, _, pc, err := h.client(path, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Kill()
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.StartTimeout)
+	defer cancel()
+	m, err := pc.Manifest(ctx, &pluginpb.ManifestRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("asking for its manifest: %w", err)
+	}
+	var out []ServiceManifest
+	seen := map[string]bool{}
+	for _, s := range m.Services {
+		if !validName(s.Name) {
+			return nil, fmt.Errorf("its manifest names an invalid service %q", s.Name)
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("its manifest names service %q twice", s.Name)
+		}
+		seen[s.Name] = true
+		out = append(out, ServiceManifest{Name: s.Name, EventTypes: s.EventTypes})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("its manifest declares no services")
+	}
+	return out, nil
+}
+
+// proc is one running plugin process and its link.
+type proc struct {
+	p       *plugin
+	gen     uint64
+	runtime string // ENDPOINT hop name for requests from this process
+	client  *goplugin.Client
+	cmd     *exec.Cmd
+	conn    *pluginrt.Conn
+	stderr  *stderrLog
+	pid     int
+
+	readyMsg *pluginpb.Ready
+	runDone chan struct{}
+	runErr  error
+
+	stopping atomic.Bool // the host ended it on purpose
+	last     atomic.Int64
+
+	mu       sync.Mutex
+	inflight map[trackKey]*sdk.Event
+}
+
+// trackKey identifies a request in flight: its id and the top of its
+// route, which its reply carries back unchanged.
+type trackKey struct {
+	id  uint64
+	top sdk.Hop
+}
+
+func keyFor(ev *sdk.Event) (trackKey, bool) {
+	if len(ev.Route) == 0 {
+		return trackKey{}, false
+	}
+	return trackKey{id: ev.ID, top: ev.Route[len(ev.Route)-1]}, true
+}
+
+// Send implements router.Link for replies and errors routed to this
+// process (through its runtime's ENDPOINT hop).
+func (pr *proc) Send(ev *sdk.Event) error {
+	pr.last.Store(time.Now().UnixNano())
+	return pr.conn.Send(ev)
+}
+
+// Name implements router.Link.
+func (pr *proc) Name() string { return "plugin " + pr.p.name }
+
+// send sends a request (or anything) to the process, tracking requests
+// that can be answered.
+func (pr *proc) send(ev *sdk.Event) error {
+	pr.last.Store(time.Now().UnixNano())
+	k, track := keyFor(ev)
+	if track && ev.Kind == sdk.KindRequest {
+		pr.mu.Lock()
+		if len(pr.inflight) < maxTracked {
+			pr.inflight[k] = ev
+		} else {
+			track = false
+		}
+		pr.mu.Unlock()
+	} else {
+		track = false
+	}
+	err := pr.conn.Send(ev)
+	if err != nil && track {
+		pr.mu.Lock()
+		delete(pr.inflight, k)
+		pr.mu.Unlock()
+	}
+	return err
+}
+
+func (pr *proc) untrack(ev *sdk.Event) {
+	k, ok := keyFor(ev)
+	if !ok {
+		return
+	}
+	pr.mu.Lock()
+	delete(pr.inflight, k)
+	pr.mu.Unlock()
+}
+
+func (pr *proc) inFlight() int {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return len(pr.inflight)
+}
+
+// takeInflight empties and returns the requests still unanswered.
+func (pr *proc) takeInflight() []*sdk.Event {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	out := make([]*sdk.Event, 0, len(pr.inflight))
+	for _, ev := range pr.inflight {
+		out = append(out, ev)
+	}
+	clear(pr.inflight)
+	return out
+}
+
+// launch starts a process for p, opens its link, says Hello and waits for
+// Ready. On success the link runs on a goroutine owned by the host;
+// runDone closes when it ends.
+func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceManifest) (*proc, error) {
+	log := h.log.With(sdk.KeyPlugin, p.name)
+	pr := &proc{p: p, gen: gen, runtime: fmt.Sprintf("%s@%d", p.name, gen),
+		stderr: newStderrLog(log),
+		runDone: make(chan struct{}), inflight: map[trackKey]*sdk.Event{}}
+	c, cmd, pc, err := h.client(p.path, pr.stderr)
+	if err != nil {
+		return nil, err
+	}
+	pr.client, pr.cmd, pr.pid = c, cmd, cmd.Process.Pid
+	// The stream lives as long as the process; it is ended by closing our
+	// side (Conn.Close) or by killing the process.
+	stream, err := pc.Link(context.Background())
+	if err != nil {
+		c.Kill()
+		return nil, fmt.Errorf("opening the event link: %w", err)
+	}
+	hello := &pluginpb.Hello{Name: p.name, Config: h.configFor(services), Start: start,
+		Credit: pluginrt.DefaultWindow, LogLevel: int32(h.level())}
+	if err := stream.Send(&pluginpb.Frame{Hello: hello}); err != nil {
+		c.Kill()
+		return nil, fmt.Errorf("sending hello: %w", err)
+	}
+	// The first frame back must be Ready; it also says how much we may send.
+	var ready *pluginpb.Ready
+	first := make(chan error, 1)
+	go func() {
+		f, err := stream.Recv()
+		if err == nil {
+			if ready = f.GetReady(); ready == nil {
+				err = errors.New("its first frame was not ready")
+			}
+		}
+		first <- err
+	}()
+	select {
+	case err = <-first:
+	case <-time.After(h.cfg.StartTimeout):
+		err = errors.New("it did not answer hello in time")
+	}
+	if err != nil {
+		c.Kill()
+		<-first
+		return nil, fmt.Errorf("starting its services: %w%s", err, tailSuffix(pr.stderr))
+	}
+	pr.conn = pluginrt.NewConn(stream, pluginrt.ConnConfig{
+		Name:      "plugin " + p.name,
+		Credit:    ready.Credit,
+		Deliver:   pr.inbound,
+		Control:   pr.control,
+		Failed:    func(ev *sdk.Event, err error) { pr.untrack(ev); h.rt.Fail(ev, sdk.CodeOf(err), err.Error(), "plugin "+p.name) },
+		CloseSend: stream.CloseSend,
+	})
+	pr.readyMsg = ready
+	pr.last.Store(time.Now().UnixNano())
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		pr.runErr = pr.conn.Run()
+		close(pr.runDone)
+	}()
+	return pr, nil
+}
+
+func tailSuffix(s *stderrLog) string {
+	if t := s.tail(); t != "" {
+		return "; stderr: " + t
+	}
+	return ""
+}
+
+// inbound routes an event that came from the process.
+func (pr *proc) inbound(ev *sdk.Event) {
+	h := pr.p.h
+	if ev.Kind == sdk.KindRequest {
+		if len(ev.Route) > 0 {
+			ev.Route = ev.Route.Push(pluginrt.UpHop(pr.runtime))
+		}
+	} else {
+		pr.untrack(ev)
+	}
+	h.rt.Deliver(ev)
+}
+
+// control handles frames without events: config keys to define.
+func (pr *proc) control(f *pluginpb.Frame) {
+	h := pr.p.h
+	for _, d := range f.Defines {
+		if h.cfg.Conf == nil {
+			continue
+		}
+		if !pr.p.owns(d.Key) {
+			h.log.Warn("plugin defined a config key outside its services", sdk.KeyPlugin, pr.p.name, "key", d.Key)
+			continue
+		}
+		h.cfg.Conf.Lookup(d.Key, d.Default, d.Description)
+	}
+}
+
+// exitStatus waits (bounded) for the process to end, killing it when it
+// does not, and describes how it ended.
+func (pr *proc) exitStatus() string {
+	deadline := time.Now().Add(2 * time.Second)
+	killed := false
+	for !pr.client.Exited() {
+		if time.Now().After(deadline) {
+			if killed {
+				return "did not exit"
+			}
+			_ = pr.cmd.Process.Kill()
+			killed = true
+			deadline = time.Now().Add(2 * time.Second)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := pr.cmd.ProcessState; st != nil {
+		return st.String()
+	}
+	return "exited"
+}
+
+// stop ends the process on purpose: it closes the link, lets the plugin
+// stop its services and exit, and kills it if it does not within grace.
+func (pr *proc) stop(grace time.Duration) {
+	pr.stopping.Store(true)
+	pr.conn.Close()
+	select {
+	case <-pr.runDone:
+	case <-time.After(grace):
+	}
+	pr.client.Kill()
+}
+
+func (pr *proc) logger() *slog.Logger { return pr.p.h.log.With(sdk.KeyPlugin, pr.p.name) }

@@ -1,0 +1,72 @@
+package plugin
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// settle is how long a file must be quiet before it is rescanned: copying
+// a binary produces a burst of writes.
+const settle = 150 * time.Millisecond
+
+// watch follows the plugins folder with fsnotify on a host goroutine.
+// Install binaries atomically (write elsewhere, then rename into the
+// folder) so that a half-written file is never scanned.
+func (h *Host) watch() error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("plugin: watching plugins folder: %w", err)
+	}
+	if err := w.Add(h.cfg.Dir); err != nil {
+		w.Close()
+		return fmt.Errorf("plugin: watching plugins folder %s: %w", h.cfg.Dir, err)
+	}
+	h.spawn(func(quit <-chan struct{}) {
+		defer w.Close()
+		dirty := map[string]time.Time{}
+		timer := time.NewTimer(time.Hour)
+		timer.Stop()
+		defer timer.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if filepath.Dir(ev.Name) != filepath.Clean(h.cfg.Dir) {
+					continue
+				}
+				dirty[ev.Name] = time.Now()
+				timer.Reset(settle)
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				h.log.Warn("plugins folder watch error", sdk.KeyErr, err)
+			case <-timer.C:
+				now := time.Now()
+				next := time.Duration(0)
+				for path, t := range dirty {
+					if wait := settle - now.Sub(t); wait > 0 {
+						next = max(next, wait)
+						continue
+					}
+					delete(dirty, path)
+					h.rescan(path)
+				}
+				h.saveState()
+				if len(dirty) > 0 {
+					timer.Reset(max(next, time.Millisecond))
+				}
+			}
+		}
+	})
+	return nil
+}
