@@ -8,8 +8,8 @@
 //	mt-test-http-rpc [--conf FILE] [--set Service.key=value]...
 //
 // The config is embedded (see defaultConf); --conf reads (and completes) a
-// file instead, and --set overrides any key. Keys: HttpRpc.* for the web
-// node's HTTP side, RPC.* for its links, EchoNode.* for the echo node's RPC
+// file instead, and --set overrides any key. Keys: HttpRpc.* and
+// WebServer.* for the web node's HTTP side, RPC.* for its links, EchoNode.* for the echo node's RPC
 // service (EchoNode.bindAddr is where it listens). An empty or "local"
 // HttpRpc.backend means the echo node of this program.
 package main
@@ -32,6 +32,7 @@ import (
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/core"
 	"github.com/mtnode/mtnode/plugins/rpc"
+	"github.com/mtnode/mtnode/plugins/webserver"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
 )
@@ -119,8 +120,9 @@ func run(args []string) error {
 
 	var web *httprpc.Service
 	webNode, err := core.New(core.Config{Name: "web", Logger: logger,
-		Services: []sdk.Spec{rpc.Spec(), sdk.Define(httprpc.Name, func() sdk.Service { web = httprpc.New(); return web })},
-		Start:    []string{rpc.Name, httprpc.Name},
+		Services: []sdk.Spec{rpc.Spec(), webserver.Spec,
+			sdk.Define(httprpc.Name, func() sdk.Service { web = httprpc.New(); return web }, sdk.Inline())},
+		Start: []string{rpc.Name, webserver.Name, httprpc.Name},
 		Conf: func(svc string) sdk.Config {
 			if svc == httprpc.Name {
 				return backendDefault{store.Sub(svc), listen[0]}
@@ -137,7 +139,14 @@ func run(args []string) error {
 	for _, p := range store.Problems() {
 		logger.Warn("config problem", slog.String(sdk.KeyErr, p.Error()))
 	}
-	fmt.Printf("mt-test-http-rpc: HttpRpc on http://%s, Echo on node %s\n", web.Addr(), strings.Join(listen, ","))
+	select {
+	case <-web.Ready():
+	case <-time.After(10 * time.Second):
+		return errors.New("WebServer did not listen for HttpRpc (see the log; is HttpRpc.bindAddr free?)")
+	case <-ctx.Done():
+		return nil
+	}
+	fmt.Printf("mt-test-http-rpc: HttpRpc on http://%s, Echo on node %s\n", strings.Join(web.Addrs(), ","), strings.Join(listen, ","))
 	<-ctx.Done()
 	return nil
 }

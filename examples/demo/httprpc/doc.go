@@ -4,13 +4,15 @@
 // HttpRpc.backend (a node's "host:port", or "local"), and the reply becomes
 // the HTTP answer.
 //
-// The request's URI travels as a google.protobuf.BytesValue, so any Echo
-// (one that answers an event with its payload) serves it, in this node, in
-// a plugin or on another node. The answer is 200 with the echoed bytes; an
-// error event is 502 with its message, and no answer within
-// HttpRpc.timeout is 504.
+// HTTP is served by the WebServer service (plugins/webserver), which must
+// run on the same node: HttpRpc asks it to listen, and gets each request as
+// a webpb.Request event. HttpRpc relays the request target to Echo as a
+// google.protobuf.BytesValue (sdk.Context.Relay), so Echo's reply comes back
+// to HttpRpc still carrying the route to the HTTP connection; HttpRpc turns
+// it into a webpb.Response and replies along that route. HttpRpc keeps no
+// per-request state and never blocks, so it runs Inline, on the goroutine
+// that delivers each event.
 //
-// HTTP is served by net/http on a goroutine the service owns; each request
-// waits on its own sdk.Endpoint, so the service's queue is not on the hot
-// path and no handler ever blocks.
+// The answer is 200 with the echoed bytes; an error event (no Echo, link
+// lost, queue full) is a 502 with its message.
 package httprpc

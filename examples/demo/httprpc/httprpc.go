@@ -1,16 +1,13 @@
 package httprpc
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"time"
+	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/plugins/webserver"
+	"github.com/mtnode/mtnode/proto/webpb"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -18,107 +15,97 @@ import (
 const Name = "HttpRpc"
 
 // Spec registers HttpRpc.
-func Spec() sdk.Spec { return sdk.Define(Name, func() sdk.Service { return New() }) }
+func Spec() sdk.Spec { return sdk.Define(Name, func() sdk.Service { return New() }, sdk.Inline()) }
 
 // Service is the HttpRpc service.
 type Service struct {
+	mux     sdk.Mux
 	backend sdk.Addr
-	timeout time.Duration
-	handle  sdk.Handle
-	srv     *http.Server
-	addr    string
+
+	mu    sync.Mutex
+	addrs []string // where WebServer listens for us, once it said so
+	ready chan struct{}
 }
 
 // New returns an HttpRpc service.
-func New() *Service { return &Service{} }
+func New() *Service {
+	s := &Service{ready: make(chan struct{})}
+	sdk.On(&s.mux, s.request)
+	sdk.On(&s.mux, s.echoed)
+	sdk.On(&s.mux, s.listening)
+	s.mux.OnError(s.failed)
+	return s
+}
 
-// Addr returns the address HTTP is served on, once started.
-func (s *Service) Addr() string { return s.addr }
+// Ready is closed once WebServer listens for HttpRpc.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
 
-// Start binds HttpRpc.bindAddr and serves HTTP on an owned goroutine.
+// Addrs returns the addresses HTTP is served on (empty until Ready).
+func (s *Service) Addrs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.addrs...)
+}
+
+// Start asks WebServer to serve HttpRpc.bindAddr.
 func (s *Service) Start(c sdk.Context) error {
 	conf := c.Config()
-	bind := conf.String("bindAddr", "127.0.0.1:8081", "HTTP listen address of HttpRpc")
+	addrs := conf.Addrs("bindAddr", "127.0.0.1:8081", "addresses HttpRpc serves HTTP on (comma-separated, IPv4 and IPv6)")
 	s.backend = sdk.At(conf.String("backend", "local", "node whose Echo answers (host:port of its RPC.bindAddr, or local)"), "Echo")
-	s.timeout = conf.Duration("timeout", 5*time.Second, "longest wait for Echo's answer before a 504")
-	s.handle = c.Handle()
-	ln, err := net.Listen("tcp", bind)
-	if err != nil {
-		return fmt.Errorf("httprpc: listening on %s (change HttpRpc.bindAddr): %w", bind, err)
-	}
-	s.addr = ln.Addr().String()
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(c.Logger().Handler(), slog.LevelWarn)}
-	log := c.Logger()
-	c.Go(func(ctx context.Context) {
-		stop := context.AfterFunc(ctx, func() { s.srv.Close() })
-		defer stop()
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("httprpc server failed", slog.String(sdk.KeyErr, err.Error()))
-		}
-	})
-	log.Info("httprpc listening", slog.String("addr", s.addr), slog.String("backend", s.backend.String()))
+	c.Send(sdk.To(webserver.Name), &webpb.Listen{Addrs: strings.Join(addrs, ","), Service: Name})
 	return nil
 }
 
-// Handle implements sdk.Service. HttpRpc takes no events: HTTP requests are
-// its input.
-func (s *Service) Handle(c sdk.Context, ev *sdk.Event) error {
-	if ev.Kind != sdk.KindRequest {
-		return nil
-	}
-	return &sdk.DeliveryError{Code: sdk.CodeUnknownEvent, EventType: ev.Type(), Dst: Name,
-		Message: "httprpc: HttpRpc takes no events; send HTTP requests to HttpRpc.bindAddr"}
-}
+// Handle implements sdk.Service.
+func (s *Service) Handle(c sdk.Context, ev *sdk.Event) error { return s.mux.Handle(c, ev) }
 
-// Stop shuts the HTTP server down, letting requests finish until ctx ends.
-func (s *Service) Stop(ctx context.Context) error {
-	if s.srv == nil {
-		return nil
-	}
-	if err := s.srv.Shutdown(ctx); err != nil {
-		return fmt.Errorf("httprpc: shutting down: %w", err)
-	}
+// Types lists the event types HttpRpc takes.
+func (s *Service) Types() []string { return s.mux.Types() }
+
+// request relays an HTTP request to Echo; the route to the connection
+// travels with it.
+func (s *Service) request(c sdk.Context, r *webpb.Request) error {
+	c.Relay(s.backend, wrapperspb.Bytes([]byte(r.GetTarget())))
 	return nil
 }
 
-// ServeHTTP sends one event to Echo and answers with its reply.
-func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ch := make(chan *sdk.Event, 1)
-	ep := s.handle.Endpoint(func(ev *sdk.Event) {
-		select {
-		case ch <- ev:
-		default: // only the first answer counts
-		}
-	})
-	defer ep.Close()
-	ep.Send(s.backend, wrapperspb.Bytes([]byte(r.URL.RequestURI())))
-	t := time.NewTimer(s.timeout)
-	defer t.Stop()
-	select {
-	case ev := <-ch:
-		if ev.Kind == sdk.KindError {
-			http.Error(w, ev.Err.Error(), http.StatusBadGateway)
-			return
-		}
-		var body []byte
-		if m, ok := ev.Msg.(*wrapperspb.BytesValue); ok {
-			body = m.GetValue()
-		}
-		h := w.Header()
-		h["Content-Type"] = textPlain
-		w.Write(body)
-	case <-t.C:
-		http.Error(w, "httprpc: no answer from "+s.backend.String(), http.StatusGatewayTimeout)
-	case <-r.Context().Done():
+var textPlain = []*webpb.Header{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}
+
+// echoed turns Echo's reply into the HTTP answer.
+func (s *Service) echoed(c sdk.Context, m *wrapperspb.BytesValue) error {
+	if c.Event().Kind != sdk.KindReply {
+		return &sdk.DeliveryError{Code: sdk.CodeUnknownEvent, EventType: c.Event().Type(), Dst: Name,
+			Message: "httprpc: HttpRpc takes HTTP requests from WebServer, not BytesValue requests"}
 	}
+	c.Reply(&webpb.Response{Headers: textPlain, Body: m.GetValue()})
+	return nil
 }
 
-var textPlain = []string{"text/plain; charset=utf-8"}
+func (s *Service) listening(c sdk.Context, m *webpb.Listening) error {
+	s.mu.Lock()
+	first := s.addrs == nil
+	s.addrs = append([]string{}, m.GetAddrs()...)
+	s.mu.Unlock()
+	if first {
+		close(s.ready)
+	}
+	c.Logger().Info("httprpc: listening", "addrs", strings.Join(m.GetAddrs(), ","), "backend", s.backend.String())
+	return nil
+}
+
+// failed answers a failed relay with 502; an error with no route left is
+// WebServer refusing our Listen.
+func (s *Service) failed(c sdk.Context, ev *sdk.Event) error {
+	if len(ev.Route) == 0 {
+		c.Logger().Error("httprpc: WebServer refused to listen", sdk.KeyErr, ev.Err)
+		return nil
+	}
+	c.Reply(&webpb.Response{Status: 502, Headers: textPlain, Body: []byte(ev.Err.Error() + "\n")})
+	return nil
+}
 
 // Interface guards.
 var (
-	_ sdk.Starter  = (*Service)(nil)
-	_ sdk.Stopper  = (*Service)(nil)
-	_ http.Handler = (*Service)(nil)
+	_ sdk.Service = (*Service)(nil)
+	_ sdk.Starter = (*Service)(nil)
 )

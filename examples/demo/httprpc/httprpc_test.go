@@ -11,6 +11,7 @@ import (
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/core"
 	"github.com/mtnode/mtnode/plugins/rpc"
+	"github.com/mtnode/mtnode/plugins/webserver"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
 )
@@ -59,14 +60,19 @@ func TestHttpRpc(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var svc *httprpc.Service
-			specs := []sdk.Spec{rpc.Spec(), sdk.Define(httprpc.Name, func() sdk.Service { svc = httprpc.New(); return svc })}
+			specs := []sdk.Spec{rpc.Spec(), webserver.Spec, sdk.Define(httprpc.Name, func() sdk.Service { svc = httprpc.New(); return svc }, sdk.Inline())}
 			if tc.echo {
 				specs = append(specs, echoSpec)
 			}
-			start(t, "RPC.bindAddr=\nHttpRpc.bindAddr=127.0.0.1:0\nHttpRpc.backend="+tc.backend+"\n", specs, []string{rpc.Name, httprpc.Name})
+			start(t, "RPC.bindAddr=\nHttpRpc.bindAddr=127.0.0.1:0\nHttpRpc.backend="+tc.backend+"\n", specs, []string{rpc.Name, webserver.Name, httprpc.Name})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+svc.Addr()+"/hello?x=1", nil)
+			select {
+			case <-svc.Ready():
+			case <-ctx.Done():
+				t.Fatal("WebServer did not listen for HttpRpc")
+			}
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+svc.Addrs()[0]+"/hello?x=1", nil)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)

@@ -41,6 +41,7 @@ import (
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/core"
 	"github.com/mtnode/mtnode/plugins/rpc"
+	"github.com/mtnode/mtnode/plugins/webserver"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
 )
@@ -85,7 +86,7 @@ func run(args []string) error {
 	case "node":
 		return serveNode(ctx, map[string]string{"RPC.bindAddr": *addr}, nil)
 	case "httprpc":
-		return serveNode(ctx, map[string]string{"RPC.bindAddr": "", "HttpRpc.bindAddr": *addr, "HttpRpc.backend": *backend}, []string{httprpc.Name})
+		return serveNode(ctx, map[string]string{"RPC.bindAddr": "", "HttpRpc.bindAddr": *addr, "HttpRpc.backend": *backend}, []string{webserver.Name, httprpc.Name})
 	case "grpc-echo":
 		return serveGRPC(ctx, *addr)
 	case "http-grpc":
@@ -113,7 +114,7 @@ func newNode(conf map[string]string, start []string, extra ...sdk.Spec) (*core.N
 	if err != nil {
 		return nil, err
 	}
-	specs := append([]sdk.Spec{rpc.Spec(), rpcbench.EchoSpec, rpcbench.SinkSpec(), httprpc.Spec()}, extra...)
+	specs := append([]sdk.Spec{rpc.Spec(), rpcbench.EchoSpec, rpcbench.SinkSpec(), webserver.Spec, httprpc.Spec()}, extra...)
 	n, err := core.New(core.Config{Name: "bench", Services: specs, Start: append([]string{rpc.Name}, start...),
 		Conf: func(s string) sdk.Config { return store.Sub(s) }})
 	if err != nil {
@@ -132,11 +133,19 @@ func serveNode(ctx context.Context, conf map[string]string, start []string) erro
 	if err != nil {
 		return err
 	}
-	addr := conf["HttpRpc.bindAddr"]
-	if l := ev.Msg.(*rpcpb.Links).GetListen(); len(l) > 0 {
-		addr = l[0]
+	if httpAddr := conf["HttpRpc.bindAddr"]; httpAddr != "" {
+		// Ready once WebServer serves HttpRpc: a request is answered.
+		for range 200 {
+			if resp, err := http.Get("http://" + httpAddr + "/"); err == nil {
+				resp.Body.Close()
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		fmt.Println("ready", httpAddr)
+	} else if l := ev.Msg.(*rpcpb.Links).GetListen(); len(l) > 0 {
+		fmt.Println("ready", l[0])
 	}
-	fmt.Println("ready", addr)
 	<-ctx.Done()
 	return nil
 }
