@@ -46,9 +46,9 @@ type conn struct {
 	readFn       func(fd uintptr) bool // c.rawRead, bound once
 	rn           int
 	rerr         error
-	req  Request
-	chk  chunkDecoder
-	cur  *ResponseWriter // writer reused for inline answers
+	req          Request
+	chk          chunkDecoder
+	cur          *ResponseWriter // writer reused for inline answers
 
 	now      time.Time // refreshed after each read
 	reqStart time.Time // arrival of the current request's first byte
