@@ -27,7 +27,7 @@
 // interned once per requester. Cancellation marks entries dead and leaves
 // their heap slots as tombstones, which are dropped when they reach the top
 // or, once they are more than half of the heap, by compaction. A pending
-// alarm costs about 140 bytes.
+// alarm costs about 150 bytes of heap (BenchmarkPendingAlarms).
 //
 // One clock goroutine, owned by the service, sleeps on a single reused
 // time.Timer until the earliest deadline and posts a Wake to the Timer's own
