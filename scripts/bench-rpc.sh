@@ -14,6 +14,7 @@ go build -o "$OUT/rpcbench" ./bench/rpc/cmd/rpcbench
 go build -o "$OUT/mt-test-http-rpc" ./cmd/mt-test-http-rpc
 command -v wrk >/dev/null || { echo "bench-rpc: wrk not found (apt-get install wrk)" >&2; exit 1; }
 
+echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr), $(go version | cut -d' ' -f3)"
 echo "# runs=$RUNS wrk: -t2 -c100 -d$DUR"
 
@@ -39,6 +40,17 @@ stats() {
 	MED=$(awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}' "$OUT/vals")
 	printf '%-52s median %12.1f   spread %s..%s\n' "$label" "$MED" "$(head -1 "$OUT/vals")" "$(tail -1 "$OUT/vals")"
 }
+# pair LABEL_A "CMD_A" LABEL_B "CMD_B": runs A and B alternately RUNS times
+# (so load from elsewhere hits both alike), prints both and sets RA, RB.
+pair() {
+	: >"$OUT/a"; : >"$OUT/b"
+	for _ in $(seq "$RUNS"); do
+		eval "$2" >>"$OUT/a"
+		eval "$4" >>"$OUT/b"
+	done
+	stats <"$OUT/a" "$1"; RA=$MED
+	stats <"$OUT/b" "$3"; RB=$MED
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 rate() { sed -n 's/.*rate=\([0-9.]*\).*/\1/p'; }
 wrkrate() { wrk -t2 -c100 -d"$DUR" "$1" | awk '/Requests\/sec/ {print $2}'; }
@@ -51,14 +63,13 @@ for _ in $(seq "$RUNS"); do "$OUT/rpcbench" oneway -peer "$ADDR_node" -n 2000000
 echo
 echo "## 2. round trips, 100 outstanding, vs gRPC unary echo with 100 callers (goal >= 3x)"
 start grpc "$OUT/rpcbench" grpc-echo
-for _ in $(seq "$RUNS"); do "$OUT/rpcbench" rtt -peer "$ADDR_node" -n 500000 -c 100 | rate; done >"$OUT/v"; stats <"$OUT/v" "mtnode link round trips/s (rpcbench rtt -c 100)"
-LINK=$MED
-for _ in $(seq "$RUNS"); do "$OUT/rpcbench" grpc-rtt -peer "$ADDR_grpc" -n 200000 -c 100 | rate; done >"$OUT/v"; stats <"$OUT/v" "gRPC unary calls/s (rpcbench grpc-rtt -c 100)"
-echo "ratio link/gRPC: $(ratio "$LINK" "$MED")"
+pair "mtnode link round trips/s (rpcbench rtt -c 100)" '"$OUT/rpcbench" rtt -peer "$ADDR_node" -n 500000 -c 100 | rate' \
+	"gRPC unary calls/s (rpcbench grpc-rtt -c 100)" '"$OUT/rpcbench" grpc-rtt -peer "$ADDR_grpc" -n 200000 -c 100 | rate'
+echo "ratio link/gRPC: $(ratio "$RA" "$RB")"
 
 echo
 echo "## 3. mt-test-http-rpc (two nodes, one process, loopback TCP) vs in-memory HTTP hello (goal >= 0.5x)"
-if [ -x bin/mt-test-http ] || go build -o "$OUT/mt-test-http" ./cmd/mt-test-http 2>/dev/null; then
+if go build -o "$OUT/mt-test-http" ./cmd/mt-test-http 2>/dev/null; then
 	echo "# baseline: mt-test-http"
 	"$OUT/mt-test-http" --set HelloWeb.bindAddr=127.0.0.1:18190 >"$OUT/hello.out" 2>&1 &
 	sleep 1
@@ -70,20 +81,16 @@ else
 fi
 "$OUT/mt-test-http-rpc" --log warn --set HttpRpc.bindAddr=127.0.0.1:18191 --set EchoNode.bindAddr=127.0.0.1:0 >"$OUT/mthr.out" 2>&1 &
 sleep 1
-for _ in $(seq "$RUNS"); do wrkrate http://127.0.0.1:18191/; done >"$OUT/v"; stats <"$OUT/v" "mt-test-http-rpc req/s"
-HR=$MED
-for _ in $(seq "$RUNS"); do wrkrate "$HELLO"; done >"$OUT/v"; stats <"$OUT/v" "in-memory hello req/s"
-echo "ratio mt-test-http-rpc/hello: $(ratio "$HR" "$MED")"
+pair "mt-test-http-rpc req/s" 'wrkrate http://127.0.0.1:18191/' "in-memory hello req/s" 'wrkrate "$HELLO"'
+echo "ratio mt-test-http-rpc/hello: $(ratio "$RA" "$RB")"
 
 echo
 echo "## 4. HttpRpc through two node processes vs net/http + one gRPC unary call per request (goal >= 2x)"
-echo "# nodes: rpcbench node (Echo) and rpcbench httprpc (HttpRpc), both core.Node + RPC, as mtnode links them"
+echo "# nodes: rpcbench node (Echo) and rpcbench httprpc (WebServer + HttpRpc), core.Node + RPC as mtnode links them"
 start web "$OUT/rpcbench" httprpc -addr 127.0.0.1:18192 -backend "$ADDR_node"
 start httpgrpc "$OUT/rpcbench" http-grpc -addr 127.0.0.1:18193 -backend "$ADDR_grpc"
-for _ in $(seq "$RUNS"); do wrkrate http://127.0.0.1:18192/; done >"$OUT/v"; stats <"$OUT/v" "HttpRpc (2 processes) req/s"
-HP=$MED
-for _ in $(seq "$RUNS"); do wrkrate http://127.0.0.1:18193/; done >"$OUT/v"; stats <"$OUT/v" "net/http + gRPC unary req/s"
-echo "ratio HttpRpc/net-http-grpc: $(ratio "$HP" "$MED")"
+pair "HttpRpc (2 processes) req/s" 'wrkrate http://127.0.0.1:18192/' "net/http + gRPC unary req/s" 'wrkrate http://127.0.0.1:18193/'
+echo "ratio HttpRpc/net-http-grpc: $(ratio "$RA" "$RB")"
 
 echo
 echo "## 5. added latency per relay hop, p50 (goal <= 50 us)"

@@ -8,10 +8,12 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/mtnode/mtnode/plugins/rpc/link"
 	"github.com/mtnode/mtnode/proto/rpcpb"
@@ -82,6 +84,11 @@ func (s *Service) Start(c sdk.Context) error {
 		grpc.MaxRecvMsgSize(s.cfg.maxMessage),
 		grpc.MaxSendMsgSize(s.cfg.maxMessage),
 		grpc.ConnectionTimeout(s.cfg.handshakeTimeout),
+		// A connection with no link stream (a peer that never opens one)
+		// is closed; pings find peers that vanished without a FIN.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: s.cfg.handshakeTimeout,
+			Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second}),
 		grpc.InitialWindowSize(1 << 20),
 		grpc.InitialConnWindowSize(4 << 20),
 		grpc.WriteBufferSize(256 << 10),
@@ -90,6 +97,7 @@ func (s *Service) Start(c sdk.Context) error {
 	s.dialOp = []grpc.DialOption{
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(s.cfg.maxMessage), grpc.MaxCallSendMsgSize(s.cfg.maxMessage),
 			grpc.ForceCodecV2(link.Codec{})),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.WithInitialWindowSize(1 << 20),
 		grpc.WithInitialConnWindowSize(4 << 20),
 		grpc.WithWriteBufferSize(256 << 10),

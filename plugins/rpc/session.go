@@ -165,6 +165,9 @@ func (sess *session) run(ctx context.Context, st stream) {
 	go func() {
 		defer wg.Done()
 		unsent, werr = link.WriteLoop(ctx, sess.out, st, limits, func(ev *sdk.Event, err error) {
+			if k, ok := keyOf(ev); ok && ev.Kind == sdk.KindRequest && !sess.untrack(k, ev) {
+				return // the closing session fails it
+			}
 			wireRef.Fail(ev, sdk.CodeBadEvent, err.Error())
 		})
 		cancel()
@@ -261,7 +264,10 @@ func (sess *session) close(reason error, unsent []*sdk.Event) {
 			s.wire.Fail(ev, sdk.CodeLinkLost, msg)
 			continue
 		}
-		dropped++ // a reply the peer will never see; its request fails there
+		// A reply the peer will never see (its request fails there with
+		// ErrLinkLost): the node counts it as undeliverable.
+		dropped++
+		s.wire.Fail(ev, sdk.CodeLinkLost, msg)
 	}
 	for _, ev := range fl {
 		s.wire.Fail(ev, sdk.CodeLinkLost, msg)
