@@ -11,7 +11,12 @@
 // with a status that says why it refused.
 //
 // After the handshake each side writes batches of envelopes, in order, from
-// an Outbox drained by one writer goroutine (WriteLoop), and reads them with
-// ReadBatch. Payloads are opaque here: they are decoded by the receiving
-// service's runtime.
+// an Outbox drained by one writer goroutine (WriteLoop), and reads them into
+// a Frame, which decodes a batch reusing its envelope storage (both ends use
+// Codec, plain protobuf on the wire). Payloads are opaque here: they are
+// decoded by the receiving service's runtime.
+//
+// Parsers of peer input (Frame.Decode, DecodeHello) are fuzzed by
+// FuzzEnvelopeDecode, which also checks that Frame.Decode agrees with
+// proto.Unmarshal.
 package link
