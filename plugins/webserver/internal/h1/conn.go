@@ -293,7 +293,8 @@ func (c *conn) releaseBufs() {
 		c.rhold = nil
 	}
 	c.rbuf = nil
-	if c.whold != nil && len(c.wbuf) == 0 && c.nqueued.Load() == 0 {
+	// While responses are queued, wbuf belongs to whoever holds mu.
+	if c.nqueued.Load() == 0 && c.whold != nil && len(c.wbuf) == 0 {
 		c.whold.b = c.wbuf[:0]
 		c.srv.putBuf(c.whold)
 		c.whold, c.wbuf = nil, nil
@@ -360,7 +361,10 @@ func (c *conn) dispatch() bool {
 	}
 	keep := c.req.keepAlive && !c.srv.shutdown.Load()
 	w.reset(c, &c.req, !keep)
+	w.date = c.srv.dateBytes(c.now)
+	w.inServe.Store(true)
 	c.invoke(w)
+	w.inServe.Store(false)
 	if w.detached {
 		c.cur = nil
 		c.mu.Lock()
@@ -374,7 +378,7 @@ func (c *conn) dispatch() bool {
 			c.whold = c.srv.getBuf()
 			c.wbuf = c.whold.b[:0]
 		}
-		c.wbuf = w.appendResponse(c.wbuf, c.srv.dateBytes(c.now))
+		c.wbuf = w.appendResponse(c.wbuf, w.date)
 		if w.file != nil {
 			if err := c.flush(); err != nil {
 				w.dropFile()
@@ -390,7 +394,7 @@ func (c *conn) dispatch() bool {
 	}
 	// Earlier responses are still outstanding: queue this one behind them.
 	c.cur = nil
-	w.out = w.appendResponse(w.out[:0], c.srv.dateBytes(c.now))
+	w.out = w.appendResponse(w.out[:0], w.date)
 	keep = keep && !w.close
 	c.mu.Lock()
 	w.done = true
@@ -435,7 +439,7 @@ func (c *conn) enqueueLocked(w *ResponseWriter) {
 // and writes it when write is set or a file or close demands it. c.mu is
 // held.
 func (c *conn) drainLocked(write bool) {
-	now := time.Now()
+	var now time.Time // for write deadlines, read only when writing
 	closing := false
 	for c.head != nil && c.head.done {
 		w := c.head
@@ -444,8 +448,15 @@ func (c *conn) drainLocked(write bool) {
 			c.tail = nil
 		}
 		if !c.dead {
+			if c.wbuf == nil {
+				c.whold = c.srv.getBuf()
+				c.wbuf = c.whold.b[:0]
+			}
 			c.wbuf = append(c.wbuf, w.out...)
 			if w.file != nil {
+				if now.IsZero() {
+					now = time.Now()
+				}
 				if c.writeOut(now) == nil {
 					if c.sendFile(w, now) != nil {
 						c.dead = true
@@ -458,7 +469,10 @@ func (c *conn) drainLocked(write bool) {
 		c.srv.putWriter(w)
 		c.nqueued.Add(-1)
 	}
-	if write || closing {
+	if (write || closing) && len(c.wbuf) > 0 {
+		if now.IsZero() {
+			now = time.Now()
+		}
 		c.writeOut(now)
 	}
 	if closing {

@@ -45,6 +45,8 @@ type ResponseWriter struct {
 
 	detached bool
 	finished atomic.Bool
+	inServe  atomic.Bool // ServeH1 is running: date is current
+	date     []byte      // the Date line when ServeH1 was called
 	// guarded by c.mu
 	done   bool
 	queued bool
@@ -158,7 +160,11 @@ func (w *ResponseWriter) Finish() {
 	if c.srv.shutdown.Load() {
 		w.close = true
 	}
-	w.out = w.appendResponse(w.out[:0], c.srv.dateBytes(time.Now()))
+	date := w.date
+	if !w.inServe.Load() {
+		date = c.srv.dateBytes(time.Now())
+	}
+	w.out = w.appendResponse(w.out[:0], date)
 	c.mu.Lock()
 	w.done = true
 	if w.queued && c.head == w {
