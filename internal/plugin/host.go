@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mtnode/mtnode/internal/config"
@@ -139,14 +140,16 @@ type Host struct {
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 
-	mu       sync.Mutex
-	plugins  map[string]*plugin // by path
-	owners   map[string]*plugin // service name -> plugin
-	bad      map[string]PluginStatus
-	cache    *cacheFile
-	saveMu   sync.Mutex
-	started  bool
-	problems []error
+	mu      sync.Mutex
+	plugins map[string]*plugin // by path
+	owners  map[string]*plugin // service name -> plugin
+	bad     map[string]PluginStatus
+	cache   *cacheFile
+	saveMu  sync.Mutex
+
+	manifests atomic.Uint64 // manifest-mode launches, for tests and the console
+	started   bool
+	problems  []error
 }
 
 // New returns a host; it launches nothing until Start.

@@ -41,6 +41,10 @@ func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.C
 		// re-logging would print every line twice.
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Off}),
 		Stderr: stderr,
+		// What the plugin writes to os.Stderr and os.Stdout after the
+		// handshake comes over go-plugin's stdio stream.
+		SyncStderr: stderr,
+		SyncStdout: stderr,
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(pluginrt.MaxMessageSize), grpc.MaxCallSendMsgSize(pluginrt.MaxMessageSize))},
 	})
@@ -67,13 +71,14 @@ func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.C
 func explainStart(err error, stderr *stderrLog) error {
 	msg := err.Error()
 	switch {
+	case strings.Contains(msg, "Failed to read any lines from plugin's stdout"),
+		strings.Contains(msg, "plugin exited before we could connect"):
+		err = errors.New("it exited before completing the plugin handshake")
 	case strings.Contains(msg, "Unrecognized remote plugin message"):
 		first, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
-		err = fmt.Errorf("not an mtnode plugin: it printed %q on stdout instead of go-plugin's handshake (build it with sdk.Serve, and keep stdout free before Serve): %w", first, goplugin.ErrProcessNotFound)
+		err = fmt.Errorf("not an mtnode plugin: it printed %q on stdout instead of go-plugin's handshake (build it with sdk.Serve, and keep stdout free before Serve)", first)
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
 		err = errors.New("it did not complete the plugin handshake in time (hangs at start?)")
-	case strings.Contains(msg, "plugin exited before we could connect"):
-		err = errors.New("it exited before completing the plugin handshake")
 	}
 	if t := stderr.tail(); t != "" {
 		err = fmt.Errorf("%w; stderr: %s", err, t)
@@ -83,6 +88,7 @@ func explainStart(err error, stderr *stderrLog) error {
 
 // manifest launches path once and asks for its manifest.
 func (h *Host) manifest(path string) ([]ServiceManifest, error) {
+	h.manifests.Add(1)
 	stderr := newStderrLog(h.log.With(sdk.KeyPlugin, baseName(path)))
 	c, _, pc, err := h.client(path, stderr)
 	if err != nil {
@@ -125,8 +131,8 @@ type proc struct {
 	pid     int
 
 	readyMsg *pluginpb.Ready
-	runDone chan struct{}
-	runErr  error
+	runDone  chan struct{}
+	runErr   error
 
 	stopping atomic.Bool // the host ended it on purpose
 	last     atomic.Int64
@@ -218,7 +224,7 @@ func (pr *proc) takeInflight() []*sdk.Event {
 func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceManifest) (*proc, error) {
 	log := h.log.With(sdk.KeyPlugin, p.name)
 	pr := &proc{p: p, gen: gen, runtime: fmt.Sprintf("%s@%d", p.name, gen),
-		stderr: newStderrLog(log),
+		stderr:  newStderrLog(log),
 		runDone: make(chan struct{}), inflight: map[trackKey]*sdk.Event{}}
 	c, cmd, pc, err := h.client(p.path, pr.stderr)
 	if err != nil {
@@ -238,34 +244,50 @@ func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceM
 		c.Kill()
 		return nil, fmt.Errorf("sending hello: %w", err)
 	}
-	// The first frame back must be Ready; it also says how much we may send.
+	// Ready comes back once the plugin's Start= services have started;
+	// config keys they defined may come first.
 	var ready *pluginpb.Ready
 	first := make(chan error, 1)
 	go func() {
-		f, err := stream.Recv()
-		if err == nil {
-			if ready = f.GetReady(); ready == nil {
-				err = errors.New("its first frame was not ready")
+		for {
+			f, err := stream.Recv()
+			if err != nil {
+				first <- err
+				return
 			}
+			if ready = f.GetReady(); ready != nil {
+				first <- nil
+				return
+			}
+			if f.GetBatch() != nil {
+				first <- errors.New("it sent events before ready")
+				return
+			}
+			pr.control(f)
 		}
-		first <- err
 	}()
+	timer := time.NewTimer(h.cfg.StartTimeout)
+	defer timer.Stop()
 	select {
 	case err = <-first:
-	case <-time.After(h.cfg.StartTimeout):
+	case <-timer.C:
+		c.Kill()
+		<-first
 		err = errors.New("it did not answer hello in time")
 	}
 	if err != nil {
 		c.Kill()
-		<-first
 		return nil, fmt.Errorf("starting its services: %w%s", err, tailSuffix(pr.stderr))
 	}
 	pr.conn = pluginrt.NewConn(stream, pluginrt.ConnConfig{
-		Name:      "plugin " + p.name,
-		Credit:    ready.Credit,
-		Deliver:   pr.inbound,
-		Control:   pr.control,
-		Failed:    func(ev *sdk.Event, err error) { pr.untrack(ev); h.rt.Fail(ev, sdk.CodeOf(err), err.Error(), "plugin "+p.name) },
+		Name:    "plugin " + p.name,
+		Credit:  ready.Credit,
+		Deliver: pr.inbound,
+		Control: pr.control,
+		Failed: func(ev *sdk.Event, err error) {
+			pr.untrack(ev)
+			h.rt.Fail(ev, sdk.CodeOf(err), err.Error(), "plugin "+p.name)
+		},
 		CloseSend: stream.CloseSend,
 	})
 	pr.readyMsg = ready

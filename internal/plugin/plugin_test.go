@@ -1,0 +1,635 @@
+package plugin
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/internal/config"
+	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// bins holds the test programs built by TestMain, by name.
+var bins string
+
+func TestMain(m *testing.M) {
+	code, err := buildAndRun(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func buildAndRun(m *testing.M) (int, error) {
+	dir, err := os.MkdirTemp("", "mtnode-plugin-test-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	bins = dir
+	builds := [][]string{
+		{"-o", dir + "/", "./testdata/testplugin", "./testdata/garbage", "./testdata/hang",
+			"./testdata/exitnow", "./testdata/notplugin", "./testdata/liar", "./testdata/host"},
+		{"-o", filepath.Join(dir, "testplugin-v2"), "-ldflags", "-X main.version=v2", "./testdata/testplugin"},
+	}
+	for _, args := range builds {
+		cmd := exec.Command("go", append([]string{"build"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("building test programs: %v\n%s", err, out)
+		}
+	}
+	return m.Run(), nil
+}
+
+// install copies test program bin into dir as name, atomically.
+func install(t testing.TB, dir, bin, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(bins, bin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(filepath.Dir(dir), "."+name+strconv.Itoa(os.Getpid()))
+	if err := os.WriteFile(tmp, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, name)
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// env is a node with a plugin host in a temporary prefix.
+type env struct {
+	node  *core.Node
+	host  *Host
+	dir   string
+	cache string
+}
+
+type envOpt func(*Config)
+
+func newEnv(t testing.TB, plugins []string, opts ...envOpt) *env {
+	t.Helper()
+	prefix := t.TempDir()
+	dir := filepath.Join(prefix, "plugins")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plugins {
+		bin, name, _ := strings.Cut(p, ":")
+		if name == "" {
+			name = bin
+		}
+		install(t, dir, bin, name)
+	}
+	return startEnv(t, dir, filepath.Join(prefix, "cache", "plugins.json"), opts...)
+}
+
+func startEnv(t testing.TB, dir, cache string, opts ...envOpt) *env {
+	t.Helper()
+	hostEcho := sdk.Define("HostEcho", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if ev.Kind == sdk.KindRequest {
+				c.Reply(wrapperspb.String("host:" + ev.Msg.(*wrapperspb.StringValue).Value))
+			}
+			return nil
+		})
+	})
+	n, err := core.New(core.Config{Services: []sdk.Spec{hostEcho}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Router: n.Router(), Logger: testLogger(t), Dir: dir, CacheFile: cache,
+		Local: n.Has, StartTimeout: 3 * time.Second, BackoffMin: 5 * time.Millisecond, DrainTimeout: 5 * time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx, h.Known); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Close(ctx); err != nil {
+			t.Error(err)
+		}
+		if err := n.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return &env{node: n, host: h, dir: dir, cache: cache}
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// call sends s to service and returns the reply's string or the error.
+func (e *env) call(t testing.TB, service, s string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ev, err := e.node.Request(ctx, sdk.To(service), wrapperspb.String(s))
+	if err != nil {
+		return "", err
+	}
+	return ev.Msg.(*wrapperspb.StringValue).Value, nil
+}
+
+func (e *env) status(t testing.TB, name string) PluginStatus {
+	t.Helper()
+	for _, st := range e.host.Status() {
+		if st.Name == name {
+			return st
+		}
+	}
+	return PluginStatus{}
+}
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestLazyLaunch(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	if st := e.status(t, "testplugin"); st.State != "idle" || st.PID != 0 {
+		t.Fatalf("before any event: got state %q pid %d, want idle and no process", st.State, st.PID)
+	}
+	if !e.host.Known("TEcho") {
+		t.Fatal("Known(TEcho) = false, want true")
+	}
+	got, err := e.call(t, "TEcho", "ping")
+	if err != nil || got != "ping" {
+		t.Fatalf("TEcho: got %q, %v; want ping", got, err)
+	}
+	st := e.status(t, "testplugin")
+	if st.State != "running" || st.PID == 0 || st.Launches != 1 {
+		t.Fatalf("after an event: got %+v, want running with a pid and 1 launch", st)
+	}
+}
+
+func TestQueuedDuringLaunchInOrder(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	const n = 500
+	got := make(chan string, n)
+	ep := e.node.OpenEndpoint(func(ev *sdk.Event) {
+		if ev.Kind == sdk.KindReply {
+			got <- ev.Msg.(*wrapperspb.StringValue).Value
+		} else {
+			got <- "error: " + ev.Err.Error()
+		}
+	})
+	defer ep.Close()
+	for i := range n {
+		ep.Send(sdk.To("TEcho"), wrapperspb.String(strconv.Itoa(i)))
+	}
+	timeout := time.After(10 * time.Second)
+	for i := range n {
+		select {
+		case s := <-got:
+			if s != strconv.Itoa(i) {
+				t.Fatalf("reply %d: got %q, want %q", i, s, strconv.Itoa(i))
+			}
+		case <-timeout:
+			t.Fatalf("got %d replies, want %d", i, n)
+		}
+	}
+	if st := e.status(t, "testplugin"); st.Launches != 1 {
+		t.Fatalf("got %d launches, want 1", st.Launches)
+	}
+}
+
+func TestCrashMidStream(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	if _, err := e.call(t, "TEcho", "warm up"); err != nil {
+		t.Fatal(err)
+	}
+	const held = 20
+	errs := make(chan *sdk.Event, held+1)
+	ep := e.node.OpenEndpoint(func(ev *sdk.Event) { errs <- ev })
+	defer ep.Close()
+	for i := range held {
+		ep.Send(sdk.To("Hold"), wrapperspb.String("keep "+strconv.Itoa(i)))
+	}
+	ep.Send(sdk.To("Hold"), wrapperspb.String("crash"))
+	timeout := time.After(10 * time.Second)
+	for i := range held + 1 {
+		select {
+		case ev := <-errs:
+			if ev.Kind != sdk.KindError || !errors.Is(ev.Err, sdk.ErrPluginCrashed) {
+				t.Fatalf("event %d: got %v %v, want an ErrPluginCrashed error event", i, ev.Kind, ev.Err)
+			}
+			msg := ev.Err.Error()
+			if !strings.Contains(msg, "exit status 7") || !strings.Contains(msg, "crashing on request") {
+				t.Fatalf("error %q: want the exit status and the last stderr line", msg)
+			}
+		case <-timeout:
+			t.Fatalf("got %d error events, want %d", i, held+1)
+		}
+	}
+	got, err := e.call(t, "TEcho", "again")
+	if err != nil || got != "again" {
+		t.Fatalf("after the crash: got %q, %v; want a relaunch and the echo", got, err)
+	}
+	if st := e.status(t, "testplugin"); st.Launches != 2 || st.Crashes != 1 {
+		t.Fatalf("got %d launches %d crashes, want 2 and 1", st.Launches, st.Crashes)
+	}
+}
+
+func TestCrashLoopMarkedFailed(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.CrashLimit = 3 })
+	for i := range 3 {
+		_, err := e.call(t, "Hold", "crash")
+		if !errors.Is(err, sdk.ErrPluginCrashed) {
+			t.Fatalf("crash %d: got %v, want ErrPluginCrashed", i, err)
+		}
+		waitFor(t, "the crash to be recorded", func() bool { return e.status(t, "testplugin").Crashes == uint64(i+1) })
+	}
+	st := e.status(t, "testplugin")
+	if st.State != "failed" || !strings.Contains(st.LastError, "crash loop") {
+		t.Fatalf("got state %q (%s), want failed by crash loop", st.State, st.LastError)
+	}
+	start := time.Now()
+	_, err := e.call(t, "TEcho", "x")
+	if !errors.Is(err, sdk.ErrPluginCrashed) || !strings.Contains(err.Error(), "marked failed") {
+		t.Fatalf("while failed: got %v, want a fast ErrPluginCrashed", err)
+	}
+	if launches := e.status(t, "testplugin").Launches; launches != 3 {
+		t.Fatalf("while failed: got %d launches, want 3 (no new launch)", launches)
+	}
+	_ = start
+	if err := e.host.Reset("testplugin"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.call(t, "TEcho", "back"); err != nil || got != "back" {
+		t.Fatalf("after Reset: got %q, %v", got, err)
+	}
+}
+
+func TestReplaceWhileBusy(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.Watch = true })
+	if got, _ := e.call(t, "Version", ""); got != "v1" {
+		t.Fatalf("got version %q, want v1", got)
+	}
+	replies := make(chan string, 10)
+	ep := e.node.OpenEndpoint(func(ev *sdk.Event) {
+		if ev.Kind == sdk.KindReply {
+			replies <- ev.Msg.(*wrapperspb.StringValue).Value
+		} else {
+			replies <- "error: " + ev.Err.Error()
+		}
+	})
+	defer ep.Close()
+	for range 3 {
+		ep.Send(sdk.To("Hold"), wrapperspb.String("hold 400ms"))
+	}
+	waitFor(t, "the held requests to be in flight", func() bool { return e.status(t, "testplugin").InFlight == 3 })
+	oldPID := e.status(t, "testplugin").PID
+	install(t, e.dir, "testplugin-v2", "testplugin")
+	waitFor(t, "the replaced binary to be seen", func() bool { return e.status(t, "testplugin").State == "draining" })
+	ep.Send(sdk.To("Version"), wrapperspb.String(""))
+	var got []string
+	for range 4 {
+		select {
+		case s := <-replies:
+			got = append(got, s)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("got replies %q, want 4", got)
+		}
+	}
+	want := []string{"held v1", "held v1", "held v1", "v2"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("got replies %q, want %q", got, want)
+	}
+	if pid := e.status(t, "testplugin").PID; pid == oldPID {
+		t.Fatalf("the new binary runs in the old process %d", pid)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.Watch = true })
+	if _, err := e.call(t, "TEcho", "x"); err != nil {
+		t.Fatal(err)
+	}
+	pid := e.status(t, "testplugin").PID
+	if err := os.Remove(filepath.Join(e.dir, "testplugin")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the removal to be seen", func() bool { return !e.host.Known("TEcho") })
+	_, err := e.call(t, "TEcho", "x")
+	if !errors.Is(err, sdk.ErrNoService) {
+		t.Fatalf("after removal: got %v, want ErrNoService", err)
+	}
+	waitFor(t, "the removed plugin's process to exit", func() bool { return !processAlive(pid) })
+}
+
+func TestAddWithoutRestart(t *testing.T) {
+	e := newEnv(t, nil, func(c *Config) { c.Watch = true })
+	if _, err := e.call(t, "TEcho", "x"); !errors.Is(err, sdk.ErrNoService) {
+		t.Fatalf("before install: got %v, want ErrNoService", err)
+	}
+	install(t, e.dir, "testplugin", "testplugin")
+	waitFor(t, "the new plugin to be registered", func() bool { return e.host.Known("TEcho") })
+	if got, err := e.call(t, "TEcho", "new"); err != nil || got != "new" {
+		t.Fatalf("after install: got %q, %v", got, err)
+	}
+}
+
+func TestRelayPluginToHost(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	got, err := e.call(t, "Relay", "x")
+	if err != nil || got != "host:x" {
+		t.Fatalf("Relay -> HostEcho: got %q, %v; want host:x", got, err)
+	}
+	if _, err := e.call(t, "Relay", "y"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnknownServiceInsidePlugin(t *testing.T) {
+	e := newEnv(t, []string{"liar"})
+	_, err := e.call(t, "Ghost", "x")
+	if !errors.Is(err, sdk.ErrNoService) || !strings.Contains(err.Error(), "does not serve it") {
+		t.Fatalf("Ghost: got %v, want ErrNoService saying the plugin does not serve it", err)
+	}
+	if got, err := e.call(t, "LEcho", "x"); err != nil || got != "x" {
+		t.Fatalf("LEcho: got %q, %v", got, err)
+	}
+	if st := e.status(t, "liar"); !strings.Contains(st.LastError, "lies in its manifest") || !strings.Contains(st.LastError, `"Extra"`) {
+		t.Fatalf("got last error %q, want the manifest lie named", st.LastError)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	prefix := t.TempDir()
+	path := filepath.Join(prefix, "node.conf")
+	if err := os.WriteFile(path, []byte("# what Conf answers\nConf.greeting=hi\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store, err := config.Open(config.Options{Path: path, Env: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Lookup("Conf.greeting", "hello", "what Conf answers")
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.Conf = store })
+	if got, err := e.call(t, "Conf", ""); err != nil || got != "hi" {
+		t.Fatalf("Conf: got %q, %v; want the file's value hi", got, err)
+	}
+	waitFor(t, "Conf.other to be written to the file", func() bool {
+		b, _ := os.ReadFile(path)
+		return strings.Contains(string(b), "Conf.other=42") && strings.Contains(string(b), "a key the node's file does not have yet")
+	})
+}
+
+func TestIdleStop(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.IdleTimeout = 100 * time.Millisecond })
+	if _, err := e.call(t, "TEcho", "x"); err != nil {
+		t.Fatal(err)
+	}
+	pid := e.status(t, "testplugin").PID
+	waitFor(t, "the idle plugin to stop", func() bool {
+		st := e.status(t, "testplugin")
+		return st.State == "idle" && st.PID == 0
+	})
+	waitFor(t, "its process to exit", func() bool { return !processAlive(pid) })
+	if st := e.status(t, "testplugin"); st.Crashes != 0 {
+		t.Fatalf("an idle stop counted as %d crashes", st.Crashes)
+	}
+	if got, err := e.call(t, "TEcho", "y"); err != nil || got != "y" {
+		t.Fatalf("after idle stop: got %q, %v", got, err)
+	}
+}
+
+func TestStartServices(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.host.StartServices(ctx, []string{"HostEcho", "Conf"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.status(t, "testplugin"); st.State != "running" || st.PID == 0 {
+		t.Fatalf("after StartServices: got %+v, want running", st)
+	}
+}
+
+func TestManifestCacheHit(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	if n := e.host.manifests.Load(); n != 1 {
+		t.Fatalf("first boot: got %d manifest launches, want 1", n)
+	}
+	e2 := startEnv(t, e.dir, e.cache)
+	if n := e2.host.manifests.Load(); n != 0 {
+		t.Fatalf("second boot: got %d manifest launches, want 0 (cache hit)", n)
+	}
+	if !e2.host.Known("TEcho") {
+		t.Fatal("second boot: TEcho unknown")
+	}
+	sts, _, err := ReadStatus(e.cache)
+	if err != nil || len(sts) != 1 || sts[0].Name != "testplugin" {
+		t.Fatalf("ReadStatus: got %+v, %v", sts, err)
+	}
+}
+
+func TestBadPlugins(t *testing.T) {
+	e := newEnv(t, []string{"testplugin", "garbage", "hang", "exitnow", "notplugin", "testplugin:dup"},
+		func(c *Config) { c.StartTimeout = time.Second })
+	tests := []struct {
+		name, state, want string
+	}{
+		{"garbage", "invalid", "instead of go-plugin's handshake"},
+		{"hang", "invalid", "did not complete the plugin handshake in time"},
+		{"exitnow", "invalid", "exited before completing the plugin handshake"},
+		{"notplugin", "invalid", "Hello, World!"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := e.status(t, tt.name)
+			if st.State != tt.state || !strings.Contains(st.LastError, tt.want) {
+				t.Fatalf("got state %q error %q, want %q containing %q", st.State, st.LastError, tt.state, tt.want)
+			}
+		})
+	}
+	if st := e.status(t, "exitnow"); !strings.Contains(st.LastError, "cannot open database") {
+		t.Errorf("exitnow: error %q lacks its stderr", st.LastError)
+	}
+	var conflict bool
+	for _, err := range e.host.Problems() {
+		if strings.Contains(err.Error(), `service "TEcho" is declared by both`) &&
+			strings.Contains(err.Error(), filepath.Join(e.dir, "dup")) && strings.Contains(err.Error(), filepath.Join(e.dir, "testplugin")) {
+			conflict = true
+		}
+	}
+	if !conflict {
+		t.Errorf("no conflict problem naming both files in %v", e.host.Problems())
+	}
+	if got, err := e.call(t, "TEcho", "ok"); err != nil || got != "ok" {
+		t.Fatalf("good plugin beside bad ones: got %q, %v", got, err)
+	}
+}
+
+func TestUnsafePermissions(t *testing.T) {
+	t.Run("binary", func(t *testing.T) {
+		prefix := t.TempDir()
+		dir := filepath.Join(prefix, "plugins")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := install(t, dir, "testplugin", "testplugin")
+		if err := os.Chmod(p, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		e := startEnv(t, dir, "")
+		if st := e.status(t, "testplugin"); st.State != "refused" || !strings.Contains(st.LastError, "writable by group or others") {
+			t.Fatalf("got %+v, want refused", st)
+		}
+		if e.host.manifests.Load() != 0 {
+			t.Fatal("a refused binary was launched")
+		}
+	})
+	t.Run("folder", func(t *testing.T) {
+		prefix := t.TempDir()
+		dir := filepath.Join(prefix, "plugins")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		install(t, dir, "testplugin", "testplugin")
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		e := startEnv(t, dir, "")
+		if e.host.Known("TEcho") {
+			t.Fatal("a plugin from a world-writable folder was registered")
+		}
+		if ps := e.host.Problems(); len(ps) == 0 || !strings.Contains(ps[0].Error(), "refusing plugins folder") {
+			t.Fatalf("got problems %v, want the folder refused", ps)
+		}
+	})
+}
+
+func TestKillNineLeavesNoOrphans(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs a node process")
+	}
+	prefix := t.TempDir()
+	dir := filepath.Join(prefix, "plugins")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	install(t, dir, "testplugin", "testplugin")
+	cmd := exec.Command(filepath.Join(bins, "host"), dir)
+	cmd.Env = append(os.Environ(), "TMPDIR="+prefix)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(out)
+		if s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	var pid int
+	select {
+	case l := <-lines:
+		pid, _ = strconv.Atoi(l)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the host did not report its plugin's pid")
+	}
+	if pid <= 0 || !processAlive(pid) {
+		t.Fatalf("got plugin pid %d, want a live process", pid)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(2 * time.Second)
+	for processAlive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin process %d outlived its killed node by 2s", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// processAlive reports whether pid runs (a zombie counts as gone).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
+}
+
+// Guard: a Host is safe to use from many goroutines.
+func TestConcurrentSenders(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				s := fmt.Sprintf("%d-%d", g, i)
+				if got, err := e.call(t, "TEcho", s); err != nil || got != s {
+					errs <- fmt.Errorf("got %q, %v; want %q", got, err, s)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,16 @@
+// Command garbage is a plugin that prints on stdout before the handshake.
+package main
+
+import (
+	"fmt"
+
+	_ "github.com/mtnode/mtnode/internal/pluginrt"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+func main() {
+	fmt.Println("starting up, please wait...")
+	sdk.Serve(sdk.Define("Garbage", func() sdk.Service {
+		return sdk.HandlerFunc(func(sdk.Context, *sdk.Event) error { return nil })
+	}))
+}

@@ -1,0 +1,6 @@
+// Command hang never completes the plugin handshake.
+package main
+
+import "time"
+
+func main() { time.Sleep(time.Hour) }
