@@ -662,3 +662,12 @@ func (h *Host) Close(ctx context.Context) error {
 	_ = os.RemoveAll(h.sockDir)
 	return err
 }
+
+// StartService starts one plugin service of Start=; see StartServices. It
+// fits boot.Node.Start's starter.
+func (h *Host) StartService(ctx context.Context, name string) error {
+	if !h.Known(name) {
+		return fmt.Errorf("plugin: no plugin declares service %q", name)
+	}
+	return h.StartServices(ctx, []string{name})
+}

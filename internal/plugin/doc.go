@@ -1,0 +1,71 @@
+// Package plugin is the node's side of out-of-process plugins: it scans the
+// plugins folder, learns and caches each binary's manifest, registers the
+// plugins' services in the router, launches a plugin on the first event for
+// one of them, carries events over one stream per plugin, supervises the
+// process and follows changes to the folder.
+//
+// # Wiring
+//
+//	h, err := plugin.New(plugin.Config{Router: n.Router(), Logger: log, Conf: store,
+//		Local: n.Has, Dir: prefix + "/plugins", CacheFile: prefix + "/cache/plugins.json",
+//		StartTimeout: ..., IdleTimeout: ..., Watch: true})
+//	h.Start(ctx)                          // scan; launches only binaries the cache does not know
+//	n.Start(ctx, h.Known)                 // Start= may name plugin services
+//	h.StartServices(ctx, startList)       // start those
+//	...
+//	h.Close(ctx)                          // stop every plugin process
+//
+// # Scan and manifest
+//
+// Every executable regular file of the folder is a plugin; its base name is
+// the plugin's name. A folder or binary writable by group or others is
+// refused. A binary's manifest (its services and their event types) is
+// learned by launching it once and calling the Manifest RPC, and cached in
+// CacheFile keyed by path, size, mtime and SHA-256, with the reason when the
+// binary is not a usable plugin, so that a boot with nothing changed
+// launches no plugin. A service name claimed twice stays with the first
+// claimant (in folder order), and the error names both files.
+//
+// # Launch and the link
+//
+// A plugin's services are router links (router.SetService). The first event
+// for one of them launches the process with go-plugin (gRPC protocol, the
+// handshake of pluginrt.Handshake, sockets in a private 0700 directory),
+// opens one Link stream, sends Hello (config values, Start= services) and
+// waits for Ready, within StartTimeout. Events that arrived meanwhile are
+// then sent in order. Events travel in batches within credit both ways (see
+// pluginrt.Conn). A request from a plugin gets an ENDPOINT hop naming the
+// process (<plugin>@<generation>), so its reply returns to that process
+// even after the binary was replaced.
+//
+// # Supervision
+//
+// The host remembers each request in flight to a process (by request id and
+// top of route). When the process dies, each gets an ErrPluginCrashed error
+// event naming the exit status or signal and the last lines of the
+// plugin's stderr. The next event relaunches it after a backoff doubling
+// with each recent crash; CrashLimit crashes within CrashWindow mark the
+// plugin failed: its events fail at once until the binary changes or Reset
+// is called. With IdleTimeout, a process without events is stopped. The
+// plugin's log lines (hclog JSON on its stderr) are re-logged with
+// plugin=<name>.
+//
+// On Linux the process gets SIGKILL when the node's process dies
+// (Pdeathsig), and the plugin exits when its parent changes, so no plugin
+// outlives its node, even one killed with SIGKILL.
+//
+// # Hot reload
+//
+// With Config.Watch the folder is followed with fsnotify. A new binary is
+// scanned and its services registered. A replaced binary's process finishes
+// its in-flight events (events arriving meanwhile wait in order), then the
+// next event launches the new binary. A removed binary's services answer
+// with ErrNoService. Install binaries atomically (write elsewhere in the
+// same file system, then rename into the folder).
+//
+// # Operators
+//
+// Status lists every plugin's state; the host also writes it into the cache
+// file, where ReadStatus (the "mtnode plugins" verb) finds it, with or
+// without a running node.
+package plugin

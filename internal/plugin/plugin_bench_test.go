@@ -1,0 +1,216 @@
+package plugin
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/internal/pluginrt"
+	"github.com/mtnode/mtnode/proto/mtpb"
+	"github.com/mtnode/mtnode/proto/pluginpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// p50 reports the median of ds as metric unit (in ms or µs).
+func reportP50(b *testing.B, ds []time.Duration, unit time.Duration, name string) {
+	if len(ds) == 0 {
+		return
+	}
+	slices.Sort(ds)
+	b.ReportMetric(float64(ds[len(ds)/2])/float64(unit), name)
+}
+
+// bareClient starts the test plugin with go-plugin alone and dispenses the
+// Plugin stub: the baseline of a cold start.
+func bareClient(b *testing.B, env ...string) (*goplugin.Client, pluginpb.PluginClient) {
+	b.Helper()
+	cmd := exec.Command(filepath.Join(bins, "testplugin"))
+	cmd.Env = env
+	c := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig: pluginrt.Handshake(), Plugins: pluginrt.PluginSet(nil), Cmd: cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		Logger:           hclog.New(&hclog.LoggerOptions{Level: hclog.Off}),
+	})
+	rpc, err := c.Client()
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := rpc.Dispense(pluginrt.PluginName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, raw.(pluginpb.PluginClient)
+}
+
+// BenchmarkColdStart: first event to a plugin that is not running, until
+// its reply is back; baseline: go-plugin's bare client start and dispense.
+func BenchmarkColdStart(b *testing.B) {
+	if testing.Short() {
+		b.Skip("slow: launches a process per iteration")
+	}
+	b.Run("baseline=go-plugin", func(b *testing.B) {
+		b.ReportAllocs()
+		var ds []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			c, _ := bareClient(b)
+			ds = append(ds, time.Since(t0))
+			c.Kill()
+		}
+		reportP50(b, ds, time.Millisecond, "p50-ms")
+	})
+	b.Run("mtnode", func(b *testing.B) {
+		b.ReportAllocs()
+		e := newEnv(b, []string{"testplugin"})
+		p := e.host.plugins[filepath.Join(e.dir, "testplugin")]
+		var ds []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			if _, err := e.call(b, "TEcho", "x"); err != nil {
+				b.Fatal(err)
+			}
+			ds = append(ds, time.Since(t0))
+			p.mu.Lock()
+			p.retireLocked()
+			p.mu.Unlock()
+			waitFor(b, "the plugin to stop", func() bool { return e.status(b, "testplugin").State == "idle" })
+		}
+		reportP50(b, ds, time.Millisecond, "p50-ms")
+	})
+}
+
+// rawLink opens a bare Link stream to the test plugin in raw mode.
+func rawLink(b *testing.B) pluginpb.Plugin_LinkClient {
+	c, pc := bareClient(b, "MTTEST_RAW=1")
+	b.Cleanup(c.Kill)
+	s, err := pc.Link(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func rawEnvelope(b *testing.B, id uint64) *mtpb.Envelope {
+	payload, err := proto.Marshal(wrapperspb.String("0123456789abcdef"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &mtpb.Envelope{Dst: "Raw", Type: "google.protobuf.StringValue", Payload: payload, Id: id,
+		Route: []*mtpb.Hop{{Kind: mtpb.Hop_ENDPOINT, Id: 1}}}
+}
+
+// BenchmarkRoundTrip: a request from the node to a plugin service and its
+// reply; baseline: one message echoed over a bare gRPC bidi stream to the
+// same plugin process kind.
+func BenchmarkRoundTrip(b *testing.B) {
+	b.Run("baseline=grpc-bidi", func(b *testing.B) {
+		b.ReportAllocs()
+		s := rawLink(b)
+		env := rawEnvelope(b, 1)
+		var ds []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			if err := s.Send(&pluginpb.Frame{Batch: &mtpb.Batch{Envelopes: []*mtpb.Envelope{env}, Credit: 1}}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.Recv(); err != nil {
+				b.Fatal(err)
+			}
+			ds = append(ds, time.Since(t0))
+		}
+		reportP50(b, ds, time.Microsecond, "p50-µs")
+	})
+	b.Run("mtnode", func(b *testing.B) {
+		b.ReportAllocs()
+		e := newEnv(b, []string{"testplugin"})
+		msg := wrapperspb.String("0123456789abcdef")
+		ctx := context.Background()
+		if _, err := e.node.Request(ctx, sdk.To("TEcho"), msg); err != nil {
+			b.Fatal(err)
+		}
+		var ds []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			if _, err := e.node.Request(ctx, sdk.To("TEcho"), msg); err != nil {
+				b.Fatal(err)
+			}
+			ds = append(ds, time.Since(t0))
+		}
+		reportP50(b, ds, time.Microsecond, "p50-µs")
+	})
+}
+
+// BenchmarkOneWay: events from the node to a plugin service, no replies;
+// baseline: one gRPC stream message per event to a bare Link server.
+func BenchmarkOneWay(b *testing.B) {
+	b.Run("baseline=grpc-bidi-per-event", func(b *testing.B) {
+		b.ReportAllocs()
+		s := rawLink(b)
+		env := rawEnvelope(b, 1)
+		t0 := time.Now()
+		n := 0
+		for b.Loop() {
+			if err := s.Send(&pluginpb.Frame{Batch: &mtpb.Batch{Envelopes: []*mtpb.Envelope{env}}}); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if err := s.Send(&pluginpb.Frame{Batch: &mtpb.Batch{Credit: 2}}); err != nil {
+			b.Fatal(err)
+		}
+		f, err := s.Recv()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := int(f.GetBatch().GetCredit()); got != n {
+			b.Fatalf("the server counted %d events, want %d", got, n)
+		}
+		b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "events/s")
+	})
+	b.Run("mtnode", func(b *testing.B) {
+		b.ReportAllocs()
+		e := newEnv(b, []string{"testplugin"})
+		ctx := context.Background()
+		if _, err := e.node.Request(ctx, sdk.To("Sink"), wrapperspb.String("flush")); err != nil {
+			b.Fatal(err)
+		}
+		p := e.host.plugins[filepath.Join(e.dir, "testplugin")]
+		p.mu.RLock()
+		pr := p.proc
+		p.mu.RUnlock()
+		msg := wrapperspb.String("0123456789abcdef")
+		t0 := time.Now()
+		n := 0
+		for b.Loop() {
+			// Pace the producer as a gRPC stream's flow control would: the
+			// link's queue is bounded and refuses events beyond it.
+			if n%1024 == 0 {
+				for pr.conn.Queued() > pluginrt.DefaultQueueLimit/2 {
+					time.Sleep(50 * time.Microsecond)
+				}
+			}
+			if err := e.node.Send(sdk.To("Sink"), msg); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		ev, err := e.node.Request(ctx, sdk.To("Sink"), wrapperspb.String("flush"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		elapsed := time.Since(t0)
+		if got, _ := strconv.Atoi(ev.Msg.(*wrapperspb.StringValue).Value); got != n {
+			b.Fatalf("the plugin counted %d events, want %d", got, n)
+		}
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "events/s")
+	})
+}
