@@ -54,7 +54,7 @@ func (conf) Problems() []error                                            { retu
 func startNode(t *testing.T, c conf) (*core.Node, string) {
 	t.Helper()
 	c["bindAddr"] = "127.0.0.1:0"
-	n, err := core.New(core.Config{Services: []sdk.Spec{rpc.Spec(), echoSpec}, Start: []string{rpc.Name},
+	n, err := core.New(core.Config{Services: []sdk.Spec{rpc.Spec, echoSpec}, Start: []string{rpc.Name},
 		Conf: func(svc string) sdk.Config {
 			if svc == rpc.Name {
 				return c

@@ -100,4 +100,4 @@ for h in 0 1 2; do
 	stats <"$OUT/v" "p50 us, hops=$h"
 	printf -v "P$h" '%s' "$MED"
 done
-awk -v a="$P0" -v c="$P2" 'BEGIN {printf "added p50 per relay hop: %.1f us ((hops=2 - hops=0) / 2)\n", (c-a)/2}'
+awk -v a="$P0" -v b="$P1" -v c="$P2" 'BEGIN {printf "added p50 per relay hop: %.1f us (hops=1 - hops=0), %.1f us ((hops=2 - hops=0) / 2)\n", b-a, (c-a)/2}'

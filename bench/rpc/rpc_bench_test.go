@@ -28,7 +28,7 @@ func startNode(b *testing.B, extra ...sdk.Spec) (*core.Node, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n, err := core.New(core.Config{Services: append([]sdk.Spec{rpc.Spec(), EchoSpec, SinkSpec()}, extra...),
+	n, err := core.New(core.Config{Services: append([]sdk.Spec{rpc.Spec, EchoSpec, SinkSpec()}, extra...),
 		Start: []string{rpc.Name}, Conf: func(s string) sdk.Config { return store.Sub(s) }})
 	if err != nil {
 		b.Fatal(err)

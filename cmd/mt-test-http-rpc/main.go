@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mtnode/mtnode/examples/demo/echo"
 	"github.com/mtnode/mtnode/examples/demo/httprpc"
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/core"
@@ -94,7 +95,7 @@ func run(args []string) error {
 	defer stop()
 
 	echoNode, err := core.New(core.Config{Name: "echo", Logger: logger,
-		Services: []sdk.Spec{rpc.Spec(), echoSpec},
+		Services: []sdk.Spec{rpc.Spec, echo.Spec},
 		Start:    []string{rpc.Name, "Echo"},
 		Conf: func(svc string) sdk.Config {
 			if svc == rpc.Name {
@@ -120,7 +121,7 @@ func run(args []string) error {
 
 	var web *httprpc.Service
 	webNode, err := core.New(core.Config{Name: "web", Logger: logger,
-		Services: []sdk.Spec{rpc.Spec(), webserver.Spec,
+		Services: []sdk.Spec{rpc.Spec, webserver.Spec,
 			sdk.Define(httprpc.Name, func() sdk.Service { web = httprpc.New(); return web }, sdk.Inline())},
 		Start: []string{rpc.Name, webserver.Name, httprpc.Name},
 		Conf: func(svc string) sdk.Config {
@@ -171,13 +172,3 @@ func (b backendDefault) String(key, def, desc string) string {
 	}
 	return v
 }
-
-// echoSpec answers every request with its payload (the demo's Echo).
-var echoSpec = sdk.Define("Echo", func() sdk.Service {
-	return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
-		if ev.Kind == sdk.KindRequest {
-			c.Reply(ev.Msg)
-		}
-		return nil
-	})
-})

@@ -145,7 +145,7 @@ func startNode(t *testing.T, o nodeOpts) *node {
 	if o.name == "" {
 		o.name = "n"
 	}
-	services := append([]sdk.Spec{rpc.Spec(), echoSpec, relaySpec, holdSpec}, o.services...)
+	services := append([]sdk.Spec{rpc.Spec, echoSpec, relaySpec, holdSpec}, o.services...)
 	n, err := core.New(core.Config{Name: o.name, Services: services, Start: []string{rpc.Name}, Logger: logger,
 		Conf: func(svc string) sdk.Config { return store.Sub(svc) }, ShutdownTimeout: 2 * time.Second})
 	if err != nil {

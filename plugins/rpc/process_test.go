@@ -42,7 +42,7 @@ func helperNode(addr string) error {
 	if err != nil {
 		return err
 	}
-	n, err := core.New(core.Config{Name: "helper", Services: []sdk.Spec{rpc.Spec(), echoSpec, holdSpec},
+	n, err := core.New(core.Config{Name: "helper", Services: []sdk.Spec{rpc.Spec, echoSpec, holdSpec},
 		Start: []string{rpc.Name}, Conf: func(s string) sdk.Config { return store.Sub(s) }})
 	if err != nil {
 		return err

@@ -24,7 +24,7 @@ import (
 const Name = "RPC"
 
 // Spec registers the RPC service.
-func Spec() sdk.Spec { return sdk.Define(Name, func() sdk.Service { return New() }) }
+var Spec = sdk.Define(Name, func() sdk.Service { return New() })
 
 // Service is the RPC service. Create it with New; the node calls Start,
 // Handle and Stop.

@@ -14,8 +14,8 @@ import (
 // Name is the service's name.
 const Name = "HttpRpc"
 
-// Spec registers HttpRpc.
-func Spec() sdk.Spec { return sdk.Define(Name, func() sdk.Service { return New() }, sdk.Inline()) }
+// Spec registers HttpRpc. It is stateless, so it runs Inline.
+var Spec = sdk.Define(Name, func() sdk.Service { return New() }, sdk.Inline())
 
 // Service is the HttpRpc service.
 type Service struct {

@@ -41,7 +41,7 @@ func start(t *testing.T, embedded string, services []sdk.Spec, startList []strin
 }
 
 func TestHttpRpc(t *testing.T) {
-	backend := start(t, "RPC.bindAddr=127.0.0.1:0\n", []sdk.Spec{rpc.Spec(), echoSpec}, []string{rpc.Name})
+	backend := start(t, "RPC.bindAddr=127.0.0.1:0\n", []sdk.Spec{rpc.Spec, echoSpec}, []string{rpc.Name})
 	ev, err := backend.Request(context.Background(), sdk.To(rpc.Name), &rpcpb.ListLinks{})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestHttpRpc(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var svc *httprpc.Service
-			specs := []sdk.Spec{rpc.Spec(), webserver.Spec, sdk.Define(httprpc.Name, func() sdk.Service { svc = httprpc.New(); return svc }, sdk.Inline())}
+			specs := []sdk.Spec{rpc.Spec, webserver.Spec, sdk.Define(httprpc.Name, func() sdk.Service { svc = httprpc.New(); return svc }, sdk.Inline())}
 			if tc.echo {
 				specs = append(specs, echoSpec)
 			}

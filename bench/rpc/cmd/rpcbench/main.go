@@ -114,7 +114,7 @@ func newNode(conf map[string]string, start []string, extra ...sdk.Spec) (*core.N
 	if err != nil {
 		return nil, err
 	}
-	specs := append([]sdk.Spec{rpc.Spec(), rpcbench.EchoSpec, rpcbench.SinkSpec(), webserver.Spec, httprpc.Spec()}, extra...)
+	specs := append([]sdk.Spec{rpc.Spec, rpcbench.EchoSpec, rpcbench.SinkSpec(), webserver.Spec, httprpc.Spec}, extra...)
 	n, err := core.New(core.Config{Name: "bench", Services: specs, Start: append([]string{rpc.Name}, start...),
 		Conf: func(s string) sdk.Config { return store.Sub(s) }})
 	if err != nil {
