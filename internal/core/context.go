@@ -13,8 +13,9 @@ import (
 // svcContext is the sdk.Context of one service goroutine. Each loop owns
 // one and reuses it for every event (the Context is valid only during Handle).
 type svcContext struct {
-	s  *service
-	ev *sdk.Event
+	s       *service
+	ev      *sdk.Event
+	batches uint64 // batches handled by this loop (handler-time sampling)
 }
 
 func (c *svcContext) Event() *sdk.Event    { return c.ev }

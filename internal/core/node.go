@@ -68,8 +68,8 @@ type Node struct {
 	level   *slog.LevelVar
 
 	mu       sync.Mutex
-	table    atomic.Pointer[map[string]*service] // running services, copy-on-write
-	order    []*service                          // start order
+	table    sync.Map   // running services: name -> *service (writes under mu)
+	order    []*service // start order
 	stopping atomic.Bool
 	stopped  chan struct{}
 
@@ -121,8 +121,6 @@ func New(cfg Config) (*Node, error) {
 		}
 		n.specs[s.Name] = s
 	}
-	empty := map[string]*service{}
-	n.table.Store(&empty)
 	n.endpoints.init()
 	n.router = router.New(n, cfg.Runtime, cfg.Epoch, n.log)
 	return n, nil
@@ -191,7 +189,12 @@ func (n *Node) Epoch() uint64 { return n.router.Epoch() }
 // Logger returns the node's logger.
 func (n *Node) Logger() *slog.Logger { return n.log }
 
-func (n *Node) lookup(name string) *service { return (*n.table.Load())[name] }
+func (n *Node) lookup(name string) *service {
+	if v, ok := n.table.Load(name); ok {
+		return v.(*service)
+	}
+	return nil
+}
 
 // ensure returns the running service name, constructing it if needed.
 func (n *Node) ensure(name string) (*service, error) {
@@ -211,13 +214,7 @@ func (n *Node) ensure(name string) (*service, error) {
 		return nil, &sdk.DeliveryError{Code: sdk.CodeStopped, Message: "node is stopping"}
 	}
 	s := newService(n, spec)
-	old := *n.table.Load()
-	next := make(map[string]*service, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[name] = s
-	n.table.Store(&next)
+	n.table.Store(name, s)
 	n.order = append(n.order, s)
 	s.launch()
 	return s, nil
@@ -228,17 +225,10 @@ func (n *Node) ensure(name string) (*service, error) {
 func (n *Node) remove(s *service) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	old := *n.table.Load()
-	if old[s.name] != s {
+	if n.lookup(s.name) != s {
 		return
 	}
-	next := make(map[string]*service, len(old))
-	for k, v := range old {
-		if v != s {
-			next[k] = v
-		}
-	}
-	n.table.Store(&next)
+	n.table.Delete(s.name)
 	n.order = slices.DeleteFunc(n.order, func(x *service) bool { return x == s })
 }
 
@@ -372,9 +362,10 @@ func (n *Node) waitDrained(ctx context.Context) {
 	defer t.Stop()
 	for {
 		pending := 0
-		for _, s := range *n.table.Load() {
-			pending += s.pending()
-		}
+		n.table.Range(func(_, v any) bool {
+			pending += v.(*service).pending()
+			return true
+		})
 		if pending == 0 {
 			return
 		}
