@@ -9,7 +9,7 @@
 #
 # Knobs (environment): DURATION (wrk seconds, default 10), RUNS (3),
 # CONNS (wrk connections, 100), IDLE (idle connections, 10000),
-# AB_REQUESTS (500000), PORT_BASE (18180).
+# PORT_BASE (18180).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +17,6 @@ DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
 CONNS=${CONNS:-100}
 IDLE=${IDLE:-10000}
-AB_REQUESTS=${AB_REQUESTS:-500000}
 PORT_BASE=${PORT_BASE:-18180}
 NGINX_PORT=$PORT_BASE
 MEM_PORT=$((PORT_BASE + 1))
@@ -226,7 +225,7 @@ ab_rows() {
 	for run in $(seq "$RUNS"); do
 		for row in "nginx|http://127.0.0.1:$NGINX_PORT/" "mt-test-http (memory)|http://127.0.0.1:$MEM_PORT/"; do
 			local name=${row%%|*} url=${row#*|}
-			n=$($wp ab -q -k -c 100 -n "$AB_REQUESTS" -s 5 "$url" 2>/dev/null | awk '/^Requests per second:/ {print $4}')
+			n=$($wp ab -q -k -c 100 -t "$DURATION" -n 100000000 -s 5 "$url" 2>/dev/null | awk '/^Requests per second:/ {print $4}')
 			log "  ab run $run: $name: $n req/s"
 			RESULTS["ab|$name"]+="$n "
 		done
@@ -287,7 +286,7 @@ report() {
 		case $phase in
 		pinned) echo "-- wrk, server on CPU 0, wrk on CPU $WRK_CPU" ;;
 		unpinned) echo "-- wrk, unpinned" ;;
-		ab) echo "-- ab -k -c 100 -n $AB_REQUESTS, pinned" ;;
+		ab) echo "-- ab -k -c 100 -t $DURATION, pinned" ;;
 		esac
 		printf '%-26s %12s %8s %8s   %s\n' server "median req/s" spread "x nginx" "runs"
 		for name in "nginx" "mt-test-http (memory)" "mt-test-http (disk)" "mtnode + mt-demo plugin"; do
