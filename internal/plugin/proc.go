@@ -45,8 +45,12 @@ func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.C
 		// handshake comes over go-plugin's stdio stream.
 		SyncStderr: stderr,
 		SyncStdout: stderr,
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(pluginrt.MaxMessageSize), grpc.MaxCallSendMsgSize(pluginrt.MaxMessageSize))},
+		GRPCDialOptions: []grpc.DialOption{
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(pluginrt.MaxMessageSize), grpc.MaxCallSendMsgSize(pluginrt.MaxMessageSize)),
+			// A batch is up to a few MB: HTTP/2 windows that small frames
+			// outgrow only slowly would cost a round trip per 64 KiB.
+			grpc.WithInitialWindowSize(pluginrt.StreamWindow), grpc.WithInitialConnWindowSize(pluginrt.StreamWindow),
+		},
 	})
 	rpc, err := c.Client()
 	if err != nil {

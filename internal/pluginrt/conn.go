@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
@@ -30,6 +28,12 @@ const (
 	// maxBatchBytes bounds the payload bytes gathered into one frame, well
 	// under MaxMessageSize.
 	maxBatchBytes = 4 << 20
+	// envelopeOverhead is a generous estimate of an envelope's size beside
+	// its payload (route, names, ids), for batch sizing.
+	envelopeOverhead = 256
+	// StreamWindow is the HTTP/2 flow-control window of the link's
+	// connection and stream, so that a whole batch is in flight at once.
+	StreamWindow = 8 << 20
 	// MaxMessageSize is the largest frame both sides accept.
 	MaxMessageSize = 64 << 20
 )
@@ -310,7 +314,9 @@ func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) error {
 	for _, ev := range evs {
 		env, err := ev.Envelope()
 		if err == nil {
-			if s := proto.Size(env); s > MaxMessageSize/2 {
+			// The payload dominates an envelope's size; sizing the whole
+			// envelope would cost a second pass over it.
+			if s := len(env.Payload) + envelopeOverhead; s > MaxMessageSize/2 {
 				err = &sdk.DeliveryError{Code: sdk.CodeBadEvent,
 					Message: fmt.Sprintf("%s: event of %d bytes is larger than a link frame may be", c.cfg.Name, s)}
 			} else {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,9 @@ func (s *sink) Handle(c sdk.Context, ev *sdk.Event) error {
 		return nil
 	}
 	if str(ev) == "flush" {
+		if s.n > 0 {
+			pprof.StopCPUProfile()
+		}
 		c.Reply(wrapperspb.String(strconv.FormatInt(s.n, 10)))
 		return nil
 	}
@@ -107,6 +111,11 @@ func relay(c sdk.Context, ev *sdk.Event) error {
 }
 
 func main() {
+	if path := os.Getenv("MTTEST_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.StartCPUProfile(f) // stopped by Sink's "flush"
+		}
+	}
 	if os.Getenv("MTTEST_RAW") == "1" {
 		pluginrt.ServeServer(&raw{done: make(chan struct{})})
 		return
