@@ -2,21 +2,24 @@
 // plugin binary, installed into <prefix>/plugins and launched by the node
 // on the first event for one of them.
 //
-// Services (add each demo here as it is written, under examples/demo/<name>):
+// Services:
 //   - Echo: answers any event with its payload (examples/demo/echo).
-//   - HelloWeb, HttpRpc, TelnetDemo: to be added from examples/demo/helloweb,
-//     examples/demo/httprpc and examples/demo/telnetdemo.
+//   - HelloWeb: GET / answers "Hello, World!", or files from HelloWeb.docRoot (examples/demo/helloweb).
+//   - HttpRpc: each HTTP request becomes one event to Echo at HttpRpc.backend (examples/demo/httprpc).
+//   - TelnetDemo: a console command directory, demo/ (examples/demo/telnetdemo).
+//   - Heartbeat: logs a Timer tick every Heartbeat.period (examples/demo/heartbeat).
 package main
 
 import (
 	"github.com/mtnode/mtnode/examples/demo/echo"
+	"github.com/mtnode/mtnode/examples/demo/heartbeat"
+	"github.com/mtnode/mtnode/examples/demo/helloweb"
+	"github.com/mtnode/mtnode/examples/demo/httprpc"
+	"github.com/mtnode/mtnode/examples/demo/telnetdemo"
 	_ "github.com/mtnode/mtnode/internal/pluginrt" // the plugin runtime behind sdk.Serve
 	"github.com/mtnode/mtnode/sdk"
 )
 
 func main() {
-	sdk.Serve(
-		echo.Spec,
-		// helloweb.Spec, httprpc.Spec, telnetdemo.Spec,
-	)
+	sdk.Serve(echo.Spec, helloweb.Spec, httprpc.Spec, telnetdemo.Spec, heartbeat.Spec)
 }

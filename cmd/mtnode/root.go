@@ -15,7 +15,7 @@ type globals struct {
 
 func (g *globals) options() boot.Options {
 	return boot.Options{ConfPath: g.conf, Sets: g.sets, LogLevel: g.logLevel,
-		Services: builtins(), DefaultStart: defaultStart(), Embedded: defaultConf}
+		Services: builtins(), DefaultStart: defaultStart(), Embedded: defaultConf, Plugins: true}
 }
 
 func newRootCmd() *cobra.Command {

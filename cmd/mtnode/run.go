@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"os/signal"
 	"syscall"
@@ -38,13 +37,7 @@ func runNode(cmd *cobra.Command, g *globals, demo bool) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ext, err := attachExtensions(ctx, n)
-	if err != nil {
-		_ = n.Stop()
-		return err
-	}
-	if err := n.Start(ctx, ext.known, ext.start); err != nil {
-		ext.stop()
+	if err := n.Start(ctx, nil, nil); err != nil {
 		_ = n.Stop()
 		return err
 	}
@@ -53,19 +46,9 @@ func runNode(cmd *cobra.Command, g *globals, demo bool) error {
 	<-ctx.Done()
 	stop() // a second signal now kills the process
 	n.Log.Info("stopping", "timeout", n.ShutdownTimeout())
-	err = n.Stop()
-	ext.stop()
-	if err != nil {
+	if err := n.Stop(); err != nil {
 		return err
 	}
 	n.Log.Info("stopped")
 	return nil
-}
-
-// extensions are the parts of a node that live outside internal/core: the
-// plugin host.
-type extensions struct {
-	known func(string) bool
-	start func(context.Context, string) error
-	stop  func()
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/internal/plugin"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -52,6 +53,9 @@ type Options struct {
 	LogOut io.Writer
 	// Env looks up environment variables (nil = os.LookupEnv).
 	Env func(string) (string, bool)
+	// Plugins turns on the plugin host: the plugins folder
+	// (Node.pluginsDir) is scanned at Start and followed for changes.
+	Plugins bool
 }
 
 // Node is an assembled node, ready to Run.
@@ -65,6 +69,8 @@ type Node struct {
 	shutdownTimeout time.Duration
 	start           []string
 	metrics         *metricsServer
+	// Plugins is the plugin host, when Options.Plugins is set.
+	Plugins *plugin.Host
 }
 
 // ParseSets turns --set Service.key=value flags into overrides.
@@ -165,11 +171,30 @@ func Open(opts Options) (*Node, error) {
 		SetConfig:       st.Set,
 		QueueLimit:      int(nodeConf.Int("queueLimit", core.DefaultQueueLimit, "default queue limit of a service (events); <Service>.queueLimit overrides it per service")),
 		ShutdownTimeout: n.shutdownTimeout,
+		ExtraServices:   n.pluginServices,
 	})
 	if err != nil {
 		return nil, err
 	}
 	n.Node = cn
+	if opts.Plugins {
+		h, err := plugin.New(plugin.Config{
+			Router:       cn.Router(),
+			Logger:       log,
+			LogLevel:     level,
+			Dir:          nodeConf.String("pluginsDir", filepath.Join(prefix, "plugins"), "folder of plugin binaries, followed for new, replaced and removed binaries"),
+			CacheFile:    filepath.Join(prefix, "cache", "plugins.json"),
+			Conf:         st,
+			Local:        cn.Has,
+			StartTimeout: nodeConf.Duration("pluginStartTimeout", 5*time.Second, "how long a plugin may take to start before it is killed and its events fail"),
+			IdleTimeout:  nodeConf.Duration("pluginIdleTimeout", 0, "stop a plugin process idle for this long (0 = never)"),
+			Watch:        true,
+		})
+		if err != nil {
+			return nil, err
+		}
+		n.Plugins = h
+	}
 	for _, p := range st.Problems() {
 		log.Warn("config value ignored", sdk.KeyErr, p.Error())
 	}
@@ -185,20 +210,64 @@ func (n *Node) configEntries() []sdk.ConfigEntry {
 	return out
 }
 
+// pluginServices lists the plugins' services for the console and metrics.
+func (n *Node) pluginServices() []sdk.ServiceInfo {
+	if n.Plugins == nil {
+		return nil
+	}
+	var out []sdk.ServiceInfo
+	for _, p := range n.Plugins.Status() {
+		where := "plugin " + p.Name
+		if p.PID != 0 {
+			where += fmt.Sprintf(" (pid %d)", p.PID)
+		}
+		for _, s := range p.Services {
+			out = append(out, sdk.ServiceInfo{Name: s, Where: where, State: p.State, Delivery: "plugin"})
+		}
+	}
+	return out
+}
+
 // StartList returns the Start= services in order.
 func (n *Node) StartList() []string { return n.start }
 
 // Start starts the Start= services in order. known reports services that
 // live outside the node (plugins); starter starts one of those. An unknown
 // name is a *UsageError naming it and listing the known services.
+//
+// With the plugin host on, the plugins folder is scanned first and plugin
+// services may be named in Start= too; known and starter may then be nil.
 func (n *Node) Start(ctx context.Context, known func(string) bool, starter func(context.Context, string) error) error {
+	if n.Plugins != nil {
+		if err := n.Plugins.Start(ctx); err != nil {
+			return err
+		}
+		for _, p := range n.Plugins.Problems() {
+			n.Log.Warn("plugin problem", sdk.KeyErr, p.Error())
+		}
+		if known == nil {
+			known = n.Plugins.Known
+		}
+	}
 	if err := n.Node.Start(ctx, known); err != nil {
 		if errors.Is(err, core.ErrUnknownStart) {
 			return &UsageError{err}
 		}
 		return err
 	}
-	if starter != nil {
+	if starter == nil && n.Plugins != nil {
+		// Plugin services of Start=, all at once: each plugin is launched
+		// once with its listed services started in order.
+		var names []string
+		for _, name := range n.start {
+			if !n.Node.Has(name) {
+				names = append(names, name)
+			}
+		}
+		if err := n.Plugins.StartServices(ctx, names); err != nil {
+			return err
+		}
+	} else if starter != nil {
 		for _, name := range n.start {
 			if !n.Node.Has(name) {
 				if err := starter(ctx, name); err != nil {
@@ -233,6 +302,11 @@ func (n *Node) MetricsAddr() string {
 
 func (n *Node) warnUnknownKeys() {
 	known := append(n.Node.Known(), "Node", "Start")
+	if n.Plugins != nil {
+		for _, ps := range n.Plugins.Status() {
+			known = append(known, ps.Services...)
+		}
+	}
 	for _, w := range n.Store.Unknown(known) {
 		n.Log.Warn("config: " + w.String())
 	}
@@ -243,6 +317,12 @@ func (n *Node) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), n.shutdownTimeout+time.Second)
 	defer cancel()
 	err := n.Node.Stop(ctx)
+	if n.Plugins != nil {
+		// After the node: events to plugins flow while queues drain.
+		if perr := n.Plugins.Close(ctx); perr != nil {
+			err = errors.Join(err, perr)
+		}
+	}
 	if n.metrics != nil {
 		n.metrics.close()
 	}

@@ -51,6 +51,9 @@ type Config struct {
 	Epoch uint64
 	// NoAdmin withholds sdk.Admin from the services' contexts (plugins).
 	NoAdmin bool
+	// ExtraServices lists services that live outside the node (plugins) for
+	// Stats and the console; nil means none.
+	ExtraServices func() []sdk.ServiceInfo
 }
 
 // DefaultQueueLimit is the queue limit of a service that sets none.
@@ -393,6 +396,9 @@ func (n *Node) Stats() []sdk.ServiceInfo {
 		if !seen[name] {
 			out = append(out, sdk.ServiceInfo{Name: name, Where: "node", State: "idle", Delivery: delivery(n.specs[name])})
 		}
+	}
+	if n.cfg.ExtraServices != nil {
+		out = append(out, n.cfg.ExtraServices()...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

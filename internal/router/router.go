@@ -148,8 +148,16 @@ func (r *Router) request(ev *sdk.Event) {
 		r.mu.RLock()
 		self := r.selfAddr[ev.DstNode]
 		c := r.carrier
+		up := r.upstream
 		r.mu.RUnlock()
 		if !self {
+			if c == nil && up != nil {
+				// Inside a plugin: the host's RPC service carries it.
+				if err := up.Send(ev); err != nil {
+					r.failErr(ev, err, up.Name())
+				}
+				return
+			}
 			if c == nil {
 				r.fail(ev, sdk.CodeNoService, fmt.Sprintf("router: cannot reach node %s: the RPC service is not running here (add RPC to Start=)", ev.DstNode), "")
 				return

@@ -184,13 +184,25 @@ func isLoopback(addr string) bool {
 }
 
 // sender returns the name of the service that sent ev, or "" when the
-// request came from beyond this node or from outside any service.
+// request came from beyond this node or from outside any service. A request
+// from a plugin's service carries the plugin link's hop (an ENDPOINT hop
+// naming the plugin runtime, with no id) above the service's own hop; the
+// service is still on this node, so that hop is looked through.
 func sender(ev *sdk.Event) string {
-	top, _, ok := ev.Route.Pop()
-	if !ok || top.Kind != sdk.HopService {
-		return ""
+	r := ev.Route
+	for {
+		top, rest, ok := r.Pop()
+		switch {
+		case !ok:
+			return ""
+		case top.Kind == sdk.HopService:
+			return top.Name
+		case top.Kind == sdk.HopEndpoint && top.ID == 0 && top.Name != "":
+			r = rest // a plugin link: the sender is below it
+		default:
+			return ""
+		}
 	}
-	return top.Name
 }
 
 // register handles Register.

@@ -51,7 +51,7 @@ func (s *Service) Types() []string { return s.mux.Types() }
 func (s *Service) onTick(c sdk.Context, t *timerpb.TickTimer) error {
 	s.ticks++
 	late := c.Now().Sub(time.Unix(0, t.GetDeadlineUnixNano()))
-	c.Logger().Info("heartbeat", "tick", s.ticks, "late", late.Round(time.Microsecond), "missed", t.GetMissed())
+	c.Logger().Info("heartbeat", "tick", s.ticks, "late", late.Round(time.Microsecond).String(), "missed", t.GetMissed())
 	return nil
 }
 
