@@ -16,10 +16,9 @@ import (
 	"github.com/mtnode/mtnode/examples/demo/helloweb"
 	"github.com/mtnode/mtnode/examples/demo/httprpc"
 	"github.com/mtnode/mtnode/examples/demo/telnetdemo"
-	_ "github.com/mtnode/mtnode/internal/pluginrt" // the plugin runtime behind sdk.Serve
-	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/plugin"
 )
 
 func main() {
-	sdk.Serve(echo.Spec, helloweb.Spec, httprpc.Spec, telnetdemo.Spec, heartbeat.Spec)
+	plugin.Serve(echo.Spec, helloweb.Spec, httprpc.Spec, telnetdemo.Spec, heartbeat.Spec)
 }

@@ -80,7 +80,7 @@ func explainStart(err error, stderr *stderrLog) error {
 		err = errors.New("it exited before completing the plugin handshake")
 	case strings.Contains(msg, "Unrecognized remote plugin message"):
 		first, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
-		err = fmt.Errorf("not an mtnode plugin: it printed %q on stdout instead of go-plugin's handshake (build it with sdk.Serve, and keep stdout free before Serve)", first)
+		err = fmt.Errorf("not an mtnode plugin: it printed %q on stdout instead of go-plugin's handshake (build it with plugin.Serve from sdk/plugin, and keep stdout free before Serve)", first)
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
 		err = errors.New("it did not complete the plugin handshake in time (hangs at start?)")
 	}

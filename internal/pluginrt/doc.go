@@ -3,7 +3,7 @@
 //
 // # The plugin process
 //
-// sdk.Serve calls Serve, which runs go-plugin's handshake (gRPC protocol,
+// sdk/plugin.Serve calls Serve, which runs go-plugin's handshake (gRPC protocol,
 // Handshake's magic cookie and protocol version) and serves the Plugin
 // service of proto/pluginpb:
 //

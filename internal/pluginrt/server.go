@@ -147,8 +147,6 @@ func (u *upLink) Send(ev *sdk.Event) error  { return u.conn.Send(ev) }
 func (u *upLink) Carry(ev *sdk.Event) error { return u.conn.Send(ev) }
 func (u *upLink) Name() string              { return "host" }
 
-func init() { sdk.RegisterServe(Serve) }
-
 // Serve runs a plugin process holding specs and never returns: it serves
 // go-plugin's handshake and the Plugin service, and exits when the host
 // ends the link, when the host process dies (its parent pid changes), or

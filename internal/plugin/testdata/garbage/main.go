@@ -6,11 +6,12 @@ import (
 
 	_ "github.com/mtnode/mtnode/internal/pluginrt"
 	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/plugin"
 )
 
 func main() {
 	fmt.Println("starting up, please wait...")
-	sdk.Serve(sdk.Define("Garbage", func() sdk.Service {
+	plugin.Serve(sdk.Define("Garbage", func() sdk.Service {
 		return sdk.HandlerFunc(func(sdk.Context, *sdk.Event) error { return nil })
 	}))
 }

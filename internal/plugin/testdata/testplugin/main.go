@@ -23,6 +23,7 @@ import (
 	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/plugin"
 )
 
 var version = "v1"
@@ -120,7 +121,7 @@ func main() {
 		pluginrt.ServeServer(&raw{done: make(chan struct{})})
 		return
 	}
-	sdk.Serve(
+	plugin.Serve(
 		sdk.Define("TEcho", func() sdk.Service {
 			return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
 				if ev.Kind == sdk.KindRequest {
