@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// mtnodeBin is the real binary, built once by TestMain.
-var mtnodeBin string
+// mtnodeBin is the real binary and demoBin the mt-demo plugin, built once
+// by TestMain.
+var mtnodeBin, demoBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "mtnode-it-")
@@ -28,6 +29,11 @@ func TestMain(m *testing.M) {
 	out, err := exec.Command("go", "build", "-race", "-o", mtnodeBin, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building mtnode: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	demoBin = filepath.Join(dir, "mt-demo")
+	if out, err := exec.Command("go", "build", "-o", demoBin, "../mt-demo").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building mt-demo: %v\n%s", err, out)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -66,18 +72,16 @@ type proc struct {
 	mu   sync.Mutex
 	log  bytes.Buffer
 	done chan error
-	seen chan string
 }
 
 func start(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "MT_Node_pluginsDir=") // nothing from the developer's environment
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, done: make(chan error, 1), seen: make(chan string, 1000)}
+	p := &proc{cmd: cmd, done: make(chan error, 1)}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,10 +91,6 @@ func start(t *testing.T, bin string, args ...string) *proc {
 			p.mu.Lock()
 			p.log.WriteString(sc.Text() + "\n")
 			p.mu.Unlock()
-			select {
-			case p.seen <- sc.Text():
-			default:
-			}
 		}
 		p.done <- cmd.Wait()
 	}()
@@ -109,18 +109,33 @@ func (p *proc) output() string {
 // waitFor waits until a log line contains s.
 func (p *proc) waitFor(t *testing.T, s string) {
 	t.Helper()
-	deadline := time.After(20 * time.Second)
+	p.line(t, func(l string) bool { return strings.Contains(l, s) }, s)
+}
+
+// line waits until some log line, earlier or to come, satisfies match, and
+// returns it.
+func (p *proc) line(t *testing.T, match func(string) bool, what string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
 	for {
-		select {
-		case line := <-p.seen:
-			if strings.Contains(line, s) {
-				return
+		for _, l := range strings.Split(p.output(), "\n") {
+			if match(l) {
+				return l
 			}
+		}
+		select {
 		case err := <-p.done:
 			p.done <- err
-			t.Fatalf("process exited (%v) before logging %q; log:\n%s", err, s, p.output())
-		case <-deadline:
-			t.Fatalf("no %q in the log after 20s; log:\n%s", s, p.output())
+			for _, l := range strings.Split(p.output(), "\n") {
+				if match(l) {
+					return l
+				}
+			}
+			t.Fatalf("process exited (%v) before logging %q; log:\n%s", err, what, p.output())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log after 20s; log:\n%s", what, p.output())
 		}
 	}
 }

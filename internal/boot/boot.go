@@ -302,12 +302,21 @@ func (n *Node) MetricsAddr() string {
 
 func (n *Node) warnUnknownKeys() {
 	known := append(n.Node.Known(), "Node", "Start")
+	plugins := map[string]bool{}
 	if n.Plugins != nil {
 		for _, ps := range n.Plugins.Status() {
-			known = append(known, ps.Services...)
+			for _, s := range ps.Services {
+				known = append(known, s)
+				plugins[s] = true
+			}
 		}
 	}
 	for _, w := range n.Store.Unknown(known) {
+		// A plugin service defines its keys when it first runs, which may be
+		// after this check: its keys are checked against its name only.
+		if svc, _, ok := strings.Cut(w.Key, "."); ok && plugins[svc] {
+			continue
+		}
 		n.Log.Warn("config: " + w.String())
 	}
 }
