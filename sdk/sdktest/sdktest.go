@@ -20,7 +20,7 @@ import (
 // Node is an in-memory node running the services under test. It is stopped
 // when the test ends.
 type Node struct {
-	t *testing.T
+	t testing.TB
 	n *core.Node
 	// Timeout bounds each Request (default 5s).
 	Timeout time.Duration
@@ -46,7 +46,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *core.Config) { c.Logger 
 
 // New starts a node holding specs. It fails the test if the node cannot
 // start, and stops the node (checking that it stops in time) at cleanup.
-func New(t *testing.T, specs []sdk.Spec, opts ...Option) *Node {
+func New(t testing.TB, specs []sdk.Spec, opts ...Option) *Node {
 	t.Helper()
 	cfg := core.Config{Name: "test", Services: specs}
 	for _, o := range opts {
