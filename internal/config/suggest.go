@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/mtnode/mtnode/internal/suggest"
+
 	"cmp"
 	"maps"
 	"slices"
@@ -95,48 +97,7 @@ func prefixOf(key string) string {
 	return key
 }
 
-// closest returns the candidate nearest to s, ignoring case, if it is
-// within maxSuggestDistance; on a tie, the first in candidates. It returns
-// "" when nothing is close or s itself is a candidate.
+// closest returns the candidate nearest to s within maxSuggestDistance.
 func closest(s string, candidates []string) string {
-	ls := strings.ToLower(s)
-	best, bestDist := "", maxSuggestDistance+1
-	for _, c := range candidates {
-		if c == s {
-			return ""
-		}
-		if d := distance(ls, strings.ToLower(c)); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-// distance returns the optimal string alignment distance between a and b:
-// the number of single-byte insertions, deletions, substitutions and swaps
-// of adjacent bytes that turn a into b, no substring edited twice. Keys are
-// ASCII, so bytes are characters.
-func distance(a, b string) int {
-	// Three rows of the dynamic programming table: i-2, i-1 and i.
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
+	return suggest.Closest(s, candidates, maxSuggestDistance)
 }

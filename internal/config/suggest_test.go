@@ -85,27 +85,3 @@ func TestClosest(t *testing.T) {
 		}
 	}
 }
-
-func TestDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0},
-		{"", "abc", 3},
-		{"abc", "", 3},
-		{"abc", "abc", 0},
-		{"abc", "acb", 1},
-		{"ca", "abc", 3}, // optimal string alignment, not full Damerau (2)
-		{"kitten", "sitting", 3},
-		{"bindaddr", "bindadr", 1},
-	}
-	for _, tt := range tests {
-		if got := distance(tt.a, tt.b); got != tt.want {
-			t.Errorf("distance(%q, %q): got %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-		if got := distance(tt.b, tt.a); got != tt.want {
-			t.Errorf("distance(%q, %q): got %d, want %d", tt.b, tt.a, got, tt.want)
-		}
-	}
-}
