@@ -209,16 +209,21 @@ func (n *Node) ensure(name string) (*service, error) {
 		return nil, sdk.ErrNoService
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if s := n.lookup(name); s != nil {
+		n.mu.Unlock()
 		return s, nil
 	}
 	if n.stopping.Load() {
+		n.mu.Unlock()
 		return nil, &sdk.DeliveryError{Code: sdk.CodeStopped, Message: "node is stopping"}
 	}
 	s := newService(n, spec)
 	n.table.Store(name, s)
 	n.order = append(n.order, s)
+	n.mu.Unlock()
+	// Launch outside the lock: an Inline service's Start runs right here and
+	// may send to services not built yet (or fail and remove itself), which
+	// takes the lock again. Other senders that find s wait for startDone.
 	s.launch()
 	return s, nil
 }

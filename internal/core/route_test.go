@@ -353,3 +353,27 @@ func TestStopDrainsAndRefuses(t *testing.T) {
 		t.Errorf("send after stop: got %v, want ErrStopped", err)
 	}
 }
+
+func TestInlineStartMaySendToUnbuiltServices(t *testing.T) {
+	front := sdk.Define("Front", func() sdk.Service { return &sendingStarter{} }, sdk.Inline())
+	n := newNode(t, Config{Services: []sdk.Spec{front, echoSpec}, Start: []string{"Front"}})
+	ev, err := request(t, n, sdk.To("Front"), wrapperspb.String("x"))
+	if err != nil || ev.Msg.(*wrapperspb.StringValue).GetValue() != "x" {
+		t.Fatalf("got %v, %v", ev, err)
+	}
+}
+
+// sendingStarter is an Inline service whose Start sends to a service that
+// has not been built yet.
+type sendingStarter struct{}
+
+func (sendingStarter) Start(c sdk.Context) error {
+	c.Send(sdk.To("Echo"), wrapperspb.String("warm-up"))
+	return nil
+}
+func (sendingStarter) Handle(c sdk.Context, ev *sdk.Event) error {
+	if ev.Kind == sdk.KindRequest {
+		c.Reply(ev.Msg)
+	}
+	return nil
+}
