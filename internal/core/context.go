@@ -16,6 +16,12 @@ type svcContext struct {
 	s       *service
 	ev      *sdk.Event
 	batches uint64 // batches handled by this loop (handler-time sampling)
+	calls   uint64 // handler calls in the current batch
+
+	// dst is the local service this goroutine last sent or replied to: a
+	// one-entry cache that saves the node's table lookup while the
+	// destination runs (a stopped, stopping or failed one is looked up anew).
+	dst *service
 }
 
 func (c *svcContext) Event() *sdk.Event    { return c.ev }
@@ -27,14 +33,51 @@ func (c *svcContext) Now() time.Time       { return c.s.n.cfg.Clock() }
 func (c *svcContext) Handle() sdk.Handle   { return c.s.handle }
 
 func (c *svcContext) Send(to sdk.Addr, msg proto.Message) uint64 {
-	return c.s.send(to, msg, c.s.self, 0)
+	return c.send(to, msg, c.s.self, 0)
 }
 
 func (c *svcContext) Relay(to sdk.Addr, msg proto.Message) uint64 {
 	if c.ev == nil {
 		return c.Send(to, msg)
 	}
-	return c.s.send(to, msg, c.ev.Route.Push(c.s.self[0]), c.ev.ID)
+	return c.send(to, msg, c.ev.Route.Push(c.s.self[0]), c.ev.ID)
+}
+
+// send is service.send with a short cut: a request for a running local
+// service goes straight into its queue, past the router (which would find
+// the same service, after a table lookup).
+func (c *svcContext) send(to sdk.Addr, msg proto.Message, route sdk.Route, id uint64) uint64 {
+	s := c.s
+	if to.Node != "" || len(route) > sdk.MaxRoute {
+		return s.send(to, msg, route, id)
+	}
+	if id == 0 {
+		id = s.n.nextReq.Add(1)
+	}
+	s.sent.Add(1)
+	ev := &sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: to.Service, Route: route}
+	if d := c.local(to.Service); d != nil {
+		if err := d.deliver(ev); err != nil {
+			s.n.router.Refuse(ev, err)
+		}
+		return id
+	}
+	s.n.router.Deliver(ev)
+	return id
+}
+
+// local returns the running local service name, or nil when it is not
+// constructed, not running or not local: the router then takes the event.
+func (c *svcContext) local(name string) *service {
+	if d := c.dst; d != nil && d.name == name && d.state.Load() == stateRunning {
+		return d
+	}
+	d := c.s.n.lookup(name)
+	if d == nil || d.state.Load() != stateRunning {
+		return nil
+	}
+	c.dst = d
+	return d
 }
 
 func (c *svcContext) Forward(to sdk.Addr, msg proto.Message) {
@@ -57,11 +100,31 @@ func (c *svcContext) Reply(msg proto.Message) {
 		c.s.log.Warn("reply outside of an event handler ignored")
 		return
 	}
-	c.s.replyTo(c.ev, msg)
+	c.replyTo(c.ev, msg)
 }
 
-func (c *svcContext) ReplyTo(ev *sdk.Event, msg proto.Message) { c.s.replyTo(ev, msg) }
-func (c *svcContext) Fail(ev *sdk.Event, err error)            { c.s.fail(ev, err) }
+func (c *svcContext) ReplyTo(ev *sdk.Event, msg proto.Message) { c.replyTo(ev, msg) }
+
+// replyTo is service.replyTo with send's short cut, for a reply whose next
+// hop is a running local service.
+func (c *svcContext) replyTo(ev *sdk.Event, msg proto.Message) {
+	n := len(ev.Route) - 1
+	if n < 0 || ev.Route[n].Kind != sdk.HopService {
+		c.s.replyTo(ev, msg)
+		return
+	}
+	d := c.local(ev.Route[n].Name)
+	if d == nil {
+		c.s.replyTo(ev, msg)
+		return
+	}
+	c.s.sent.Add(1)
+	rep := &sdk.Event{Msg: msg, Kind: sdk.KindReply, ID: ev.ID, Route: ev.Route[:n:n]}
+	if err := d.deliver(rep); err != nil {
+		c.s.n.router.Refuse(rep, err)
+	}
+}
+func (c *svcContext) Fail(ev *sdk.Event, err error) { c.s.fail(ev, err) }
 
 func (c *svcContext) Go(fn func(ctx context.Context)) { c.s.goOwned(fn) }
 

@@ -8,8 +8,10 @@ import (
 
 // queue is a bounded many-producer, one-consumer event queue, drained in
 // batches: the consumer swaps the whole slice out under one lock (the
-// original's deque swap, and nats' ipqueue). A one-slot channel signals the
-// consumer.
+// original's deque swap, and nats' ipqueue). A one-slot channel wakes the
+// consumer, and only when it is parked: a producer that finds waiting set
+// (under the lock) clears it and sends the one token, so no stale token
+// ever makes the consumer spin through an empty queue.
 //
 // Requests are admitted up to limit. Replies and error events answer requests
 // the service made itself, so they are admitted beyond limit, up to reserve
@@ -23,6 +25,7 @@ type queue struct {
 	limit   int
 	reserve int
 	high    int                // high-water mark
+	waiting bool               // the consumer is parked (or about to) on signal
 	closed  *sdk.DeliveryError // non-nil once closed: the error pushes get
 }
 
@@ -47,23 +50,29 @@ func (q *queue) push(ev *sdk.Event) error {
 	if n+1 > q.high {
 		q.high = n + 1
 	}
+	wake := q.waiting
+	q.waiting = false
 	q.mu.Unlock()
-	if n == 0 {
-		select {
-		case q.signal <- struct{}{}:
-		default: // already signalled
-		}
+	if wake {
+		q.signal <- struct{}{} // never blocks: one token per wait
 	}
 	return nil
 }
 
 var errQueueFull = &sdk.DeliveryError{Code: sdk.CodeQueueFull, Message: "queue is full (raise <Service>.queueLimit, or slow the sender down)"}
 
-// pop waits for events and returns all of them. done is true when the queue
-// is closed and empty: the consumer should exit.
-func (q *queue) pop() (batch []*sdk.Event, done bool) {
+// pop hands back the previous batch (nil at first) for reuse, waits for
+// events and returns all of them. done is true when the queue is closed and
+// empty: the consumer should exit.
+func (q *queue) pop(prev []*sdk.Event) (batch []*sdk.Event, done bool) {
+	if prev != nil {
+		clear(prev)
+	}
+	q.mu.Lock()
+	if prev != nil && q.spare == nil && cap(prev) <= 4*q.limit {
+		q.spare = prev[:0]
+	}
 	for {
-		q.mu.Lock()
 		if len(q.items) > 0 {
 			batch = q.items
 			q.items = q.spare[:0]
@@ -75,19 +84,11 @@ func (q *queue) pop() (batch []*sdk.Event, done bool) {
 			q.mu.Unlock()
 			return nil, true
 		}
+		q.waiting = true
 		q.mu.Unlock()
 		<-q.signal
+		q.mu.Lock()
 	}
-}
-
-// recycle hands a drained batch back for reuse.
-func (q *queue) recycle(batch []*sdk.Event) {
-	clear(batch)
-	q.mu.Lock()
-	if q.spare == nil && cap(batch) <= 4*q.limit {
-		q.spare = batch[:0]
-	}
-	q.mu.Unlock()
 }
 
 // close refuses further pushes with err; the consumer drains what is queued
@@ -97,10 +98,11 @@ func (q *queue) close(err *sdk.DeliveryError) {
 	if q.closed == nil {
 		q.closed = err
 	}
+	wake := q.waiting
+	q.waiting = false
 	q.mu.Unlock()
-	select {
-	case q.signal <- struct{}{}:
-	default:
+	if wake {
+		q.signal <- struct{}{}
 	}
 }
 

@@ -213,6 +213,15 @@ func (r *Router) Fail(ev *sdk.Event, code sdk.Code, msg, hop string) {
 	r.fail(ev, code, msg, hop)
 }
 
+// Refuse handles an event that the runtime tried to hand to a local service
+// itself, past Deliver, and that the service refused with err (queue full,
+// stopped): a request becomes an error event to its sender, a reply or an
+// error event is counted and logged as undeliverable, as Deliver would have
+// done. A reply's route is already popped.
+func (r *Router) Refuse(ev *sdk.Event, err error) {
+	r.failErr(ev, err, r.runtime)
+}
+
 func (r *Router) failErr(ev *sdk.Event, err error, hop string) {
 	if de, ok := err.(*sdk.DeliveryError); ok {
 		if de.Hop == "" {

@@ -1,0 +1,138 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// TestPanicMidBatch checks that a panic in the middle of a batch fails that
+// event only: the events queued after it in the same batch are handled.
+func TestPanicMidBatch(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	spec := sdk.Define("Gate", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			switch v := ev.Msg.(*wrapperspb.StringValue).GetValue(); v {
+			case "gate":
+				entered <- struct{}{}
+				<-release
+			case "panic":
+				panic("boom")
+			}
+			c.Reply(ev.Msg)
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{spec}})
+	results := make(chan *sdk.Event, 10)
+	ep := n.OpenEndpoint(func(ev *sdk.Event) { results <- ev })
+	defer ep.Close()
+	ep.Send(sdk.To("Gate"), wrapperspb.String("gate"))
+	<-entered
+	// Queued while the handler waits: one batch of three.
+	for _, v := range []string{"a", "panic", "b"} {
+		ep.Send(sdk.To("Gate"), wrapperspb.String(v))
+	}
+	close(release)
+	var got []string
+	for range 4 {
+		select {
+		case ev := <-results:
+			if ev.Kind == sdk.KindError {
+				if !errors.Is(ev.Err, sdk.ErrHandlerFailed) {
+					t.Errorf("got error %v, want ErrHandlerFailed", ev.Err)
+				}
+				got = append(got, "error")
+				continue
+			}
+			got = append(got, ev.Msg.(*wrapperspb.StringValue).GetValue())
+		case <-time.After(5 * time.Second):
+			t.Fatalf("got %v, then nothing", got)
+		}
+	}
+	if want := "[gate a error b]"; fmt.Sprint(got) != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+	if st := findStats(n, "Gate"); st.Panics != 1 {
+		t.Errorf("got panics=%d, want 1", st.Panics)
+	}
+}
+
+// TestServiceToServiceRefusals checks the short cut a service's Send and
+// Reply take to a running local service: a full queue still gives the
+// sender an error event (counted once), and replies come back the same way.
+func TestServiceToServiceRefusals(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	slow := sdk.Define("Slow", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if ev.Msg.(*wrapperspb.StringValue).GetValue() == "0" {
+				entered <- struct{}{}
+				<-release
+			}
+			c.Reply(ev.Msg)
+			return nil
+		})
+	}, sdk.QueueLen(1))
+	errs := make(chan *sdk.Event, 10)
+	replies := make(chan string, 10)
+	src := sdk.Define("Src", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			switch ev.Kind {
+			case sdk.KindError:
+				errs <- ev
+			case sdk.KindReply:
+				replies <- ev.Msg.(*wrapperspb.StringValue).GetValue()
+			default:
+				// "first" sends 0, taken by Slow's handler; "go" sends 1,
+				// which fills Slow's queue, and 2, which is refused.
+				vs := []string{"1", "2"}
+				if ev.Msg.(*wrapperspb.StringValue).GetValue() == "first" {
+					vs = []string{"0"}
+				}
+				for _, v := range vs {
+					c.Send(sdk.To("Slow"), wrapperspb.String(v))
+				}
+			}
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{slow, src}, Start: []string{"Slow", "Src"}})
+	if err := n.Send(sdk.To("Src"), wrapperspb.String("first")); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-errs:
+		if !errors.Is(ev.Err, sdk.ErrQueueFull) {
+			t.Errorf("got %v, want ErrQueueFull", ev.Err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no queue-full error event")
+	}
+	close(release)
+	var got []string
+	for range 2 {
+		select {
+		case v := <-replies:
+			got = append(got, v)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("got replies %v, then nothing", got)
+		}
+	}
+	if want := "[0 1]"; fmt.Sprint(got) != want {
+		t.Errorf("got replies %v, want %s", got, want)
+	}
+	if st := findStats(n, "Slow"); st.QueueFull != 1 {
+		t.Errorf("got queue_full=%d, want 1 (counted once)", st.QueueFull)
+	}
+}
