@@ -143,6 +143,13 @@ type wirePayload struct {
 	raw []byte
 }
 
+// wireEvent is an event that arrived from a link, allocated with its wire
+// payload (Event.wire points into it).
+type wireEvent struct {
+	ev Event
+	wp wirePayload
+}
+
 // Type returns the full protobuf name of the payload (for example
 // "mtnode.timer.v1.SetAlarm"), or "" when there is none.
 func (e *Event) Type() string {
@@ -242,23 +249,24 @@ func FromEnvelope(env *mtpb.Envelope) (*Event, error) {
 		return nil, &DeliveryError{Code: CodeRouteTooLong, EventType: env.Type, Dst: env.Dst,
 			Message: fmt.Sprintf("route has %d hops, more than %d", len(env.Route), MaxRoute)}
 	}
-	ev := &Event{
-		Kind:    Kind(env.Kind),
-		ID:      env.Id,
-		Dst:     env.Dst,
-		DstNode: env.DstNode,
-	}
-	if ev.Kind > KindError {
+	if Kind(env.Kind) > KindError {
 		return nil, &DeliveryError{Code: CodeBadEvent, EventType: env.Type, Dst: env.Dst,
 			Message: fmt.Sprintf("unknown envelope kind %d", env.Kind)}
 	}
+	var ev *Event
 	if env.Type != "" {
 		raw := env.Payload
 		if raw == nil {
 			raw = []byte{} // an empty message is still a payload to decode
 		}
-		ev.wire = &wirePayload{typ: env.Type, raw: raw}
+		// One allocation for the event and its wire payload.
+		we := &wireEvent{wp: wirePayload{typ: env.Type, raw: raw}}
+		ev = &we.ev
+		ev.wire = &we.wp
+	} else {
+		ev = new(Event)
 	}
+	ev.Kind, ev.ID, ev.Dst, ev.DstNode = Kind(env.Kind), env.Id, env.Dst, env.DstNode
 	if len(env.Route) > 0 {
 		ev.Route = make(Route, len(env.Route))
 		for i, h := range env.Route {
