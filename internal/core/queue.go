@@ -1,7 +1,9 @@
 package core
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mtnode/mtnode/sdk"
 )
@@ -18,6 +20,7 @@ import (
 // more; past that push refuses them too.
 type queue struct {
 	signal chan struct{}
+	ready  atomic.Bool // set by a push into an empty queue: what a spinning consumer watches
 
 	mu      sync.Mutex
 	items   []*sdk.Event
@@ -28,6 +31,10 @@ type queue struct {
 	waiting bool               // the consumer is parked (or about to) on signal
 	closed  *sdk.DeliveryError // non-nil once closed: the error pushes get
 }
+
+// queueSpins is how many times an empty queue's consumer yields before it
+// parks.
+const queueSpins = 16
 
 func newQueue(limit int) *queue {
 	return &queue{signal: make(chan struct{}, 1), limit: limit, reserve: limit}
@@ -49,6 +56,9 @@ func (q *queue) push(ev *sdk.Event) error {
 	q.items = append(q.items, ev)
 	if n+1 > q.high {
 		q.high = n + 1
+	}
+	if n == 0 {
+		q.ready.Store(true)
 	}
 	wake := q.waiting
 	q.waiting = false
@@ -72,17 +82,31 @@ func (q *queue) pop(prev []*sdk.Event) (batch []*sdk.Event, done bool) {
 	if prev != nil && q.spare == nil && cap(prev) <= 4*q.limit {
 		q.spare = prev[:0]
 	}
+	spun := false
 	for {
 		if len(q.items) > 0 {
 			batch = q.items
 			q.items = q.spare[:0]
 			q.spare = nil
+			q.ready.Store(false)
 			q.mu.Unlock()
 			return batch, false
 		}
 		if q.closed != nil {
 			q.mu.Unlock()
 			return nil, true
+		}
+		if !spun {
+			// Before parking, yield a few times: a busy sender's next
+			// event usually comes sooner than a park and wake-up (futex,
+			// an idle P woken) would take, for both sides.
+			spun = true
+			q.mu.Unlock()
+			for i := 0; i < queueSpins && !q.ready.Load(); i++ {
+				runtime.Gosched()
+			}
+			q.mu.Lock()
+			continue
 		}
 		q.waiting = true
 		q.mu.Unlock()
