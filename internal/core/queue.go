@@ -20,11 +20,16 @@ import (
 // more; past that push refuses them too.
 type queue struct {
 	signal chan struct{}
-	ready  atomic.Bool // set by a push into an empty queue: what a spinning consumer watches
+
+	// ready is set by a push into an empty queue and cleared when the
+	// consumer takes the batch: the consumer reads it without the lock, so
+	// it has a cache line of its own, away from the lock the senders take.
+	_     [64]byte
+	ready atomic.Bool
+	_     [64]byte
 
 	mu      sync.Mutex
 	items   []*sdk.Event
-	spare   []*sdk.Event // recycled batch slice
 	limit   int
 	reserve int
 	high    int                // high-water mark
@@ -74,20 +79,28 @@ var errQueueFull = &sdk.DeliveryError{Code: sdk.CodeQueueFull, Message: "queue i
 // pop hands back the previous batch (nil at first) for reuse, waits for
 // events and returns all of them. done is true when the queue is closed and
 // empty: the consumer should exit.
+//
+// While events flow it takes the lock once per batch. Seeing ready unset, it
+// knows the queue is empty without the lock, and yields a few times before
+// it locks to park: a busy sender's next event usually comes sooner than a
+// park and wake-up (futex, an idle P woken) would take, for both sides.
 func (q *queue) pop(prev []*sdk.Event) (batch []*sdk.Event, done bool) {
-	if prev != nil {
-		clear(prev)
-	}
-	q.mu.Lock()
-	if prev != nil && q.spare == nil && cap(prev) <= 4*q.limit {
-		q.spare = prev[:0]
+	clear(prev)
+	if cap(prev) > 4*q.limit {
+		prev = nil
 	}
 	spun := false
 	for {
+		if !spun && !q.ready.Load() {
+			spun = true
+			for i := 0; i < queueSpins && !q.ready.Load(); i++ {
+				runtime.Gosched()
+			}
+		}
+		q.mu.Lock()
 		if len(q.items) > 0 {
 			batch = q.items
-			q.items = q.spare[:0]
-			q.spare = nil
+			q.items = prev[:0]
 			q.ready.Store(false)
 			q.mu.Unlock()
 			return batch, false
@@ -97,21 +110,12 @@ func (q *queue) pop(prev []*sdk.Event) (batch []*sdk.Event, done bool) {
 			return nil, true
 		}
 		if !spun {
-			// Before parking, yield a few times: a busy sender's next
-			// event usually comes sooner than a park and wake-up (futex,
-			// an idle P woken) would take, for both sides.
-			spun = true
 			q.mu.Unlock()
-			for i := 0; i < queueSpins && !q.ready.Load(); i++ {
-				runtime.Gosched()
-			}
-			q.mu.Lock()
 			continue
 		}
 		q.waiting = true
 		q.mu.Unlock()
 		<-q.signal
-		q.mu.Lock()
 	}
 }
 
@@ -136,6 +140,7 @@ func (q *queue) take() []*sdk.Event {
 	q.mu.Lock()
 	b := q.items
 	q.items = nil
+	q.ready.Store(false)
 	q.mu.Unlock()
 	return b
 }
