@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mtnode/mtnode/internal/router"
+	"github.com/mtnode/mtnode/internal/suggest"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -257,40 +258,7 @@ func (n *Node) Endpoint(id uint64, ev *sdk.Event) bool { return n.endpoints.deli
 
 // Suggest implements router.Local: the closest known name, for "did you mean".
 func (n *Node) Suggest(name string) string {
-	best, bestD := "", 3
-	for k := range n.specs {
-		if strings.EqualFold(k, name) {
-			return k
-		}
-		if d := distance(strings.ToLower(k), strings.ToLower(name)); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance of a and b, capped at 3.
-func distance(a, b string) int {
-	if d := len(a) - len(b); d > 2 || d < -2 {
-		return 3
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return min(prev[len(b)], 3)
+	return suggest.Closest(name, n.Known(), 2)
 }
 
 // Send delivers msg to to from outside any service, with no reply expected:
