@@ -119,7 +119,7 @@ func startMetrics(addr, token string, n statsSource) (*metricsServer, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", h)
-	ln, err := net.Listen("tcp", addr)
+	ln, err := sdk.Listen(context.Background(), addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}

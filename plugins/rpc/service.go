@@ -121,7 +121,7 @@ func (s *Service) Start(c sdk.Context) error {
 	rpcpb.RegisterLinkServer(s.srv, linkServer{s: s})
 
 	for _, a := range s.cfg.bindAddrs {
-		l, err := net.Listen("tcp", a)
+		l, err := sdk.Listen(context.Background(), a)
 		if err != nil {
 			for _, l := range s.lis {
 				l.Close()

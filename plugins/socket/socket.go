@@ -42,11 +42,10 @@ type Service struct {
 	nextID atomic.Uint64
 	wg     sync.WaitGroup // connection reader and writer goroutines
 
-	mu        sync.Mutex
-	stopping  bool
-	conns     map[uint64]*conn
-	listeners map[uint64]net.Listener // each of an Unlisten's addresses
-	groups    map[uint64][]net.Listener
+	mu       sync.Mutex
+	stopping bool
+	conns    map[uint64]*conn
+	groups   map[uint64][]net.Listener
 }
 
 // New builds the service; Start reads its config.
@@ -121,7 +120,7 @@ func (s *Service) listen(c sdk.Context, m *socketpb.Listen) error {
 	lns := make([]net.Listener, 0, len(addrs))
 	bound := make([]string, 0, len(addrs))
 	for _, a := range addrs {
-		ln, err := net.Listen("tcp", a)
+		ln, err := sdk.Listen(context.Background(), a)
 		if err != nil {
 			for _, l := range lns {
 				l.Close()

@@ -99,7 +99,7 @@ func (s *Service) Start(c sdk.Context) error {
 		return fmt.Errorf("telnet: %w", err)
 	}
 	for _, a := range addrs {
-		ln, err := net.Listen("tcp", a)
+		ln, err := sdk.Listen(context.Background(), a)
 		if err != nil {
 			for _, open := range s.lns {
 				open.Close()

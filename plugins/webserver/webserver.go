@@ -104,7 +104,7 @@ func (s *Service) listen(c sdk.Context, m *webpb.Listen) error {
 	lns := make([]net.Listener, 0, len(addrs))
 	bound := make([]string, 0, len(addrs))
 	for _, a := range addrs {
-		ln, err := net.Listen("tcp", a)
+		ln, err := sdk.Listen(context.Background(), a)
 		if err != nil {
 			for _, l := range lns {
 				l.Close()
