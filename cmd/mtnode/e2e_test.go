@@ -39,8 +39,10 @@ func (p *proc) addrIn(t *testing.T, msg string) string {
 // TestIntegrationInstalledNode runs an installed node the way a user does:
 // Start= names core services and a plugin service, the plugin launches,
 // HelloWeb answers over HTTP, the console shows a plugin's command, mtnode
-// send reaches Echo in the plugin over RPC, and SIGTERM stops it all with
-// exit 0 and no plugin process left.
+// send reaches Echo in the plugin over RPC, and SIGTERM to the node's whole
+// process group (as timeout(1) or kill -- -PGID send it) stops it all in
+// order: exit 0, the plugin stopped by the node rather than killed by the
+// signal, and no plugin process left.
 func TestIntegrationInstalledNode(t *testing.T) {
 	p := prefix(t, "mtnode")
 	installDemo(t, p)
@@ -49,7 +51,9 @@ func TestIntegrationInstalledNode(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(p, "conf", "mtnode.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n := start(t, filepath.Join(p, "bin", "mtnode"))
+	cmd := exec.Command(filepath.Join(p, "bin", "mtnode"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a group, as a shell's job
+	n := startCmd(t, cmd)
 	rpcAddr := n.addrIn(t, "rpc listening")
 	telnetAddr := n.addrIn(t, "console listening")
 	webAddr := n.addrIn(t, "helloweb: listening")
@@ -88,11 +92,14 @@ func TestIntegrationInstalledNode(t *testing.T) {
 	})
 
 	pid := pluginPID(t, p)
-	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(-n.cmd.Process.Pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if code := n.wait(t); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM, want 0; log:\n%s", code, n.output())
+		t.Fatalf("exit code %d after SIGTERM to the group, want 0; log:\n%s", code, n.output())
+	}
+	if out := n.output(); strings.Contains(out, "plugin crashed") || !strings.Contains(out, "plugin stopped") {
+		t.Errorf("the plugin was not stopped by the node (the group's SIGTERM reached it directly); log:\n%s", out)
 	}
 	if pid > 0 {
 		deadline := time.Now().Add(5 * time.Second)

@@ -6,7 +6,11 @@ import (
 )
 
 // setParentDeath makes the kernel kill the plugin process when the node's
-// process dies, even by SIGKILL.
+// process dies, even by SIGKILL, and puts the plugin in a process group of
+// its own: a signal to the node's process group (timeout(1), kill -- -PGID,
+// a terminal's Ctrl-C) then reaches the node alone, and
+// the node stops its plugins in order, after their in-flight events, instead
+// of each plugin dying mid-event.
 //
 // Pdeathsig fires when the thread that forked the child exits; Go does not
 // end threads while the process runs (unless a goroutine locked to a thread
@@ -16,4 +20,5 @@ func setParentDeath(cmd *exec.Cmd) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	cmd.SysProcAttr.Setpgid = true
 }
