@@ -136,3 +136,109 @@ func TestServiceToServiceRefusals(t *testing.T) {
 		t.Errorf("got queue_full=%d, want 1 (counted once)", st.QueueFull)
 	}
 }
+
+// TestHandlerBurst checks the events a handler sends in one call to a
+// running local service (held and pushed together): the receiver gets them
+// in the order sent, across a switch to another destination, up to its
+// queue limit; each one past the limit comes back to the sender as its own
+// queue-full error event, and the counters say so.
+func TestHandlerBurst(t *testing.T) {
+	const limit, burst, switchAt = 16, 40, 10
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	var sinkGot, otherGot []string
+	sinkDone := make(chan struct{})
+	sink := sdk.Define("Sink", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			v := ev.Msg.(*wrapperspb.StringValue).GetValue()
+			if v == "block" {
+				entered <- struct{}{}
+				<-release
+				return nil
+			}
+			if sinkGot = append(sinkGot, v); len(sinkGot) == limit {
+				close(sinkDone)
+			}
+			return nil
+		})
+	}, sdk.QueueLen(limit))
+	otherDone := make(chan struct{})
+	other := sdk.Define("Other", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			otherGot = append(otherGot, ev.Msg.(*wrapperspb.StringValue).GetValue())
+			close(otherDone)
+			return nil
+		})
+	})
+	refused := make(chan string, burst)
+	src := sdk.Define("Src", func() sdk.Service {
+		ids := map[uint64]string{}
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if ev.Kind == sdk.KindError {
+				if !errors.Is(ev.Err, sdk.ErrQueueFull) {
+					t.Errorf("got error %v, want ErrQueueFull", ev.Err)
+				}
+				refused <- ids[ev.ID]
+				return nil
+			}
+			for i := range burst {
+				if i == switchAt {
+					c.Send(sdk.To("Other"), wrapperspb.String("o"))
+				}
+				v := fmt.Sprint("a", i)
+				ids[c.Send(sdk.To("Sink"), wrapperspb.String(v))] = v
+			}
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{sink, other, src}, Start: []string{"Sink", "Other", "Src"}})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	if err := n.Send(sdk.To("Sink"), wrapperspb.String("block")); err != nil {
+		t.Fatal(err)
+	}
+	<-entered // Sink's queue is empty and its handler busy
+	if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
+		t.Fatal(err)
+	}
+	var gotRefused []string
+	for range burst - limit {
+		select {
+		case v := <-refused:
+			gotRefused = append(gotRefused, v)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("got %d queue-full error events, want %d", len(gotRefused), burst-limit)
+		}
+	}
+	for i, v := range gotRefused {
+		if want := fmt.Sprint("a", limit+i); v != want {
+			t.Fatalf("refused #%d: got %s, want %s (all: %v)", i, v, want, gotRefused)
+		}
+	}
+	close(release)
+	for _, ch := range []chan struct{}{sinkDone, otherDone} {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Sink got %v, Other got %v; want %d and 1 events", sinkGot, otherGot, limit)
+		}
+	}
+	for i, v := range sinkGot {
+		if want := fmt.Sprint("a", i); v != want {
+			t.Fatalf("Sink got %v, want a0..a%d in order", sinkGot, limit-1)
+		}
+	}
+	if st := findStats(n, "Sink"); st.QueueFull != burst-limit || st.QueueHigh != limit {
+		t.Errorf("got queue_full=%d high=%d, want %d and %d", st.QueueFull, st.QueueHigh, burst-limit, limit)
+	}
+	select {
+	case v := <-refused:
+		t.Errorf("an extra refusal: %s", v)
+	default:
+	}
+}
