@@ -178,9 +178,14 @@ func runOnce(t *testing.T, bin string, args ...string) (string, int) {
 	return string(out), 0
 }
 
+// TestIntegrationSymlinkGetsItsOwnConfig starts the link as the README
+// shows, ./mtnode-web inside bin/: its config is conf/mtnode-web.conf under
+// the prefix, not under the current directory.
 func TestIntegrationSymlinkGetsItsOwnConfig(t *testing.T) {
 	p := prefix(t, "mtnode", "mtnode-web")
-	n := start(t, filepath.Join(p, "bin", "mtnode-web"), "--set", "Start=")
+	cmd := exec.Command("./mtnode-web", "--set", "Start=")
+	cmd.Dir = filepath.Join(p, "bin")
+	n := startCmd(t, cmd)
 	n.waitFor(t, "node running")
 	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -38,14 +38,21 @@ func Prefix(exe string) string {
 }
 
 // Executable returns the path of the program started as arg0 (os.Args[0]),
-// without resolving symbolic links: arg0 itself when it has a directory
-// part, else where the PATH search finds it, else arg0.
+// without resolving symbolic links: arg0 when it has a directory part, else
+// where the PATH search finds it, made absolute in both cases (so that
+// ./mtnode-web started inside ~/bin-10100/bin has the prefix ~/bin-10100,
+// as it has when started any other way); else arg0 unchanged.
 func Executable(arg0 string) string {
-	if strings.ContainsRune(arg0, filepath.Separator) || strings.ContainsRune(arg0, '/') {
-		return arg0
+	p := arg0
+	if !strings.ContainsRune(arg0, filepath.Separator) && !strings.ContainsRune(arg0, '/') {
+		found, err := exec.LookPath(arg0)
+		if err != nil {
+			return arg0
+		}
+		p = found
 	}
-	if p, err := exec.LookPath(arg0); err == nil {
-		return p
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
 	}
-	return arg0
+	return p
 }

@@ -58,8 +58,18 @@ func TestPathSymlink(t *testing.T) {
 	if got := Executable("mtnode-web"); got != link {
 		t.Errorf("Executable from PATH: got %q, want %q (not resolved)", got, link)
 	}
-	if got := Executable("./bin/mtnode-web"); got != "./bin/mtnode-web" {
-		t.Errorf("Executable with a directory: got %q, want it unchanged", got)
+	t.Chdir(prefix)
+	if got := Executable("./bin/mtnode-web"); got != link {
+		t.Errorf("Executable with a directory: got %q, want %q (absolute, not resolved)", got, link)
+	}
+	// Started as ./mtnode-web inside bin/: the prefix is still the folder
+	// above bin/, not the current directory.
+	t.Chdir(bin)
+	if got := Executable("./mtnode-web"); got != link {
+		t.Errorf("Executable inside bin: got %q, want %q", got, link)
+	}
+	if got, want := Path(Executable("./mtnode-web"), ""), filepath.Join(prefix, "conf", "mtnode-web.conf"); got != want {
+		t.Errorf("Path started inside bin: got %q, want %q", got, want)
 	}
 	if got := Executable("no-such-program-here"); got != "no-such-program-here" {
 		t.Errorf("Executable not found: got %q, want it unchanged", got)
