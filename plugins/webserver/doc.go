@@ -21,6 +21,14 @@
 // # Config
 //
 // WebServer.readTimeout, idleTimeout, writeTimeout, maxHeaderBytes,
-// maxHeaders, maxBodyBytes and shutdownTimeout; each is written into the
-// config file with its description on first use.
+// maxHeaders, maxBodyBytes, shutdownTimeout and replyTimeout; each is
+// written into the config file with its description on first use.
+//
+// # Lost replies
+//
+// A request whose reply never comes (a bug in the service, a reply lost on
+// a link) is answered 504 Gateway Timeout after WebServer.replyTimeout
+// (default 30s; up to a quarter more, as one sweeper per listener checks
+// four times per timeout instead of a timer per request), counted and
+// logged; the connection goes on with its next request.
 package webserver

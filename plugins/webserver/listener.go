@@ -3,7 +3,10 @@ package webserver
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/mtnode/mtnode/plugins/webserver/internal/h1"
 	"github.com/mtnode/mtnode/proto/webpb"
@@ -13,6 +16,14 @@ import (
 // maxEarly bounds replies held for requests not registered yet (see
 // onReply); more than that means a service answered some request twice.
 const maxEarly = 4096
+
+// replyTicks is the number of sweeper ticks in one reply timeout: a request
+// whose reply does not come is answered 504 between one and
+// 1+1/replyTicks reply timeouts after it was sent.
+const replyTicks = 4
+
+// DefaultReplyTimeout is the default of WebServer.replyTimeout.
+const DefaultReplyTimeout = 30 * time.Second
 
 // listener is one Listen: an h1 server whose requests go to target through
 // an endpoint, and whose replies complete the waiting responses.
@@ -24,26 +35,53 @@ type listener struct {
 	srv         *h1.Server
 	ep          sdk.Endpoint
 	pool        sync.Pool // *pending
+	log         *slog.Logger
+
+	// replyTimeout bounds the wait for a reply; the sweeper (sweep) answers
+	// 504 past it. stop ends the sweeper.
+	replyTimeout time.Duration
+	stop         chan struct{}
+	stopOnce     sync.Once
+
+	// Counters.
+	timedOut atomic.Uint64 // requests answered 504: no reply in time
 
 	mu      sync.Mutex
+	tick    uint64              // sweeper ticks so far
 	pending map[uint64]*pending // request id → waiting response
-	early   map[uint64]*sdk.Event
+	early   map[uint64]earlyReply
 }
 
 // pending is a response waiting for its reply event.
 type pending struct {
-	w  *h1.ResponseWriter
-	fr h1.FileRequest // copies of what serving a file needs
+	w    *h1.ResponseWriter
+	fr   h1.FileRequest // copies of what serving a file needs
+	tick uint64         // listener.tick when the request was sent
 }
 
-func newListener(id uint64, target sdk.Addr, files *h1.FileServer, withHeaders bool) *listener {
+// earlyReply is a reply that came before its request was registered.
+type earlyReply struct {
+	ev   *sdk.Event
+	tick uint64
+}
+
+func newListener(id uint64, target sdk.Addr, files *h1.FileServer, withHeaders bool, replyTimeout time.Duration, log *slog.Logger) *listener {
+	if replyTimeout <= 0 {
+		replyTimeout = DefaultReplyTimeout
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &listener{
-		id:          id,
-		target:      target,
-		files:       files,
-		withHeaders: withHeaders,
-		pending:     make(map[uint64]*pending),
-		early:       make(map[uint64]*sdk.Event),
+		id:           id,
+		target:       target,
+		files:        files,
+		withHeaders:  withHeaders,
+		log:          log,
+		replyTimeout: replyTimeout,
+		stop:         make(chan struct{}),
+		pending:      make(map[uint64]*pending),
+		early:        make(map[uint64]earlyReply),
 	}
 }
 
@@ -87,12 +125,13 @@ func (l *listener) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	// before Send returns the id: onReply then parks the reply in early.
 	id := l.ep.Send(l.target, req)
 	l.mu.Lock()
-	if ev, ok := l.early[id]; ok {
+	if e, ok := l.early[id]; ok {
 		delete(l.early, id)
 		l.mu.Unlock()
-		l.complete(p, ev)
+		l.complete(p, e.ev)
 		return
 	}
+	p.tick = l.tick
 	l.pending[id] = p
 	l.mu.Unlock()
 }
@@ -106,13 +145,77 @@ func (l *listener) onReply(ev *sdk.Event) {
 		if len(l.early) >= maxEarly {
 			clear(l.early) // answers to answered requests; nothing waits for them
 		}
-		l.early[ev.ID] = ev
+		l.early[ev.ID] = earlyReply{ev: ev, tick: l.tick}
 		l.mu.Unlock()
 		return
 	}
 	delete(l.pending, ev.ID)
 	l.mu.Unlock()
 	l.complete(p, ev)
+}
+
+// sweep runs until the listener stops: every replyTimeout/replyTicks it
+// answers 504 to requests that waited a reply timeout, and forgets early
+// replies as old. One goroutine and one map scan per tick keep the request
+// path free of timers.
+func (l *listener) sweep(ctx context.Context) {
+	t := time.NewTicker(max(l.replyTimeout/replyTicks, time.Millisecond))
+	defer t.Stop()
+	var expired []*pending
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.stop:
+			return
+		case <-t.C:
+		}
+		expired = l.expire(expired[:0])
+		for _, p := range expired {
+			l.timeout(p)
+		}
+		if n := len(expired); n > 0 {
+			total := l.timedOut.Add(uint64(n))
+			l.log.Warn("webserver: no reply in time; answered 504", "listener", l.id, "to", l.target.Service,
+				"timeout", l.replyTimeout, "requests", n, "timed_out_total", total)
+		}
+		clear(expired)
+	}
+}
+
+// expire advances the tick and takes the requests that waited more than
+// replyTicks ticks out of pending, appending them to dst; it drops early
+// replies as old.
+func (l *listener) expire(dst []*pending) []*pending {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tick++
+	for id, p := range l.pending {
+		if l.tick-p.tick > replyTicks {
+			delete(l.pending, id)
+			dst = append(dst, p)
+		}
+	}
+	for id, e := range l.early {
+		if l.tick-e.tick > replyTicks {
+			delete(l.early, id)
+		}
+	}
+	return dst
+}
+
+// timeout answers p with 504 Gateway Timeout; the connection goes on.
+func (l *listener) timeout(p *pending) {
+	w := p.w
+	w.SetStatus(504)
+	w.WriteString("webserver: ")
+	w.WriteString(l.target.Service)
+	w.WriteString(" did not answer within ")
+	w.WriteString(l.replyTimeout.String())
+	w.WriteString(" (WebServer.replyTimeout)\n")
+	w.Finish()
+	*p = pending{}
+	l.pool.Put(p)
 }
 
 // complete writes the reply ev as the response of p.
@@ -166,7 +269,10 @@ func (l *listener) complete(p *pending, ev *sdk.Event) {
 // shutdown stops the listener gracefully within ctx, then fails whatever
 // still waits.
 func (l *listener) shutdown(ctx context.Context) error {
+	// The sweeper still runs here, so that a lost reply ends in a 504
+	// rather than holding Shutdown for all of ctx.
 	err := l.srv.Shutdown(ctx)
+	l.stopOnce.Do(func() { close(l.stop) })
 	l.ep.Close()
 	if l.files != nil {
 		l.files.Close()

@@ -37,6 +37,7 @@ type settings struct {
 	maxHeaders      int64
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
+	replyTimeout    time.Duration
 }
 
 // New builds the service; Start reads its config.
@@ -58,6 +59,7 @@ func (s *Service) Start(c sdk.Context) error {
 		maxHeaders:      cf.Int("maxHeaders", h1.DefaultMaxHeaders, "most header fields in one request (431 past it)"),
 		maxBodyBytes:    cf.Bytes("maxBodyBytes", h1.DefaultMaxBodyBytes, "largest request body (413 past it)"),
 		shutdownTimeout: cf.Duration("shutdownTimeout", 5*time.Second, "how long stopping waits for requests in progress"),
+		replyTimeout:    cf.Duration("replyTimeout", DefaultReplyTimeout, "how long a request waits for the owning service's reply before the client gets 504 Gateway Timeout"),
 	}
 	return nil
 }
@@ -118,9 +120,9 @@ func (s *Service) listen(c sdk.Context, m *webpb.Listen) error {
 		bound = append(bound, ln.Addr().String())
 	}
 	s.nextID++
-	l := newListener(s.nextID, sdk.To(target), files, m.GetWithHeaders())
-	l.ep = c.Handle().Endpoint(l.onReply)
 	st := s.settings
+	l := newListener(s.nextID, sdk.To(target), files, m.GetWithHeaders(), st.replyTimeout, c.Logger())
+	l.ep = c.Handle().Endpoint(l.onReply)
 	l.srv = &h1.Server{
 		Handler:        l,
 		ReadTimeout:    st.readTimeout,
@@ -132,6 +134,7 @@ func (s *Service) listen(c sdk.Context, m *webpb.Listen) error {
 		Logger:         c.Logger(),
 	}
 	s.listeners[l.id] = l
+	c.Go(l.sweep)
 	log := c.Logger()
 	for _, ln := range lns {
 		c.Go(func(ctx context.Context) {

@@ -21,7 +21,8 @@ import (
 
 // site is a test service: at Start it sends listen to WebServer, reports
 // the outcome on result, and answers each request with answer (or, when
-// hold > 0, holds hold requests and answers them in reverse order).
+// hold > 0, holds hold requests and answers them in reverse order). A nil
+// response with a nil error sends no reply at all.
 type site struct {
 	mux    sdk.Mux
 	listen *webpb.Listen
@@ -54,7 +55,9 @@ func siteSpec(name string, listen *webpb.Listen, result chan<- any, hold int, an
 			if err != nil {
 				return err
 			}
-			c.Reply(resp)
+			if resp != nil { // nil: the reply is lost
+				c.Reply(resp)
+			}
 			return nil
 		})
 		s.mux.OnError(func(c sdk.Context, ev *sdk.Event) error {
@@ -310,5 +313,31 @@ func TestUnlisten(t *testing.T) {
 	}
 	if _, err := n.Request(sdk.To(webserver.Name), &webpb.Unlisten{Id: l.GetId()}); !errors.Is(err, sdk.ErrHandlerFailed) {
 		t.Fatalf("second Unlisten: got %v, want ErrHandlerFailed", err)
+	}
+}
+
+func TestLostReplyTimesOut(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	answer := func(r *webpb.Request) (*webpb.Response, error) {
+		if r.GetTarget() == "/lost" {
+			return nil, nil
+		}
+		return echo(r)
+	}
+	conf := sdktest.WithConfig(map[string]map[string]string{webserver.Name: {"replyTimeout": timeout.String()}})
+	addrs := start(t, &webpb.Listen{Addrs: "127.0.0.1:0"}, 0, answer, conf)
+	begin := time.Now()
+	// The lost request is pipelined before a good one: the good answer
+	// waits for the 504 (responses go out in order), and the connection
+	// goes on after it.
+	got := roundTrip(t, addrs[0], "GET /lost HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n", 2)
+	if elapsed := time.Since(begin); elapsed < timeout {
+		t.Errorf("504 after %v, want at least the reply timeout %v", elapsed, timeout)
+	}
+	if got[0].status != 504 || !strings.Contains(got[0].body, "Site did not answer") {
+		t.Errorf("lost reply: got %d %q, want 504 naming Site", got[0].status, got[0].body)
+	}
+	if got[1].status != 200 || got[1].body != "GET /ok " {
+		t.Errorf("next request: got %d %q, want 200 %q", got[1].status, got[1].body, "GET /ok ")
 	}
 }
