@@ -14,8 +14,9 @@ import (
 )
 
 // maxEarly bounds replies held for requests not registered yet (see
-// onReply); more than that means a service answered some request twice.
-const maxEarly = 4096
+// onReply). Live ones are taken within microseconds; the rest are answers
+// to requests that were already answered or timed out.
+const maxEarly = 1 << 16
 
 // replyTicks is the number of sweeper ticks in one reply timeout: a request
 // whose reply does not come is answered 504 between one and
@@ -44,7 +45,8 @@ type listener struct {
 	stopOnce     sync.Once
 
 	// Counters.
-	timedOut atomic.Uint64 // requests answered 504: no reply in time
+	timedOut       atomic.Uint64 // requests answered 504: no reply in time
+	droppedReplies atomic.Uint64 // replies refused because early was full
 
 	mu      sync.Mutex
 	tick    uint64              // sweeper ticks so far
@@ -137,13 +139,31 @@ func (l *listener) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 }
 
 // onReply receives replies and error events, on whichever goroutine
-// delivers them.
+// delivers them. A reply for no pending request is kept in early, because
+// its request may still be between Send and its registration in ServeH1
+// (an inline service answers before Send returns). The sweeper drops early
+// entries after a reply timeout; when early is full before that, entries
+// from earlier ticks (which no request can still be waiting to collect) go
+// first, and only when all are from the current tick is the new reply
+// refused and counted; its request then times out with a 504.
 func (l *listener) onReply(ev *sdk.Event) {
 	l.mu.Lock()
 	p, ok := l.pending[ev.ID]
 	if !ok {
 		if len(l.early) >= maxEarly {
-			clear(l.early) // answers to answered requests; nothing waits for them
+			for id, e := range l.early {
+				if e.tick != l.tick {
+					delete(l.early, id)
+				}
+			}
+			if len(l.early) >= maxEarly {
+				l.mu.Unlock()
+				if n := l.droppedReplies.Add(1); n&(n-1) == 0 {
+					l.log.Warn("webserver: replies for unknown requests overflow; reply dropped",
+						"listener", l.id, "dropped_total", n, "limit", maxEarly)
+				}
+				return
+			}
 		}
 		l.early[ev.ID] = earlyReply{ev: ev, tick: l.tick}
 		l.mu.Unlock()
