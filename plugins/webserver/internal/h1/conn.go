@@ -447,7 +447,9 @@ func (c *conn) drainLocked(write bool) {
 		if c.head == nil {
 			c.tail = nil
 		}
-		if !c.dead {
+		// After a response that closes the connection nothing more is
+		// written: later bytes would read as part of its body.
+		if !c.dead && !closing {
 			if c.wbuf == nil {
 				c.whold = c.srv.getBuf()
 				c.wbuf = c.whold.b[:0]

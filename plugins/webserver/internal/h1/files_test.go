@@ -1,7 +1,10 @@
 package h1
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,4 +228,33 @@ func TestCleanPath(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFileShrunk serves a small file that shrank after it was opened and
+// cached: the response must carry only the file's real bytes and then close
+// the connection, never fill the promised length from a reused buffer.
+func TestFileShrunk(t *testing.T) {
+	addr, root, fs := fileFixture(t)
+	fs.revalidate = time.Hour // keep serving the entry opened before the change
+	c := dial(t, addr)
+	// Fill the connection's write buffer with other bytes first.
+	c.send("GET /sub/a.css HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.read("GET")
+	if r := c.read("GET"); r.body != "Hello, World!" {
+		t.Fatalf("before: got %q", r.body)
+	}
+	if err := os.Truncate(filepath.Join(root, "hello.txt"), 5); err != nil {
+		t.Fatal(err)
+	}
+	c.send("GET /sub/a.css HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /sub/a.css HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.read("GET")
+	r, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
+	if err != nil {
+		t.Fatalf("read response: %v", err)
+	}
+	b, err := io.ReadAll(r.Body)
+	if string(b) != "Hello" || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("got body %q, %v; want %q cut short by the close (io.ErrUnexpectedEOF)", b, err, "Hello")
+	}
+	c.expectClosed()
 }

@@ -217,11 +217,13 @@ func (w *ResponseWriter) appendResponse(dst, date []byte) []byte {
 		if w.fileLen <= smallFile {
 			l := len(dst)
 			dst = grow(dst, int(w.fileLen))
-			n, err := w.file.f.ReadAt(dst[l:l+int(w.fileLen)], w.fileOff)
+			n, _ := w.file.f.ReadAt(dst[l:l+int(w.fileLen)], w.fileOff)
 			if int64(n) != w.fileLen {
-				// The file shrank under us; the length is already promised,
-				// so the only honest move is to end the connection.
-				_ = err
+				// The file shrank since it was opened. The length is already
+				// promised: send the bytes that are real, never the rest of
+				// a reused buffer, and close, so that the client sees a
+				// short body rather than another response's bytes.
+				dst = dst[:l+n]
 				w.close = true
 			}
 			w.dropFile()
