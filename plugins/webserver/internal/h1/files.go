@@ -161,8 +161,7 @@ func (fs *FileServer) Serve(w *ResponseWriter, fr FileRequest) {
 	if e.redirect {
 		e.release()
 		w.SetStatus(301)
-		loc := make([]byte, 0, len(fr.Path)+1)
-		w.AddHeader("Location", string(append(append(loc, fr.Path...), '/')))
+		w.AddHeader("Location", folderLocation(fr.Path))
 		return
 	}
 	w.addTrusted("Content-Type", e.ctype)
@@ -197,6 +196,20 @@ func (fs *FileServer) Serve(w *ResponseWriter, fr FileRequest) {
 		}
 	}
 	w.sendFile(e, off, n)
+}
+
+// folderLocation is the redirect target for a folder requested without its
+// trailing slash: the path (as the client encoded it, and already checked
+// by cleanPath) with one leading slash, so that "//host/dir" cannot become
+// the protocol-relative "//host/dir/", an open redirect to another host.
+func folderLocation(p []byte) string {
+	for len(p) > 0 && p[0] == '/' {
+		p = p[1:]
+	}
+	loc := make([]byte, 0, len(p)+2)
+	loc = append(loc, '/')
+	loc = append(loc, p...)
+	return string(append(loc, '/'))
 }
 
 // addTrusted adds a header the server built itself.

@@ -258,3 +258,30 @@ func TestFileShrunk(t *testing.T) {
 	}
 	c.expectClosed()
 }
+
+// TestFolderRedirect checks that a folder's redirect stays on this host:
+// leading slashes collapse, so "//dir" never yields the protocol-relative
+// "//dir/".
+func TestFolderRedirect(t *testing.T) {
+	addr, root, _ := fileFixture(t)
+	if err := os.Mkdir(filepath.Join(root, "evil.example"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, target, want string
+	}{
+		{"plain", "/dir", "/dir/"},
+		{"two leading slashes", "//dir", "/dir/"},
+		{"host-like folder", "//evil.example", "/evil.example/"},
+		{"many leading slashes", "////evil.example", "/evil.example/"},
+		{"inner empty segment kept", "/sub//parent", "/sub//parent/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := get(t, addr, "GET", tt.target)
+			if r.status != 301 || r.header.Get("Location") != tt.want {
+				t.Fatalf("got %d Location %q, want 301 %q", r.status, r.header.Get("Location"), tt.want)
+			}
+		})
+	}
+}
