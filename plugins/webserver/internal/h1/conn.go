@@ -11,8 +11,6 @@ import (
 	"time"
 )
 
-const errTooManyFiles = syscall.EMFILE
-
 const (
 	initialReadBuf = 4 << 10
 	flushThreshold = 64 << 10 // flush early once this much output waits

@@ -150,7 +150,9 @@ func (s *Server) init() {
 
 // Serve accepts connections on ln and serves them, each on its own
 // goroutine, until Shutdown or Close; it then returns ErrServerClosed.
-// Serve closes ln when it returns.
+// Accept errors are retried with a backoff of up to a second; only a
+// listener closed from elsewhere (an error matching net.ErrClosed) ends
+// Serve early, with that error. Serve closes ln when it returns.
 func (s *Server) Serve(ln net.Listener) error {
 	if s.Handler == nil {
 		panic("h1: Server.Handler is nil")
@@ -177,20 +179,24 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.shutdown.Load() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				if s.Logger != nil {
-					s.Logger.Warn("h1: accept failed, retrying", "err", err, "backoff", backoff)
-				}
-				select {
-				case <-time.After(backoff):
-				case <-s.closed:
-					return ErrServerClosed
-				}
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err // closed by someone else: nothing more to accept
 			}
-			return err
+			// Anything else (EMFILE, ENFILE, ENOBUFS, ENOMEM, ECONNABORTED,
+			// timeouts) may pass: retry with a capped backoff, as net/http
+			// does, rather than stop serving for good.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			if s.Logger != nil {
+				s.Logger.Warn("h1: accept failed, retrying", "err", err, "backoff", backoff)
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.closed:
+				t.Stop()
+				return ErrServerClosed
+			}
+			continue
 		}
 		backoff = 0
 		c := s.newConn(nc)

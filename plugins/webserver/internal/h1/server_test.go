@@ -8,7 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -431,5 +434,57 @@ func TestShutdown(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Shutdown did not return after the last request finished")
+	}
+}
+
+// flakyListener fails its first n Accept calls with err.
+type flakyListener struct {
+	net.Listener
+	mu  sync.Mutex
+	n   int
+	err error
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if l.n > 0 {
+		l.n--
+		l.mu.Unlock()
+		return nil, l.err
+	}
+	l.mu.Unlock()
+	return l.Listener.Accept()
+}
+
+// TestAcceptErrorsRetried checks that resource errors from accept (ENFILE,
+// ENOBUFS, ...) do not end Serve: it retries and serves the next
+// connection, and still ends with ErrServerClosed on Close.
+func TestAcceptErrorsRetried(t *testing.T) {
+	for _, errno := range []syscall.Errno{syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+		t.Run(errno.Error(), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fl := &flakyListener{Listener: ln, n: 3,
+				err: &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", errno)}}
+			s := &Server{Handler: echoHandler}
+			done := make(chan error, 1)
+			go func() { done <- s.Serve(fl) }()
+			c := dial(t, ln.Addr().String())
+			c.send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+			if r := c.read("GET"); r.status != 200 {
+				t.Fatalf("got %d, want 200", r.status)
+			}
+			s.Close()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrServerClosed) {
+					t.Fatalf("Serve returned %v, want ErrServerClosed", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Serve did not return after Close")
+			}
+		})
 	}
 }
