@@ -11,7 +11,10 @@
 // nothing is written; --conf reads the file (created from the embedded
 // config when missing). --set overrides any key, e.g.
 // --set HelloWeb.bindAddr=127.0.0.1:8188 --set HelloWeb.docRoot=/srv/www.
-// The program prints where it listens and runs until SIGINT or SIGTERM.
+// Once WebServer has bound, the program prints the bound addresses (port 0
+// resolved) as "mt-test-http: HelloWeb on http://ADDR[,ADDR...] (docRoot ...)"
+// and runs until SIGINT or SIGTERM, then exits 0. When the bind fails it
+// says why and exits 1.
 package main
 
 import (
@@ -23,7 +26,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mtnode/mtnode/examples/demo/helloweb"
 	"github.com/mtnode/mtnode/internal/boot"
@@ -76,13 +81,25 @@ func run(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// HelloWeb tells where WebServer bound it (or why it could not); the
+	// constructor runs on the node's goroutines, so it hands the instance
+	// over on a channel.
+	created := make(chan *helloweb.Service, 1)
+	hwSpec := sdk.Define(helloweb.Name, func() sdk.Service {
+		s := helloweb.NewService()
+		select {
+		case created <- s:
+		default: // a rebuilt instance (after a failed Start): keep the first
+		}
+		return s
+	}, sdk.Inline())
 	n, err := boot.Open(boot.Options{
 		Exe:      os.Args[0],
 		ConfPath: *confPath,
 		Sets:     sets,
 		Embedded: defaultConf,
 		InMemory: *confPath == "",
-		Services: []sdk.Spec{webserver.Spec, helloweb.Spec},
+		Services: []sdk.Spec{webserver.Spec, hwSpec},
 	})
 	if err != nil {
 		return err
@@ -93,11 +110,45 @@ func run(args []string) error {
 		_ = n.Stop()
 		return err
 	}
-	hw := n.Store.Sub(helloweb.Name)
-	fmt.Printf("mt-test-http: HelloWeb on %v (docRoot %q); the log line \"helloweb: listening\" gives the bound ports\n",
-		hw.Addrs("bindAddr", "127.0.0.1:8080", "addresses HelloWeb serves HTTP on (comma-separated, IPv4 and IPv6)"),
-		hw.String("docRoot", "", "folder to serve files from; empty answers GET / with Hello, World! from memory"))
+	addrs, err := waitListening(ctx, created)
+	if err != nil {
+		_ = n.Stop()
+		return err
+	}
+	if addrs != nil {
+		docRoot := n.Store.Sub(helloweb.Name).String("docRoot", "", "folder to serve files from; empty answers GET / with Hello, World! from memory")
+		fmt.Printf("mt-test-http: HelloWeb on http://%s (docRoot %q)\n", strings.Join(addrs, ",http://"), docRoot)
+	}
 	<-ctx.Done()
 	stop()
 	return n.Stop()
+}
+
+// listenWait bounds the wait for WebServer's answer to HelloWeb's Listen.
+const listenWait = 30 * time.Second
+
+// waitListening waits until HelloWeb is listening and returns its bound
+// addresses; nil without error when ctx ends first (a signal).
+func waitListening(ctx context.Context, created <-chan *helloweb.Service) ([]string, error) {
+	timeout := time.NewTimer(listenWait)
+	defer timeout.Stop()
+	var hw *helloweb.Service
+	select {
+	case hw = <-created:
+	case <-ctx.Done():
+		return nil, nil
+	case <-timeout.C:
+		return nil, errors.New("HelloWeb did not start (is it in Start=?)")
+	}
+	select {
+	case <-hw.Ready():
+	case <-ctx.Done():
+		return nil, nil
+	case <-timeout.C:
+		return nil, fmt.Errorf("WebServer did not answer HelloWeb's Listen within %s (see the log)", listenWait)
+	}
+	if err := hw.Err(); err != nil {
+		return nil, fmt.Errorf("HelloWeb cannot listen (choose another address with --set HelloWeb.bindAddr=HOST:PORT): %w", err)
+	}
+	return hw.Addrs(), nil
 }

@@ -11,6 +11,7 @@ package helloweb
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/mtnode/mtnode/plugins/webserver"
 	"github.com/mtnode/mtnode/proto/webpb"
@@ -28,17 +29,29 @@ var Spec = sdk.Define(Name, New, sdk.Inline())
 const Hello = "Hello, World!"
 
 // Service is HelloWeb. Its fields are written in Start and only read
-// afterwards, so concurrent inline calls need no lock.
+// afterwards, so concurrent inline calls need no lock; the outcome of the
+// Listen (for Ready, Addrs and Err) is guarded by mu.
 type Service struct {
 	mux      sdk.Mux
 	docRoot  string
 	hello    *webpb.Response // shared by every reply: never modified
 	notFound *webpb.Response
+
+	mu        sync.Mutex
+	addrs     []string // where WebServer listens for HelloWeb
+	listenErr error    // why WebServer refused to listen
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
-// New builds the service.
-func New() sdk.Service {
+// New builds the service, for sdk.Define.
+func New() sdk.Service { return NewService() }
+
+// NewService builds the service, for a program that wants to know where
+// it listens (Ready, Addrs, Err).
+func NewService() *Service {
 	s := &Service{
+		ready: make(chan struct{}),
 		hello: &webpb.Response{
 			Headers: []*webpb.Header{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}},
 			Body:    []byte(Hello),
@@ -49,6 +62,26 @@ func New() sdk.Service {
 	sdk.On(&s.mux, s.listening)
 	s.mux.OnError(s.failed)
 	return s
+}
+
+// Ready is closed once WebServer has answered HelloWeb's Listen: then
+// Addrs holds the bound addresses, or Err says why the bind failed.
+func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// Addrs returns the addresses HTTP is served on (empty until Ready, and
+// after a failed bind).
+func (s *Service) Addrs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.addrs...)
+}
+
+// Err returns why WebServer refused to listen (nil until Ready, and after
+// a successful bind).
+func (s *Service) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listenErr
 }
 
 // Start reads the config and asks WebServer to listen.
@@ -82,12 +115,20 @@ func (s *Service) request(c sdk.Context, r *webpb.Request) error {
 }
 
 func (s *Service) listening(c sdk.Context, m *webpb.Listening) error {
+	s.mu.Lock()
+	s.addrs = append([]string(nil), m.GetAddrs()...)
+	s.mu.Unlock()
+	s.readyOnce.Do(func() { close(s.ready) })
 	c.Logger().Info("helloweb: listening", "addrs", strings.Join(m.GetAddrs(), ","), "docRoot", s.docRoot)
 	return nil
 }
 
 // failed logs a refused Listen (a failed bind): the node goes on.
 func (s *Service) failed(c sdk.Context, ev *sdk.Event) error {
+	s.mu.Lock()
+	s.listenErr = ev.Err
+	s.mu.Unlock()
+	s.readyOnce.Do(func() { close(s.ready) })
 	c.Logger().Error("helloweb: WebServer refused to listen", sdk.KeyErr, ev.Err)
 	return nil
 }
