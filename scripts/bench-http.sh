@@ -10,6 +10,11 @@
 # Knobs (environment): DURATION (wrk seconds, default 10), RUNS (3),
 # CONNS (wrk connections, 100), IDLE (idle connections, 10000),
 # PORT_BASE (18180).
+#
+# The machine (CPU model, cores, kernel, Go version, tool versions) is
+# printed first. A server or tool that fails makes its row say
+# "failed: REASON" and the run goes on; ratios to a missing nginx figure
+# read n/a.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,11 +37,14 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v ab >/dev/null || need+=(apache2-utils)
 command -v taskset >/dev/null || need+=(util-linux)
 command -v curl >/dev/null || need+=(curl)
-command -v bc >/dev/null || need+=(bc)
 if [ ${#need[@]} -gt 0 ]; then
 	log "bench-http: installing ${need[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+	SUDO=""
+	if [ "$(id -u)" -ne 0 ]; then
+		SUDO="sudo"
+	fi
+	$SUDO apt-get update -qq
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 NCPU=$(nproc)
@@ -47,6 +55,11 @@ else
 	WRK_CPU=1
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# The machine first, so that every output says where it was measured.
+echo "== bench-http: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "machine: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $NCPU CPUs; kernel $(uname -r); $(go version | cut -d' ' -f3-4)"
+echo "tools: $("$NGINX" -v 2>&1 | cut -d: -f2 | tr -d ' '), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), ab $(ab -V | head -1 | awk '{print $5}')"
 
 TMP=$(mktemp -d /tmp/bench-http.XXXXXX)
 chmod 755 "$TMP"
@@ -122,21 +135,34 @@ start_servers() {
 	$prefix "$TMP/mt-test-http" --set HelloWeb.bindAddr=127.0.0.1:$DISK_PORT --set HelloWeb.docRoot="$TMP/www" \
 		--set Node.logLevel=warn >"$TMP/disk.log" 2>&1 &
 	PIDS+=($!)
-	wait_http "http://127.0.0.1:$NGINX_PORT/"
-	wait_http "http://127.0.0.1:$MEM_PORT/"
-	wait_http "http://127.0.0.1:$DISK_PORT/"
-	check_body nginx "http://127.0.0.1:$NGINX_PORT/"
-	check_body mt-test-http "http://127.0.0.1:$MEM_PORT/"
-	check_body mt-test-http-disk "http://127.0.0.1:$DISK_PORT/"
+	UP=()
+	check_server "nginx" "http://127.0.0.1:$NGINX_PORT/" "$TMP/nginx-error.log"
+	check_server "mt-test-http (memory)" "http://127.0.0.1:$MEM_PORT/" "$TMP/mem.log"
+	check_server "mt-test-http (disk)" "http://127.0.0.1:$DISK_PORT/" "$TMP/disk.log"
 }
 
-check_body() {
+# check_server NAME URL LOG: adds "NAME|URL" to UP when the server answers
+# Hello, World!; otherwise records why the row failed.
+check_server() {
 	local body
-	body=$(curl -s --max-time 2 "$2")
-	if [ "$body" != "Hello, World!" ]; then
-		log "bench-http: $1 answered '$body', want 'Hello, World!'"
-		exit 1
+	if ! wait_http "$2"; then
+		fail_row "$PHASE|$1" "did not come up: $(tail -2 "$3" 2>/dev/null | tr '\n' ' ')"
+		return 0
 	fi
+	body=$(curl -s --max-time 2 "$2" || true)
+	if [ "$body" != "Hello, World!" ]; then
+		fail_row "$PHASE|$1" "answered '$body', want 'Hello, World!'"
+		return 0
+	fi
+	UP+=("$1|$2")
+}
+
+# fail_row PHASE|NAME REASON: the row prints "failed: REASON" (first reason
+# wins).
+declare -A FAILED
+fail_row() {
+	log "bench-http: $1: $2"
+	[ -n "${FAILED["$1"]:-}" ] || FAILED["$1"]=$2
 }
 
 stop_servers() {
@@ -175,12 +201,32 @@ start_plugin() {
 	fi
 }
 
-# wrk_rate PREFIX URL THREADS: prints requests/s.
+# wrk_rate PREFIX URL THREADS: prints requests/s; prints nothing, writes
+# the reason to $TMP/wrk.err and returns 1 when wrk fails or reports no
+# rate (it runs in a command substitution: a variable would not survive).
 wrk_rate() {
-	local out
-	out=$($1 wrk -t"$3" -c"$CONNS" -d"${DURATION}s" --timeout 5s "$2")
+	local out rate
+	if ! out=$($1 wrk -t"$3" -c"$CONNS" -d"${DURATION}s" --timeout 5s "$2" 2>&1); then
+		echo "$out" >>"$TMP/wrk.log"
+		echo "wrk exited non-zero: $(echo "$out" | tail -1)" >"$TMP/wrk.err"
+		return 1
+	fi
 	echo "$out" >>"$TMP/wrk.log"
-	echo "$out" | awk '/^Requests\/sec:/ {print $2}'
+	rate=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+	if [ -z "$rate" ]; then
+		echo "wrk reported no rate: $(echo "$out" | tail -1)" >"$TMP/wrk.err"
+		return 1
+	fi
+	echo "$rate"
+}
+
+# ratio A B: A/B with 2 decimals, or n/a when either is missing or B is 0.
+ratio() {
+	if [ -z "${1:-}" ] || [ -z "${2:-}" ] || ! awk -v b="$2" 'BEGIN { exit !(b + 0 > 0) }'; then
+		echo "n/a"
+		return
+	fi
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
 
 # stats: reads numbers, prints "median spread%" (spread = (max-min)/median).
@@ -194,22 +240,25 @@ stats() {
 declare -A RESULTS
 run_phase() { # NAME SERVER_PREFIX WRK_PREFIX THREADS
 	local phase=$1 sp=$2 wp=$3 threads=$4
+	PHASE=$phase
 	start_servers "$sp"
-	local rows=("nginx|http://127.0.0.1:$NGINX_PORT/" "mt-test-http (memory)|http://127.0.0.1:$MEM_PORT/"
-		"mt-test-http (disk)|http://127.0.0.1:$DISK_PORT/")
+	local rows=("${UP[@]}")
 	if [ -z "$PLUGIN_REASON" ] && start_plugin "$sp"; then
 		rows+=("mtnode + mt-demo plugin|http://127.0.0.1:$PLUGIN_PORT/")
 	fi
-	for url in "http://127.0.0.1:$NGINX_PORT/" "http://127.0.0.1:$MEM_PORT/" "http://127.0.0.1:$DISK_PORT/"; do
-		$wp wrk -t"$threads" -c"$CONNS" -d2s "$url" >/dev/null # warm up
+	for row in "${rows[@]}"; do
+		$wp wrk -t"$threads" -c"$CONNS" -d2s "${row#*|}" >/dev/null 2>&1 || true # warm up
 	done
 	for run in $(seq "$RUNS"); do
 		for row in "${rows[@]}"; do
 			local name=${row%%|*} url=${row#*|}
 			local r
-			r=$(wrk_rate "$wp" "$url" "$threads")
-			log "  $phase run $run: $name: $r req/s"
-			RESULTS["$phase|$name"]+="$r "
+			if r=$(wrk_rate "$wp" "$url" "$threads"); then
+				log "  $phase run $run: $name: $r req/s"
+				RESULTS["$phase|$name"]+="$r "
+			else
+				fail_row "$phase|$name" "run $run: $(cat "$TMP/wrk.err" 2>/dev/null || echo "wrk failed")"
+			fi
 		done
 	done
 	if [ "$phase" = pinned ]; then
@@ -223,9 +272,20 @@ AB_OUT=""
 ab_rows() {
 	local wp=$1 n m
 	for run in $(seq "$RUNS"); do
-		for row in "nginx|http://127.0.0.1:$NGINX_PORT/" "mt-test-http (memory)|http://127.0.0.1:$MEM_PORT/"; do
+		for row in "${UP[@]}"; do
 			local name=${row%%|*} url=${row#*|}
-			n=$($wp ab -q -k -c 100 -t "$DURATION" -n 100000000 -s 5 "$url" 2>/dev/null | awk '/^Requests per second:/ {print $4}')
+			[ "$name" = "mt-test-http (disk)" ] && continue
+			# ab exits non-zero on a socket timeout (-s): one failed run,
+			# not the end of the benchmark.
+			if ! m=$($wp ab -q -k -c 100 -t "$DURATION" -n 100000000 -s 5 "$url" 2>&1); then
+				fail_row "ab|$name" "run $run: ab exited non-zero: $(echo "$m" | tail -1)"
+				continue
+			fi
+			n=$(echo "$m" | awk '/^Requests per second:/ {print $4}')
+			if [ -z "$n" ]; then
+				fail_row "ab|$name" "run $run: ab reported no rate: $(echo "$m" | tail -1)"
+				continue
+			fi
 			log "  ab run $run: $name: $n req/s"
 			RESULTS["ab|$name"]+="$n "
 		done
@@ -238,8 +298,12 @@ IDLE_OUT=""
 idle_conns() { # WRK_PREFIX THREADS: 10,000 idle connections against mt-test-http (memory)
 	local wp=$1 threads=$2 url="http://127.0.0.1:$MEM_PORT/"
 	local without with before after
-	without=$(for _ in $(seq "$RUNS"); do wrk_rate "$wp" "$url" "$threads"; done | stats)
-	before=$(rss_kib "$MEM_PID")
+	if [ -n "${FAILED["pinned|mt-test-http (memory)"]:-}" ]; then
+		IDLE_OUT="idle connections: failed: mt-test-http (memory) is not serving"
+		return
+	fi
+	without=$(for _ in $(seq "$RUNS"); do wrk_rate "$wp" "$url" "$threads" || true; done | stats)
+	before=$(rss_kib "$MEM_PID" || true)
 	mkfifo "$TMP/idle.in"
 	$wp "$TMP/idleconns" -addr "127.0.0.1:$MEM_PORT" -n "$IDLE" -hold 300s <"$TMP/idle.in" >"$TMP/idle.out" 2>&1 &
 	local ipid=$!
@@ -256,14 +320,18 @@ idle_conns() { # WRK_PREFIX THREADS: 10,000 idle connections against mt-test-htt
 		return
 	fi
 	sleep 1 # let the server's goroutines park
-	after=$(rss_kib "$MEM_PID")
-	with=$(for _ in $(seq "$RUNS"); do wrk_rate "$wp" "$url" "$threads"; done | stats)
+	after=$(rss_kib "$MEM_PID" || true)
+	with=$(for _ in $(seq "$RUNS"); do wrk_rate "$wp" "$url" "$threads" || true; done | stats)
 	exec 9>&- # the helper closes its connections and exits
 	wait "$ipid" 2>/dev/null || true
+	if [ -z "$before" ] || [ -z "$after" ]; then
+		IDLE_OUT="idle connections: failed: mt-test-http (memory) exited (no RSS to read)"
+		return
+	fi
 	local per=$(((after - before) * 1024 / IDLE))
-	IDLE_OUT=$(printf '%s idle keep-alive connections on mt-test-http (memory), pinned:\n  server RSS %d KiB -> %d KiB: %d bytes (%.1f KiB) per connection\n  wrk rate without: %s req/s (spread %s%%); with them open: %s req/s (spread %s%%); ratio %.3f' \
-		"$IDLE" "$before" "$after" "$per" "$(echo "$per/1024" | bc -l)" \
-		"${without% *}" "${without#* }" "${with% *}" "${with#* }" "$(echo "${with% *}/${without% *}" | bc -l)")
+	IDLE_OUT=$(printf '%s idle keep-alive connections on mt-test-http (memory), pinned:\n  server RSS %d KiB -> %d KiB: %d bytes (%s KiB) per connection\n  wrk rate without: %s req/s (spread %s%%); with them open: %s req/s (spread %s%%); ratio %s' \
+		"$IDLE" "$before" "$after" "$per" "$(awk -v p="$per" 'BEGIN { printf "%.1f", p / 1024 }')" \
+		"${without% *}" "${without#* }" "${with% *}" "${with#* }" "$(ratio "${with% *}" "${without% *}")")
 }
 
 if ! setup_plugin; then
@@ -275,13 +343,14 @@ log "bench-http: unpinned phase"
 run_phase unpinned "" "" 2
 
 report() {
-	echo "== bench-http: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "machine: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $NCPU CPUs; kernel $(uname -r); $(go version | cut -d' ' -f3-4)"
-	echo "tools: $("$NGINX" -v 2>&1 | cut -d: -f2 | tr -d ' '), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), ab $(ab -V | head -1 | awk '{print $5}')"
+	echo
+	echo "== results: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "wrk: -c$CONNS -d${DURATION}s (pinned: -t1, unpinned: -t2), GET / (13-byte body); $RUNS runs each, alternating"
 	for phase in pinned unpinned ab; do
-		local base
-		base=$(echo "${RESULTS["$phase|nginx"]:-}" | tr ' ' '\n' | grep . | stats)
+		local base=""
+		if [ -n "${RESULTS["$phase|nginx"]:-}" ]; then
+			base=$(echo "${RESULTS["$phase|nginx"]}" | tr ' ' '\n' | grep . | stats)
+		fi
 		echo
 		case $phase in
 		pinned) echo "-- wrk, server on CPU 0, wrk on CPU $WRK_CPU" ;;
@@ -291,16 +360,25 @@ report() {
 		printf '%-26s %12s %8s %8s   %s\n' server "median req/s" spread "x nginx" "runs"
 		for name in "nginx" "mt-test-http (memory)" "mt-test-http (disk)" "mtnode + mt-demo plugin"; do
 			local vals=${RESULTS["$phase|$name"]:-}
+			local why=${FAILED["$phase|$name"]:-}
+			if [ -z "$why" ] && [ "$phase" = ab ]; then
+				why=${FAILED["pinned|$name"]:-} # ab runs against the pinned servers
+			fi
 			if [ -z "$vals" ]; then
-				if [ "$name" = "mtnode + mt-demo plugin" ] && [ "$phase" != ab ]; then
+				if [ -n "$why" ]; then
+					printf '%-26s failed: %s\n' "$name" "$why"
+				elif [ "$name" = "mtnode + mt-demo plugin" ] && [ "$phase" != ab ]; then
 					printf '%-26s skipped: %s\n' "$name" "$PLUGIN_REASON"
 				fi
 				continue
 			fi
 			local s
 			s=$(echo "$vals" | tr ' ' '\n' | grep . | stats)
-			printf '%-26s %12s %7s%% %8.2f   %s\n' "$name" "${s% *}" "${s#* }" \
-				"$(echo "${s% *}/${base% *}" | bc -l)" "$vals"
+			printf '%-26s %12s %7s%% %8s   %s\n' "$name" "${s% *}" "${s#* }" \
+				"$(ratio "${s% *}" "${base% *}")" "$vals"
+			if [ -n "$why" ]; then
+				printf '%-26s (some runs failed: %s)\n' "" "$why"
+			fi
 		done
 	done
 	echo
