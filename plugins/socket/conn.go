@@ -7,20 +7,29 @@ import (
 	"net"
 	"sync"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mtnode/mtnode/proto/socketpb"
 	"github.com/mtnode/mtnode/sdk"
 )
 
 // conn is one TCP connection: a reader goroutine that turns bytes into Data
 // events within the credit window, and a writer goroutine that drains the
-// out buffer. Events to the owner are sent with mu held, so that Closed is
-// always the last one.
+// out buffer.
+//
+// Events to the owner are sent holding emitMu (see emit), never mu: an
+// owner registered Inline runs its handler inside that send, for as long
+// as it likes, and the service goroutine (Write, Ack, Close) must not wait
+// for it. The two locks are never held together.
 type conn struct {
 	s      *Service
 	id     uint64
 	nc     net.Conn
 	owner  *sdk.Event // the Listen or Connect: events go back along its route
 	window int64
+
+	emitMu sync.Mutex
+	done   bool // Closed was sent; guarded by emitMu
 
 	mu         sync.Mutex
 	credit0    *sync.Cond // the reader waits here for credit
@@ -31,7 +40,6 @@ type conn struct {
 	wrote      bool  // bytes written since the last Drained
 	closeAfter bool
 	closing    bool   // no more reading or writing
-	done       bool   // Closed was sent
 	reason     string // why it is closing, when decided before the reader saw it
 	wake       chan struct{}
 }
@@ -68,7 +76,11 @@ func (c *conn) reader() {
 		for c.unacked >= c.window && !c.closing {
 			if !paused {
 				paused = true
-				c.s.h.ReplyTo(c.owner, &socketpb.ReadPaused{ConnId: c.id, Unacked: c.unacked})
+				unacked := c.unacked
+				c.mu.Unlock()
+				c.emit(&socketpb.ReadPaused{ConnId: c.id, Unacked: unacked})
+				c.mu.Lock()
+				continue // credit may have come meanwhile
 			}
 			c.credit0.Wait()
 		}
@@ -85,10 +97,8 @@ func (c *conn) reader() {
 			copy(data, buf[:n])
 			c.mu.Lock()
 			c.unacked += int64(n)
-			if !c.done {
-				c.s.h.ReplyTo(c.owner, &socketpb.Data{ConnId: c.id, Data: data})
-			}
 			c.mu.Unlock()
+			c.emit(&socketpb.Data{ConnId: c.id, Data: data})
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -102,6 +112,16 @@ func (c *conn) reader() {
 	c.finish(reason)
 }
 
+// emit sends msg to the owner, unless Closed was sent: Closed is always
+// the last event.
+func (c *conn) emit(msg proto.Message) {
+	c.emitMu.Lock()
+	if !c.done {
+		c.s.h.ReplyTo(c.owner, msg)
+	}
+	c.emitMu.Unlock()
+}
+
 // finish sends Closed (once), closes the socket and unregisters.
 func (c *conn) finish(reason string) {
 	c.mu.Lock()
@@ -109,11 +129,13 @@ func (c *conn) finish(reason string) {
 		reason = c.reason
 	}
 	c.closing = true
+	c.mu.Unlock()
+	c.emitMu.Lock()
 	if !c.done {
 		c.done = true
 		c.s.h.ReplyTo(c.owner, &socketpb.Closed{ConnId: c.id, Reason: reason})
 	}
-	c.mu.Unlock()
+	c.emitMu.Unlock()
 	c.nc.Close()
 	c.signal()
 	c.s.mu.Lock()
@@ -149,12 +171,13 @@ func (c *conn) writer() {
 			c.signal()
 			continue
 		}
-		if c.wrote && !c.done {
-			c.wrote = false
-			c.s.h.ReplyTo(c.owner, &socketpb.Drained{ConnId: c.id})
-		}
+		drained := c.wrote
+		c.wrote = false
 		closeNow := c.closeAfter
 		c.mu.Unlock()
+		if drained {
+			c.emit(&socketpb.Drained{ConnId: c.id})
+		}
 		if closeNow {
 			c.abort("closed")
 			return

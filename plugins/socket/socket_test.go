@@ -405,3 +405,71 @@ func TestWriteBufferLimitSlowReader(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowInlineOwnerDoesNotStallWrites has an Inline owner whose Data
+// handler blocks (it runs on the connection's reader goroutine). SocketIO
+// must still take a Write for that connection and send it: the reader may
+// not hold the connection's lock while the owner handles its event.
+func TestSlowInlineOwnerDoesNotStallWrites(t *testing.T) {
+	bound := make(chan *socketpb.Bound, 1)
+	accepted := make(chan *socketpb.Accepted, 1)
+	inData := make(chan struct{}, 1)
+	release := make(chan struct{})
+	defer close(release) // before the node stops (cleanup), so Stop can finish
+	spec := sdk.Define("SlowOwner", func() sdk.Service {
+		var mux sdk.Mux
+		pass := func(c sdk.Context, m proto.Message) error {
+			c.Send(sdk.To(socket.Name), m)
+			return nil
+		}
+		sdk.On(&mux, func(c sdk.Context, m *socketpb.Listen) error { return pass(c, m) })
+		sdk.On(&mux, func(c sdk.Context, m *socketpb.Write) error { return pass(c, m) })
+		sdk.On(&mux, func(c sdk.Context, m *socketpb.Bound) error { bound <- m; return nil })
+		sdk.On(&mux, func(c sdk.Context, m *socketpb.Accepted) error { accepted <- m; return nil })
+		sdk.On(&mux, func(c sdk.Context, m *socketpb.Data) error {
+			select {
+			case inData <- struct{}{}:
+			default:
+			}
+			select { // a slow handler, bounded by the test
+			case <-release:
+			case <-time.After(20 * time.Second):
+			}
+			return nil
+		})
+		mux.OnOther(func(c sdk.Context, ev *sdk.Event) error { return nil })
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error { return mux.Handle(c, ev) })
+	}, sdk.Inline())
+	n := sdktest.New(t, []sdk.Spec{socket.Spec, spec}, sdktest.WithStart(socket.Name))
+	if err := n.Send(sdk.To("SlowOwner"), &socketpb.Listen{Addrs: "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	var b *socketpb.Bound
+	select {
+	case b = <-bound:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Bound within 10s")
+	}
+	nc := dial(t, b.GetAddrs()[0])
+	var acc *socketpb.Accepted
+	select {
+	case acc = <-accepted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Accepted within 10s")
+	}
+	io.WriteString(nc, "ping")
+	select {
+	case <-inData:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the owner got no Data within 10s")
+	}
+	// The owner is now inside its Data handler.
+	if err := n.Send(sdk.To("SlowOwner"), &socketpb.Write{ConnId: acc.GetConnId(), Data: []byte("pong")}); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(nc, got); err != nil || string(got) != "pong" {
+		t.Fatalf("got %q, %v; want the Write sent while the owner is busy", got, err)
+	}
+}
