@@ -39,6 +39,13 @@
 // A relay service on node B that forwards (Context.Forward) or relays
 // (Context.Relay) a request from A to C keeps no state: the route travels in
 // the envelope, C's reply pops C's link hop, B's link hop, and lands at A.
+// The one record B keeps of a request it passed on is its link's in-flight
+// entry (id, route length and top hop, up to RPC.maxInflight per link),
+// which routing never reads: it exists so that, when the link to C dies,
+// each request that was on it still becomes an ErrLinkLost error event back
+// to A instead of a silence. The entry goes when C's answer comes back.
+// TestProcessChains runs such chains of 3 and 5 nodes, each its own
+// process.
 //
 // # Security
 //

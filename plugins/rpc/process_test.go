@@ -23,12 +23,16 @@ import (
 
 // helperEnv makes the test binary run a node instead of the tests: the
 // value is its RPC.bindAddr. It prints "ready ADDR" and runs until its stdin
-// closes.
-const helperEnv = "MT_RPC_TEST_NODE"
+// closes. helperConfEnv adds config lines (Service.key=value, one a line),
+// such as Relay.next.
+const (
+	helperEnv     = "MT_RPC_TEST_NODE"
+	helperConfEnv = "MT_RPC_TEST_CONF"
+)
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(helperEnv); addr != "" {
-		if err := helperNode(addr); err != nil {
+		if err := helperNode(addr, os.Getenv(helperConfEnv)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -37,12 +41,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func helperNode(addr string) error {
-	store, err := config.Open(config.Options{Embedded: "RPC.bindAddr=" + addr + "\n"})
+func helperNode(addr, conf string) error {
+	store, err := config.Open(config.Options{Embedded: "RPC.bindAddr=" + addr + "\n" + conf,
+		Env: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		return err
 	}
-	n, err := core.New(core.Config{Name: "helper", Services: []sdk.Spec{rpc.Spec, echoSpec, holdSpec},
+	n, err := core.New(core.Config{Name: "helper", Services: []sdk.Spec{rpc.Spec, echoSpec, holdSpec, relaySpec},
 		Start: []string{rpc.Name}, Conf: func(s string) sdk.Config { return store.Sub(s) }})
 	if err != nil {
 		return err
@@ -66,10 +71,10 @@ type proc struct {
 	addr  string
 }
 
-func startProc(t *testing.T, addr string) *proc {
+func startProc(t *testing.T, addr string, conf ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+addr)
+	cmd.Env = append(os.Environ(), helperEnv+"="+addr, helperConfEnv+"="+strings.Join(conf, "\n")+"\n")
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
