@@ -112,12 +112,14 @@ func (l Limits) withDefaults() Limits {
 
 // WriteLoop drains o into batches written to s until ctx ends or a write
 // fails. An event that cannot be encoded is passed to bad. On return,
-// unsent holds the events taken from the outbox but not written; the caller
-// owns them (and should Close the outbox and handle what Close returns).
+// unsent holds the events taken from the outbox but not written, including
+// those of the batch whose write failed (the peer cannot be assumed to have
+// them); the caller owns them (and should Close the outbox and handle what
+// Close returns), so none is lost without an error event or a count.
 func WriteLoop(ctx context.Context, o *Outbox, s Sender, lim Limits, bad func(ev *sdk.Event, err error)) (unsent []*sdk.Event, err error) {
 	lim = lim.withDefaults()
 	batch := &mtpb.Batch{Envelopes: make([]*mtpb.Envelope, 0, 64)}
-	var done []*sdk.Event
+	var done, inBatch []*sdk.Event // inBatch: the events behind batch.Envelopes
 	for {
 		select {
 		case <-o.wake:
@@ -134,21 +136,24 @@ func WriteLoop(ctx context.Context, o *Outbox, s Sender, lim Limits, bad func(ev
 			}
 			env.DstNode = "" // the event has reached its node once written
 			batch.Envelopes = append(batch.Envelopes, env)
+			inBatch = append(inBatch, ev)
 			size += len(env.Payload) + len(env.Type) + len(env.Dst) + 24*len(env.Route) + 32
 			if len(batch.Envelopes) >= lim.MaxBatch || size >= lim.MaxBytes {
 				if err := s.SendMsg(batch); err != nil {
-					return evs[i+1:], err
+					return append(inBatch, evs[i+1:]...), err
 				}
 				clear(batch.Envelopes)
-				batch.Envelopes, size = batch.Envelopes[:0], 0
+				clear(inBatch)
+				batch.Envelopes, inBatch, size = batch.Envelopes[:0], inBatch[:0], 0
 			}
 		}
 		if len(batch.Envelopes) > 0 {
 			if err := s.SendMsg(batch); err != nil {
-				return nil, err
+				return inBatch, err
 			}
 			clear(batch.Envelopes)
-			batch.Envelopes = batch.Envelopes[:0]
+			clear(inBatch)
+			batch.Envelopes, inBatch = batch.Envelopes[:0], inBatch[:0]
 		}
 		done = evs
 	}

@@ -70,3 +70,62 @@ func TestOutboxOrderAndLimit(t *testing.T) {
 		t.Errorf("Push after Close: got %v, want %v", err, lost)
 	}
 }
+
+// failing is a Sender whose write number failAt (from 1) fails; earlier
+// writes succeed.
+type failing struct {
+	failAt, n int
+	sent      []uint64
+}
+
+func (f *failing) SendMsg(m any) error {
+	f.n++
+	if f.n == f.failAt {
+		return errors.New("broken pipe")
+	}
+	for _, e := range m.(*mtpb.Batch).Envelopes {
+		f.sent = append(f.sent, e.Id)
+	}
+	return nil
+}
+
+// TestWriteLoopFailedBatchIsUnsent: the events of a batch whose write fails
+// come back as unsent, with the rest, so the caller fails or counts each.
+func TestWriteLoopFailedBatchIsUnsent(t *testing.T) {
+	tests := []struct {
+		name       string
+		events     int
+		maxBatch   int
+		failAt     int
+		wantSent   int
+		wantUnsent int
+	}{
+		{"single batch fails", 3, 10, 1, 0, 3},
+		{"first of three batches fails", 5, 2, 1, 0, 5},
+		{"second of three batches fails", 5, 2, 2, 2, 3},
+		{"last partial batch fails", 5, 2, 3, 4, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := NewOutbox(100)
+			for i := range tc.events {
+				if err := o.Push(&sdk.Event{Msg: wrapperspb.Int64(int64(i)), ID: uint64(i + 1), Dst: "Echo"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := &failing{failAt: tc.failAt}
+			unsent, err := WriteLoop(context.Background(), o, f, Limits{MaxBatch: tc.maxBatch}, func(*sdk.Event, error) {})
+			if err == nil {
+				t.Fatal("got nil error, want the write's")
+			}
+			if len(f.sent) != tc.wantSent || len(unsent) != tc.wantUnsent {
+				t.Fatalf("got %d sent, %d unsent, want %d, %d", len(f.sent), len(unsent), tc.wantSent, tc.wantUnsent)
+			}
+			for i, ev := range unsent {
+				if want := uint64(tc.wantSent + i + 1); ev.ID != want {
+					t.Errorf("unsent[%d]: got id %d, want %d", i, ev.ID, want)
+				}
+			}
+		})
+	}
+}
