@@ -36,7 +36,7 @@ func readSettings(c sdk.Config) settings {
 			CA:   c.String("tlsCA", "", "PEM CA bundle that verifies peers (with tlsCert: mutual TLS)"),
 		},
 		maxPending:       int(c.Int("maxPending", 65536, "events queued per peer while its link connects or its writer is busy; beyond it senders get queue-full errors")),
-		maxInflight:      int(c.Int("maxInflight", 1<<20, "requests tracked per link for link-lost errors; beyond it requests are sent untracked")),
+		maxInflight:      int(c.Int("maxInflight", 1<<20, "requests awaiting answers per link (each is failed with ErrLinkLost if the link dies); beyond it senders get queue-full errors")),
 		maxMessage:       int(c.Bytes("maxMessage", 16<<20, "largest batch a peer may send")),
 		handshakeTimeout: c.Duration("handshakeTimeout", 5*time.Second, "time a peer has to complete the TLS and link handshake"),
 		dialTimeout:      c.Duration("dialTimeout", 5*time.Second, "time allowed to connect to a peer"),
@@ -47,7 +47,7 @@ func readSettings(c sdk.Config) settings {
 	s.limits.MaxBatch = int(c.Int("maxBatch", 1024, "most envelopes written in one batch"))
 	s.limits.MaxBytes = s.maxMessage / 2
 	s.maxPending = max(s.maxPending, 1)
-	s.maxInflight = max(s.maxInflight, 0)
+	s.maxInflight = max(s.maxInflight, 1)
 	s.maxMessage = max(s.maxMessage, 64<<10)
 	s.reconnectMin = max(s.reconnectMin, time.Millisecond)
 	s.reconnectMax = max(s.reconnectMax, s.reconnectMin)

@@ -16,7 +16,10 @@
 // bidirectional stream per peer (package link describes the protocol),
 // created on the first send to that peer. Events sent while it connects wait
 // in order, up to RPC.maxPending per peer; beyond that the sender gets an
-// ErrQueueFull error event. A writer goroutine per link drains its queue
+// ErrQueueFull error event. Requests awaiting answers on a link are bounded
+// by RPC.maxInflight per link; past it a request is refused with
+// ErrQueueFull at once rather than sent without a way to fail it when the
+// link dies. A writer goroutine per link drains its queue
 // into one batch per write, so order is kept per link and a busy link pays
 // one system call for many events. Either side may send requests on a link,
 // whoever dialled it: a dialler advertises its listen addresses in its

@@ -226,3 +226,49 @@ func TestIPv6(t *testing.T) {
 		}
 	}
 }
+
+// TestInflightBound: past RPC.maxInflight requests awaiting answers on a
+// link, a request is refused with ErrQueueFull at once (it is never sent
+// untracked, where a lost link would leave it waiting forever); answers
+// make room again.
+func TestInflightBound(t *testing.T) {
+	a := startNode(t, nodeOpts{name: "a", conf: map[string]string{"RPC.maxInflight": "3"}})
+	b := startNode(t, nodeOpts{name: "b"})
+	answers := make(chan *sdk.Event, 10)
+	ep := a.OpenEndpoint(func(ev *sdk.Event) { answers <- ev })
+	defer ep.Close()
+	for i := range 3 {
+		ep.Send(sdk.At(b.addr, "Hold"), wrapperspb.String(fmt.Sprint(i)))
+	}
+	eventually(t, 5*time.Second, "3 requests held on b", func() bool {
+		l := listLinks(t, a).GetLinks()
+		return len(l) == 1 && l[0].GetInFlight() == 3
+	})
+	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("over")); !errors.Is(err, sdk.ErrQueueFull) {
+		t.Fatalf("4th request: got %v, want ErrQueueFull", err)
+	}
+	// Release on b until Hold has answered all three (they may still be on
+	// their way to it).
+	released := int64(0)
+	eventually(t, 5*time.Second, "b's Hold answers the 3 held requests", func() bool {
+		ev, err := request(t, b, sdk.To("Hold"), wrapperspb.Bool(true))
+		if err != nil {
+			t.Fatalf("releasing held requests: %v", err)
+		}
+		released += ev.Msg.(*wrapperspb.Int64Value).GetValue()
+		return released == 3
+	})
+	for range 3 {
+		select {
+		case ev := <-answers:
+			if ev.Err != nil {
+				t.Fatalf("held request: got %v, want a reply", ev.Err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("held requests not answered")
+		}
+	}
+	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("room")); err != nil {
+		t.Fatalf("after answers: got %v, want a reply", err)
+	}
+}

@@ -32,8 +32,8 @@ type session struct {
 	inflight map[flightKey]*sdk.Event // nil once the session is closed
 	peers    []*peer                  // peers this session is the current link of
 
-	sent, received, untracked atomic.Uint64
-	done                      chan struct{}
+	sent, received, refused atomic.Uint64 // refused: past RPC.maxInflight
+	done                    chan struct{}
 }
 
 // flightKey identifies a request in flight on a link: its reply comes back
@@ -90,7 +90,8 @@ func (sess *session) info() *rpcpb.LinkInfo {
 }
 
 // sendRequest queues a request for the peer and tracks it until its reply
-// comes back. It is called from any goroutine.
+// comes back. Past RPC.maxInflight tracked requests it refuses the request
+// with an ErrQueueFull *sdk.DeliveryError. It is called from any goroutine.
 func (sess *session) sendRequest(ev *sdk.Event) error {
 	k, track := keyOf(ev)
 	if track {
@@ -99,12 +100,15 @@ func (sess *session) sendRequest(ev *sdk.Event) error {
 			sess.mu.Unlock()
 			return sess.lostErr()
 		}
-		if len(sess.inflight) < sess.s.cfg.maxInflight {
-			sess.inflight[k] = ev
-		} else {
-			track = false
-			sess.untracked.Add(1)
+		if n := len(sess.inflight); n >= sess.s.cfg.maxInflight {
+			// Refused, not sent untracked: an untracked request would wait
+			// forever if the link died before its answer.
+			sess.mu.Unlock()
+			sess.refused.Add(1)
+			return &sdk.DeliveryError{Code: sdk.CodeQueueFull, Hop: "node " + sess.addr,
+				Message: fmt.Sprintf("rpc: %d requests already await answers on the link to %s (raise RPC.maxInflight or wait for answers)", n, sess.addr)}
 		}
+		sess.inflight[k] = ev
 		sess.mu.Unlock()
 	}
 	if err := sess.out.Push(ev); err != nil {
@@ -274,7 +278,8 @@ func (sess *session) close(reason error, unsent []*sdk.Event) {
 	}
 	s.lost.Add(uint64(len(fl)))
 	sess.log.LogAttrs(context.Background(), slog.LevelInfo, "link down",
-		slog.String("reason", why), slog.Int("failed", len(fl)), slog.Int("replies_dropped", dropped))
+		slog.String("reason", why), slog.Int("failed", len(fl)), slog.Int("replies_dropped", dropped),
+		slog.Uint64("refused_inflight", sess.refused.Load()))
 	s.notify(nil, &rpcpb.LinkDown{Peer: sess.addr, Node: sess.hello.GetNode(), Epoch: sess.hello.GetEpoch(),
 		Reason: why, Failed: uint64(len(fl))})
 	close(sess.done)
