@@ -241,6 +241,7 @@ func (c *Client) read(st grpc.ClientStream) {
 	defer c.wg.Done()
 	f := new(link.Frame)
 	var err error
+recv:
 	for {
 		if err = st.RecvMsg(f); err != nil {
 			break
@@ -248,7 +249,10 @@ func (c *Client) read(st grpc.ClientStream) {
 		for _, env := range f.Envelopes() {
 			ev, ferr := sdk.FromEnvelope(env)
 			if ferr != nil {
-				continue // malformed: nobody to tell
+				if err = c.malformed(env, ferr); err != nil {
+					break recv
+				}
+				continue
 			}
 			if ev.Kind == sdk.KindRequest {
 				// A client serves nothing: answer so the sender is not left waiting.
@@ -265,6 +269,10 @@ func (c *Client) read(st grpc.ClientStream) {
 	c.cancel()
 	lost := &sdk.DeliveryError{Code: sdk.CodeLinkLost, Hop: "node " + c.addr,
 		Message: fmt.Sprintf("client: link to %s closed before the answer came (%v)", c.addr, err)}
+	var bad *sdk.DeliveryError
+	if errors.As(err, &bad) && bad.Code == sdk.CodeBadEvent {
+		lost.Message = fmt.Sprintf("client: link to %s closed: %s", c.addr, bad.Message)
+	}
 	c.out.Close(lost)
 	c.mu.Lock()
 	calls := c.calls
@@ -274,6 +282,29 @@ func (c *Client) read(st grpc.ClientStream) {
 		ch <- &sdk.Event{Kind: sdk.KindError, ID: id, Err: lost}
 	}
 	close(c.done)
+}
+
+// malformed handles an envelope from the node that does not decode. An
+// answer whose id matches a waiting call fails that call with
+// ErrBadEvent. Anything else cannot be matched to a caller (its id may be
+// the broken part), so the link is ended, with the returned error, rather
+// than leave a call with no deadline waiting forever.
+func (c *Client) malformed(env *mtpb.Envelope, err error) error {
+	if env.GetKind() != mtpb.Envelope_REQUEST {
+		c.mu.Lock()
+		ch := c.calls[env.GetId()]
+		delete(c.calls, env.GetId())
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- &sdk.Event{Kind: sdk.KindError, ID: env.GetId(), Err: &sdk.DeliveryError{Code: sdk.CodeBadEvent,
+				EventType: env.GetType(), Hop: "node " + c.addr,
+				Message: fmt.Sprintf("client: %s sent a malformed answer: %v", c.addr, err)}}
+			return nil
+		}
+	}
+	return &sdk.DeliveryError{Code: sdk.CodeBadEvent, EventType: env.GetType(), Hop: "node " + c.addr,
+		Message: fmt.Sprintf("%s sent a malformed envelope (kind %d, id %d) no call can be matched to: %v; check that client and node run the same protocol",
+			c.addr, env.GetKind(), env.GetId(), err)}
 }
 
 // deliver completes the call an answer belongs to.

@@ -3,6 +3,8 @@ package client_test
 import (
 	"context"
 	"errors"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,5 +208,107 @@ func TestStaleLinkHopRefused(t *testing.T) {
 	case ev := <-got:
 		t.Fatalf("stale reply delivered: %v", ev)
 	default:
+	}
+}
+
+// fakeNode is a link server that answers each request with what answer
+// returns for the request's id.
+type fakeNode struct {
+	rpcpb.UnimplementedLinkServer
+	answer func(id uint64) *mtpb.Envelope
+}
+
+func (f fakeNode) Stream(st grpc.BidiStreamingServer[mtpb.Batch, mtpb.Batch]) error {
+	hello := &rpcpb.Hello{Protocol: link.Protocol, Node: "fake", Epoch: 7}
+	if err := st.SendHeader(link.HelloMD(hello)); err != nil {
+		return err
+	}
+	for {
+		b, err := st.Recv()
+		if err != nil {
+			return nil
+		}
+		for _, env := range b.GetEnvelopes() {
+			if err := st.Send(&mtpb.Batch{Envelopes: []*mtpb.Envelope{f.answer(env.GetId())}}); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+func startFake(t *testing.T, answer func(id uint64) *mtpb.Envelope) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.ForceServerCodecV2(link.Codec{}))
+	rpcpb.RegisterLinkServer(srv, fakeNode{answer: answer})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(l)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-done
+	})
+	return l.Addr().String()
+}
+
+// TestMalformedAnswer: a malformed envelope never leaves a call waiting,
+// even one with no deadline. An answer that still names a waiting call
+// fails it with ErrBadEvent and the link stays up; one that names no call
+// ends the link, and every waiting call gets ErrLinkLost saying why.
+func TestMalformedAnswer(t *testing.T) {
+	tests := []struct {
+		name     string
+		answer   func(id uint64) *mtpb.Envelope
+		want     error
+		wantDown bool
+	}{
+		{"error without an error, matching id",
+			func(id uint64) *mtpb.Envelope { return &mtpb.Envelope{Kind: mtpb.Envelope_ERROR, Id: id} },
+			sdk.ErrBadEvent, false},
+		{"bad route hop, matching id",
+			func(id uint64) *mtpb.Envelope {
+				return &mtpb.Envelope{Kind: mtpb.Envelope_REPLY, Id: id, Route: []*mtpb.Hop{{Kind: mtpb.Hop_KIND_UNSPECIFIED}}}
+			},
+			sdk.ErrBadEvent, false},
+		{"error without an error, unknown id",
+			func(id uint64) *mtpb.Envelope { return &mtpb.Envelope{Kind: mtpb.Envelope_ERROR, Id: id + 1000} },
+			sdk.ErrLinkLost, true},
+		{"unknown kind, matching id",
+			func(id uint64) *mtpb.Envelope { return &mtpb.Envelope{Kind: 9, Id: id} },
+			sdk.ErrBadEvent, false},
+		{"request without a destination",
+			func(id uint64) *mtpb.Envelope { return &mtpb.Envelope{Kind: mtpb.Envelope_REQUEST, Id: id} },
+			sdk.ErrLinkLost, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, startFake(t, tc.answer))
+			res := make(chan error, 1)
+			go func() {
+				// No deadline: only the client's handling can end the call.
+				_, err := c.Request(context.Background(), sdk.To("Echo"), wrapperspb.String("x"))
+				res <- err
+			}()
+			var err error
+			select {
+			case err = <-res:
+			case <-time.After(5 * time.Second):
+				t.Fatal("request still waiting after a malformed answer")
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), "malformed") {
+				t.Errorf("got %q, want it to say the envelope was malformed", err)
+			}
+			if got := c.Err() != nil; got != tc.wantDown {
+				t.Errorf("link ended: got %v, want %v (Err %v)", got, tc.wantDown, c.Err())
+			}
+		})
 	}
 }
