@@ -35,7 +35,10 @@
 // node's epoch, so a reply meant for a peer's previous incarnation is refused
 // (ErrNodeRestarted or ErrLinkLost), never delivered to the new one. A
 // service that sends RPC an rpcpb.Subscribe gets rpcpb.LinkUp and
-// rpcpb.LinkDown replies as links come and go.
+// rpcpb.LinkDown replies as links come and go, until it sends
+// rpcpb.Unsubscribe (from the same route). One route holds at most one
+// subscription, and a subscriber on another node is forgotten when the link
+// it subscribed over closes.
 //
 // # Multi-hop
 //

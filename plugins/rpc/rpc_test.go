@@ -272,3 +272,49 @@ func TestInflightBound(t *testing.T) {
 		t.Fatalf("after answers: got %v, want a reply", err)
 	}
 }
+
+// TestSubscribersDoNotPileUp: a route subscribes at most once, Unsubscribe
+// ends its subscription, and a subscriber on another node is forgotten when
+// its link closes.
+func TestSubscribersDoNotPileUp(t *testing.T) {
+	a := startNode(t, nodeOpts{name: "a"})
+	b := startNode(t, nodeOpts{name: "b", noStop: true})
+	subscribers := func() uint32 { return listLinks(t, a).GetSubscribers() }
+
+	events := make(chan *sdk.Event, 10)
+	ep := a.OpenEndpoint(func(ev *sdk.Event) { events <- ev })
+	defer ep.Close()
+	for range 3 {
+		ep.Send(sdk.To(rpc.Name), &rpcpb.Subscribe{})
+	}
+	eventually(t, 5*time.Second, "3 Subscribes from one route make 1 subscriber", func() bool { return subscribers() == 1 })
+
+	// b subscribes over the link b dials to a.
+	bEvents := make(chan *sdk.Event, 10)
+	bep := b.OpenEndpoint(func(ev *sdk.Event) { bEvents <- ev })
+	defer bep.Close()
+	bep.Send(sdk.At(a.addr, rpc.Name), &rpcpb.Subscribe{})
+	eventually(t, 5*time.Second, "b's subscription counted on a", func() bool { return subscribers() == 2 })
+	b.stop(t)
+	eventually(t, 5*time.Second, "b's subscription dropped with its link", func() bool { return subscribers() == 1 })
+
+	ep.Send(sdk.To(rpc.Name), &rpcpb.Unsubscribe{})
+	eventually(t, 5*time.Second, "Unsubscribe ends the subscription", func() bool { return subscribers() == 0 })
+
+	// The unsubscribed endpoint hears nothing of a new link.
+	c := startNode(t, nodeOpts{name: "c"})
+	if _, err := request(t, a, sdk.At(c.addr, "Echo"), wrapperspb.String("x")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case ev := <-events:
+			if up, ok := ev.Msg.(*rpcpb.LinkUp); ok && up.GetPeer() == c.addr {
+				t.Fatalf("got %v after Unsubscribe", up)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}

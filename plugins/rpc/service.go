@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,7 @@ func New() *Service {
 		epochs: map[string]uint64{}, dialWake: make(chan struct{}, 1),
 	}
 	sdk.On(&s.mux, s.subscribe)
+	sdk.On(&s.mux, s.unsubscribe)
 	sdk.On(&s.mux, s.listLinks)
 	return s
 }
@@ -246,7 +248,7 @@ func (s *Service) markSelf(addr string) {
 func (s *Service) subscribe(c sdk.Context, _ *rpcpb.Subscribe) error {
 	ev := c.Event()
 	s.mu.Lock()
-	s.subs = append(s.subs, ev)
+	s.subs = append(s.withoutSubs(func(sub *sdk.Event) bool { return slices.Equal(sub.Route, ev.Route) }), ev)
 	var up []*session
 	for sess := range s.sessions {
 		up = append(up, sess)
@@ -258,9 +260,32 @@ func (s *Service) subscribe(c sdk.Context, _ *rpcpb.Subscribe) error {
 	return nil
 }
 
+func (s *Service) unsubscribe(c sdk.Context, m *rpcpb.Unsubscribe) error {
+	route := c.Event().Route
+	s.mu.Lock()
+	s.subs = s.withoutSubs(func(sub *sdk.Event) bool { return slices.Equal(sub.Route, route) })
+	s.mu.Unlock()
+	c.Reply(m)
+	return nil
+}
+
+// withoutSubs returns a new slice of the subscribers for which drop is
+// false: notify reads s.subs outside the lock, so it is never changed in
+// place. s.mu must be held.
+func (s *Service) withoutSubs(drop func(sub *sdk.Event) bool) []*sdk.Event {
+	out := make([]*sdk.Event, 0, len(s.subs)+1)
+	for _, sub := range s.subs {
+		if !drop(sub) {
+			out = append(out, sub)
+		}
+	}
+	return out
+}
+
 func (s *Service) listLinks(c sdk.Context, _ *rpcpb.ListLinks) error {
 	out := &rpcpb.Links{Listen: s.listen}
 	s.mu.Lock()
+	out.Subscribers = uint32(len(s.subs))
 	for sess := range s.sessions {
 		out.Links = append(out.Links, sess.info())
 	}

@@ -252,6 +252,12 @@ func (sess *session) close(reason error, unsent []*sdk.Event) {
 	}
 	s.mu.Lock()
 	delete(s.sessions, sess)
+	// Subscribers that came over this link can never be reached again
+	// (link ids are not reused): forget them.
+	s.subs = s.withoutSubs(func(sub *sdk.Event) bool {
+		n := len(sub.Route)
+		return n > 0 && sub.Route[n-1].Kind == sdk.HopLink && sub.Route[n-1].ID == sess.id
+	})
 	s.mu.Unlock()
 
 	why := "stream ended"

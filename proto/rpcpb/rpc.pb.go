@@ -109,7 +109,9 @@ func (x *Hello) GetListen() []string {
 }
 
 // Subscribe asks the RPC service to tell the sender's route about links going
-// up and down (LinkUp, LinkDown replies, repeated until the node stops).
+// up and down (LinkUp, LinkDown replies, repeated until the subscriber sends
+// Unsubscribe, the link it subscribed over closes, or the node stops). A
+// second Subscribe from the same route replaces the first.
 type Subscribe struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -146,6 +148,44 @@ func (*Subscribe) Descriptor() ([]byte, []int) {
 	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{1}
 }
 
+// Unsubscribe ends the subscription of the sender's route (the same route
+// its Subscribe came by). The RPC service answers with an Unsubscribe.
+type Unsubscribe struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Unsubscribe) Reset() {
+	*x = Unsubscribe{}
+	mi := &file_rpcpb_rpc_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Unsubscribe) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Unsubscribe) ProtoMessage() {}
+
+func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
+	mi := &file_rpcpb_rpc_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Unsubscribe.ProtoReflect.Descriptor instead.
+func (*Unsubscribe) Descriptor() ([]byte, []int) {
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{2}
+}
+
 // LinkUp tells a subscriber that a link to a peer is established.
 type LinkUp struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -165,7 +205,7 @@ type LinkUp struct {
 
 func (x *LinkUp) Reset() {
 	*x = LinkUp{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[2]
+	mi := &file_rpcpb_rpc_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -177,7 +217,7 @@ func (x *LinkUp) String() string {
 func (*LinkUp) ProtoMessage() {}
 
 func (x *LinkUp) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[2]
+	mi := &file_rpcpb_rpc_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -190,7 +230,7 @@ func (x *LinkUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkUp.ProtoReflect.Descriptor instead.
 func (*LinkUp) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{2}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LinkUp) GetPeer() string {
@@ -244,7 +284,7 @@ type LinkDown struct {
 
 func (x *LinkDown) Reset() {
 	*x = LinkDown{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[3]
+	mi := &file_rpcpb_rpc_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -256,7 +296,7 @@ func (x *LinkDown) String() string {
 func (*LinkDown) ProtoMessage() {}
 
 func (x *LinkDown) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[3]
+	mi := &file_rpcpb_rpc_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -269,7 +309,7 @@ func (x *LinkDown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkDown.ProtoReflect.Descriptor instead.
 func (*LinkDown) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{3}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LinkDown) GetPeer() string {
@@ -316,7 +356,7 @@ type ListLinks struct {
 
 func (x *ListLinks) Reset() {
 	*x = ListLinks{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[4]
+	mi := &file_rpcpb_rpc_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +368,7 @@ func (x *ListLinks) String() string {
 func (*ListLinks) ProtoMessage() {}
 
 func (x *ListLinks) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[4]
+	mi := &file_rpcpb_rpc_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,21 +381,23 @@ func (x *ListLinks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinks.ProtoReflect.Descriptor instead.
 func (*ListLinks) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{4}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{5}
 }
 
 // Links describes the RPC service's links.
 type Links struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Links         []*LinkInfo            `protobuf:"bytes,1,rep,name=links,proto3" json:"links,omitempty"`
-	Listen        []string               `protobuf:"bytes,2,rep,name=listen,proto3" json:"listen,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Links  []*LinkInfo            `protobuf:"bytes,1,rep,name=links,proto3" json:"links,omitempty"`
+	Listen []string               `protobuf:"bytes,2,rep,name=listen,proto3" json:"listen,omitempty"`
+	// Routes subscribed to link up/down events.
+	Subscribers   uint32 `protobuf:"varint,3,opt,name=subscribers,proto3" json:"subscribers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Links) Reset() {
 	*x = Links{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[5]
+	mi := &file_rpcpb_rpc_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +409,7 @@ func (x *Links) String() string {
 func (*Links) ProtoMessage() {}
 
 func (x *Links) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[5]
+	mi := &file_rpcpb_rpc_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +422,7 @@ func (x *Links) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Links.ProtoReflect.Descriptor instead.
 func (*Links) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{5}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Links) GetLinks() []*LinkInfo {
@@ -395,6 +437,13 @@ func (x *Links) GetListen() []string {
 		return x.Listen
 	}
 	return nil
+}
+
+func (x *Links) GetSubscribers() uint32 {
+	if x != nil {
+		return x.Subscribers
+	}
+	return 0
 }
 
 // LinkInfo describes one link.
@@ -413,7 +462,7 @@ type LinkInfo struct {
 
 func (x *LinkInfo) Reset() {
 	*x = LinkInfo{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[6]
+	mi := &file_rpcpb_rpc_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +474,7 @@ func (x *LinkInfo) String() string {
 func (*LinkInfo) ProtoMessage() {}
 
 func (x *LinkInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[6]
+	mi := &file_rpcpb_rpc_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +487,7 @@ func (x *LinkInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkInfo.ProtoReflect.Descriptor instead.
 func (*LinkInfo) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{6}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LinkInfo) GetPeer() string {
@@ -501,7 +550,8 @@ const file_rpcpb_rpc_proto_rawDesc = "" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x12\x16\n" +
 	"\x06listen\x18\x05 \x03(\tR\x06listen\"\v\n" +
-	"\tSubscribe\"~\n" +
+	"\tSubscribe\"\r\n" +
+	"\vUnsubscribe\"~\n" +
 	"\x06LinkUp\x12\x12\n" +
 	"\x04peer\x18\x01 \x01(\tR\x04peer\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x14\n" +
@@ -514,10 +564,11 @@ const file_rpcpb_rpc_proto_rawDesc = "" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06failed\x18\x05 \x01(\x04R\x06failed\"\v\n" +
-	"\tListLinks\"N\n" +
+	"\tListLinks\"p\n" +
 	"\x05Links\x12-\n" +
 	"\x05links\x18\x01 \x03(\v2\x17.mtnode.rpc.v1.LinkInfoR\x05links\x12\x16\n" +
-	"\x06listen\x18\x02 \x03(\tR\x06listen\"\xaf\x01\n" +
+	"\x06listen\x18\x02 \x03(\tR\x06listen\x12 \n" +
+	"\vsubscribers\x18\x03 \x01(\rR\vsubscribers\"\xaf\x01\n" +
 	"\bLinkInfo\x12\x12\n" +
 	"\x04peer\x18\x01 \x01(\tR\x04peer\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x14\n" +
@@ -541,21 +592,22 @@ func file_rpcpb_rpc_proto_rawDescGZIP() []byte {
 	return file_rpcpb_rpc_proto_rawDescData
 }
 
-var file_rpcpb_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_rpcpb_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_rpcpb_rpc_proto_goTypes = []any{
-	(*Hello)(nil),      // 0: mtnode.rpc.v1.Hello
-	(*Subscribe)(nil),  // 1: mtnode.rpc.v1.Subscribe
-	(*LinkUp)(nil),     // 2: mtnode.rpc.v1.LinkUp
-	(*LinkDown)(nil),   // 3: mtnode.rpc.v1.LinkDown
-	(*ListLinks)(nil),  // 4: mtnode.rpc.v1.ListLinks
-	(*Links)(nil),      // 5: mtnode.rpc.v1.Links
-	(*LinkInfo)(nil),   // 6: mtnode.rpc.v1.LinkInfo
-	(*mtpb.Batch)(nil), // 7: mtnode.v1.Batch
+	(*Hello)(nil),       // 0: mtnode.rpc.v1.Hello
+	(*Subscribe)(nil),   // 1: mtnode.rpc.v1.Subscribe
+	(*Unsubscribe)(nil), // 2: mtnode.rpc.v1.Unsubscribe
+	(*LinkUp)(nil),      // 3: mtnode.rpc.v1.LinkUp
+	(*LinkDown)(nil),    // 4: mtnode.rpc.v1.LinkDown
+	(*ListLinks)(nil),   // 5: mtnode.rpc.v1.ListLinks
+	(*Links)(nil),       // 6: mtnode.rpc.v1.Links
+	(*LinkInfo)(nil),    // 7: mtnode.rpc.v1.LinkInfo
+	(*mtpb.Batch)(nil),  // 8: mtnode.v1.Batch
 }
 var file_rpcpb_rpc_proto_depIdxs = []int32{
-	6, // 0: mtnode.rpc.v1.Links.links:type_name -> mtnode.rpc.v1.LinkInfo
-	7, // 1: mtnode.rpc.v1.Link.Stream:input_type -> mtnode.v1.Batch
-	7, // 2: mtnode.rpc.v1.Link.Stream:output_type -> mtnode.v1.Batch
+	7, // 0: mtnode.rpc.v1.Links.links:type_name -> mtnode.rpc.v1.LinkInfo
+	8, // 1: mtnode.rpc.v1.Link.Stream:input_type -> mtnode.v1.Batch
+	8, // 2: mtnode.rpc.v1.Link.Stream:output_type -> mtnode.v1.Batch
 	2, // [2:3] is the sub-list for method output_type
 	1, // [1:2] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
@@ -574,7 +626,7 @@ func file_rpcpb_rpc_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rpcpb_rpc_proto_rawDesc), len(file_rpcpb_rpc_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
