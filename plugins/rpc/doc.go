@@ -64,4 +64,15 @@
 // node: a peer cannot make RPC dial a third node. RPC.maxMessage,
 // RPC.maxBatch and RPC.handshakeTimeout bound what a peer can make the node
 // hold.
+//
+// The listen addresses in a dialler's Hello are claims, not proofs: an
+// authenticated peer could name another node's address to draw this node's
+// traffic for it over its own link. So an accepted link becomes the link
+// for at most the first four of them, only for an address whose host is
+// the one the link came from (or both are loopback), only while this node
+// has no link or dial of its own to that address, and never in place of an
+// existing link; the claims end with the link. What remains is trust in
+// authenticated peers on the same host: with a token or mutual TLS, only
+// peers holding them can claim at all. The peer table holds only addresses
+// in use (a link, a dial loop or events pending); the rest are pruned.
 package rpc

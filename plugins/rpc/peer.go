@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,10 @@ const (
 
 // peer is a node address this node sends to. Its current link is either one
 // it dialled or one the peer dialled and advertised this address on.
+//
+// A peer with no link, no dial loop and nothing pending is pruned from
+// Service.peers (and marked gone); whoever still holds it looks it up again.
+// Lock order: Service.mu, then peer.mu, then session.mu.
 type peer struct {
 	s    *Service
 	addr string
@@ -39,6 +44,7 @@ type peer struct {
 	cur     *session
 	state   peerState
 	looping bool
+	gone    bool // pruned: no longer in Service.peers
 	pending []*sdk.Event
 	lastErr error
 	retryAt time.Time
@@ -46,31 +52,44 @@ type peer struct {
 	lastUse atomic.Int64 // unix nanos of the last send
 }
 
-// send carries a request to the peer, from any goroutine.
-func (p *peer) send(ev *sdk.Event) error {
+// send carries a request to the peer, from any goroutine. It reports false,
+// having done nothing, when the peer has been pruned: the caller looks the
+// address up again.
+func (p *peer) send(ev *sdk.Event) (bool, error) {
 	p.lastUse.Store(time.Now().UnixNano())
 	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		return false, nil
+	}
 	if sess := p.cur; sess != nil {
 		p.mu.Unlock()
-		return sess.sendRequest(ev)
+		return true, sess.sendRequest(ev)
 	}
-	defer p.mu.Unlock()
+	dial := false
 	switch p.state {
 	case peerBackoff:
-		return p.unreachable()
+		err := p.unreachable()
+		p.mu.Unlock()
+		return true, err
 	case peerIdle:
 		p.state = peerConnecting
 		if !p.looping {
-			p.looping = true
-			p.s.startDial(p)
+			p.looping, dial = true, true
 		}
 	}
+	var err error
 	if len(p.pending) >= p.s.cfg.maxPending {
-		return &sdk.DeliveryError{Code: sdk.CodeQueueFull, Hop: "node " + p.addr,
+		err = &sdk.DeliveryError{Code: sdk.CodeQueueFull, Hop: "node " + p.addr,
 			Message: fmt.Sprintf("rpc: %d events already wait for the link to %s (raise RPC.maxPending)", len(p.pending), p.addr)}
+	} else {
+		p.pending = append(p.pending, ev)
 	}
-	p.pending = append(p.pending, ev)
-	return nil
+	p.mu.Unlock()
+	if dial {
+		p.s.startDial(p) // takes Service.mu: after peer.mu is released
+	}
+	return true, err
 }
 
 func (p *peer) unreachable() *sdk.DeliveryError {
@@ -86,12 +105,18 @@ func (p *peer) unreachable() *sdk.DeliveryError {
 }
 
 // attach makes sess the peer's current link if it has none, and hands it
-// the events that waited.
-func (p *peer) attach(sess *session) {
+// the events that waited. A claim (an address an accepted link's Hello
+// advertised) is taken only when this node has neither a link nor a dial
+// loop of its own for the address. attach reports false, having done
+// nothing, when the peer has been pruned.
+func (p *peer) attach(sess *session, claim bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cur != nil {
-		return
+	if p.gone {
+		return false
+	}
+	if p.cur != nil || (claim && p.looping) {
+		return true
 	}
 	p.cur = sess
 	sess.mu.Lock()
@@ -104,29 +129,71 @@ func (p *peer) attach(sess *session) {
 			p.s.wire.Fail(ev, sdk.CodeOf(err), err.Error())
 		}
 	}
+	return true
 }
 
-// release drops sess as the current link.
+// release drops sess as the current link; a peer left with nothing to do is
+// pruned.
 func (p *peer) release(sess *session) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.cur != sess {
+		p.mu.Unlock()
 		return
 	}
 	p.cur = nil
 	if p.state == peerIdle && !p.looping {
+		p.mu.Unlock()
+		p.s.prune(p)
 		return
 	}
 	if p.state != peerBackoff {
 		p.state = peerConnecting
 	}
+	p.mu.Unlock()
 }
 
+// prune forgets p if it has no link, no dial loop and nothing pending, so
+// the peer table holds only addresses in use.
+func (s *Service) prune(p *peer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gone || p.cur != nil || p.looping || len(p.pending) > 0 || s.peers[p.addr] != p {
+		return
+	}
+	p.gone = true
+	delete(s.peers, p.addr)
+}
+
+// maxClaims is how many of a Hello's listen addresses an accepted link may
+// become the current link of.
+const maxClaims = 4
+
 // adopt makes an accepted session the current link of the addresses its
-// peer listens on.
-func (s *Service) adopt(sess *session, addrs []string) {
-	for _, a := range addrs {
-		s.peer(a).attach(sess)
+// peer listens on, within limits, because a Hello's addresses are claims: an
+// authenticated peer could advertise another node's address to draw this
+// node's traffic for it. Only the first maxClaims addresses count; one is
+// taken only if its host is the address the link came from (or both are
+// loopback), and only while this node has no link or dial of its own to it
+// (attach); an adopted claim never replaces a peer's link.
+func (s *Service) adopt(sess *session, remote string, addrs []string) {
+	rhost, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return
+	}
+	rip := net.ParseIP(rhost)
+	for _, a := range addrs[:min(len(addrs), maxClaims)] {
+		host, _, err := net.SplitHostPort(a)
+		ip := net.ParseIP(host)
+		if err != nil || ip == nil || rip == nil || !(ip.Equal(rip) || ip.IsLoopback() && rip.IsLoopback()) {
+			continue
+		}
+		for range 3 { // a pruned peer is looked up again
+			if s.peer(a).attach(sess, true) {
+				break
+			}
+		}
 	}
 }
 
@@ -146,6 +213,7 @@ func (p *peer) loop(ctx context.Context) {
 		for _, ev := range pend {
 			s.wire.Fail(ev, sdk.CodeStopped, "rpc: the RPC service is stopping")
 		}
+		s.prune(p)
 	}()
 	failures := 0
 	for ctx.Err() == nil {
@@ -203,7 +271,7 @@ func (p *peer) loop(ctx context.Context) {
 			continue
 		}
 		failures = 0
-		p.attach(sess)
+		p.attach(sess, false) // a looping peer is never pruned: it takes sess
 		sess.run(ctx, st)
 		// Reconnect at once the first time: a restarted peer is usually
 		// back; a dead one fails fast and backs off.

@@ -60,7 +60,7 @@ func (ls linkServer) Stream(st grpc.BidiStreamingServer[mtpb.Batch, mtpb.Batch])
 		key = h.GetListen()[0]
 	}
 	sess := s.newSession(key, h, false, func() {})
-	s.adopt(sess, h.GetListen())
+	s.adopt(sess, remote, h.GetListen())
 	sess.run(st.Context(), st)
 	return nil
 }

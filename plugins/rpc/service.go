@@ -45,7 +45,7 @@ type Service struct {
 	peers    map[string]*peer
 	sessions map[*session]struct{}
 	subs     []*sdk.Event
-	epochs   map[string]uint64 // peer address -> last epoch seen
+	epochs   map[string]uint64 // node peer address -> last epoch seen (at most maxEpochs)
 	self     []string          // addresses that mean this node
 	dialQ    []*peer           // peers whose dial loop the supervisor must start
 	dialWake chan struct{}
@@ -215,7 +215,13 @@ func (s *Service) carry(ev *sdk.Event) error {
 	if s.stopping.Load() {
 		return &sdk.DeliveryError{Code: sdk.CodeStopped, Message: "rpc: the RPC service is stopping"}
 	}
-	return s.peer(ev.DstNode).send(ev)
+	for range 3 { // a peer pruned meanwhile is looked up again
+		if ok, err := s.peer(ev.DstNode).send(ev); ok {
+			return err
+		}
+	}
+	return &sdk.DeliveryError{Code: sdk.CodeLinkLost, Hop: "node " + ev.DstNode,
+		Message: fmt.Sprintf("rpc: the link to %s keeps closing; send again", ev.DstNode)}
 }
 
 // peer returns the peer at addr, creating it.
@@ -286,6 +292,7 @@ func (s *Service) listLinks(c sdk.Context, _ *rpcpb.ListLinks) error {
 	out := &rpcpb.Links{Listen: s.listen}
 	s.mu.Lock()
 	out.Subscribers = uint32(len(s.subs))
+	out.Peers = uint32(len(s.peers))
 	for sess := range s.sessions {
 		out.Links = append(out.Links, sess.info())
 	}

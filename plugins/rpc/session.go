@@ -14,6 +14,9 @@ import (
 	"github.com/mtnode/mtnode/sdk"
 )
 
+// maxEpochs bounds the peer epochs remembered to tell a restarted peer.
+const maxEpochs = 4096
+
 // session is one established link: one gRPC stream to one peer
 // incarnation. Its link id (the LINK hops the kernel pushes for requests
 // that arrive on it) is never reused, so a reply can only leave on the
@@ -67,7 +70,15 @@ func (s *Service) newSession(addr string, h *rpcpb.Hello, dialled bool, cancel f
 	if old, ok := s.epochs[addr]; ok && old != h.GetEpoch() {
 		restarted = true
 	}
-	s.epochs[addr] = h.GetEpoch()
+	if dialled || len(h.GetListen()) > 0 { // a node, not a client: its address is stable
+		if _, ok := s.epochs[addr]; !ok && len(s.epochs) >= maxEpochs {
+			for a := range s.epochs { // forget any one: only LinkUp.restarted depends on it
+				delete(s.epochs, a)
+				break
+			}
+		}
+		s.epochs[addr] = h.GetEpoch()
+	}
 	s.mu.Unlock()
 	sess.log.LogAttrs(context.Background(), slog.LevelInfo, "link up",
 		slog.String(sdk.KeyNode, h.GetNode()), slog.Uint64(sdk.KeyEpoch, h.GetEpoch()),

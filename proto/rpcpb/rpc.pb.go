@@ -390,7 +390,9 @@ type Links struct {
 	Links  []*LinkInfo            `protobuf:"bytes,1,rep,name=links,proto3" json:"links,omitempty"`
 	Listen []string               `protobuf:"bytes,2,rep,name=listen,proto3" json:"listen,omitempty"`
 	// Routes subscribed to link up/down events.
-	Subscribers   uint32 `protobuf:"varint,3,opt,name=subscribers,proto3" json:"subscribers,omitempty"`
+	Subscribers uint32 `protobuf:"varint,3,opt,name=subscribers,proto3" json:"subscribers,omitempty"`
+	// Peer addresses known: with a link, a dial loop or events pending.
+	Peers         uint32 `protobuf:"varint,4,opt,name=peers,proto3" json:"peers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -442,6 +444,13 @@ func (x *Links) GetListen() []string {
 func (x *Links) GetSubscribers() uint32 {
 	if x != nil {
 		return x.Subscribers
+	}
+	return 0
+}
+
+func (x *Links) GetPeers() uint32 {
+	if x != nil {
+		return x.Peers
 	}
 	return 0
 }
@@ -564,11 +573,12 @@ const file_rpcpb_rpc_proto_rawDesc = "" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06failed\x18\x05 \x01(\x04R\x06failed\"\v\n" +
-	"\tListLinks\"p\n" +
+	"\tListLinks\"\x86\x01\n" +
 	"\x05Links\x12-\n" +
 	"\x05links\x18\x01 \x03(\v2\x17.mtnode.rpc.v1.LinkInfoR\x05links\x12\x16\n" +
 	"\x06listen\x18\x02 \x03(\tR\x06listen\x12 \n" +
-	"\vsubscribers\x18\x03 \x01(\rR\vsubscribers\"\xaf\x01\n" +
+	"\vsubscribers\x18\x03 \x01(\rR\vsubscribers\x12\x14\n" +
+	"\x05peers\x18\x04 \x01(\rR\x05peers\"\xaf\x01\n" +
 	"\bLinkInfo\x12\x12\n" +
 	"\x04peer\x18\x01 \x01(\tR\x04peer\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x14\n" +
