@@ -2,7 +2,9 @@ package rpcbench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 
@@ -59,7 +61,10 @@ func RelaySpec(next string) sdk.Spec {
 	}, sdk.Inline())
 }
 
-// GRPCEcho is the baseline: a plain gRPC unary echo of a BytesValue.
+// GRPCEcho is the baseline service: a plain gRPC unary echo of a
+// BytesValue (Call), and a client stream (Sink) that counts the messages it
+// receives and answers their number (an Int64Value) when the client closes
+// its side.
 var GRPCEcho = grpc.ServiceDesc{
 	ServiceName: "mtnode.bench.Echo",
 	HandlerType: (*any)(nil),
@@ -73,7 +78,54 @@ var GRPCEcho = grpc.ServiceDesc{
 			return in, nil
 		},
 	}},
+	Streams: []grpc.StreamDesc{{
+		StreamName:    "Sink",
+		ClientStreams: true,
+		Handler: func(_ any, st grpc.ServerStream) error {
+			var n int64
+			in := new(wrapperspb.BytesValue)
+			for {
+				if err := st.RecvMsg(in); err != nil {
+					if errors.Is(err, io.EOF) {
+						return st.SendMsg(wrapperspb.Int64(n))
+					}
+					return err
+				}
+				n++
+			}
+		},
+	}},
 }
 
-// GRPCEchoMethod is the full method name of GRPCEcho's Call.
-const GRPCEchoMethod = "/mtnode.bench.Echo/Call"
+// GRPCEchoMethod is the full method name of GRPCEcho's Call, and
+// GRPCSinkMethod of its Sink stream.
+const (
+	GRPCEchoMethod = "/mtnode.bench.Echo/Call"
+	GRPCSinkMethod = "/mtnode.bench.Echo/Sink"
+)
+
+// PumpSpec passes every event posted to it (sdk.Handle.Post) on to to by
+// Forward. A posted event has an empty route, so the forwarded one is a
+// one-way event: nobody to answer, nothing tracked on the link. It is
+// Inline, so Post runs it on the poster's goroutine. The service's Handle is
+// sent on handle once it has started.
+func PumpSpec(to sdk.Addr, handle chan<- sdk.Handle) sdk.Spec {
+	return sdk.Define("Pump", func() sdk.Service { return &pump{to: to, handle: handle} }, sdk.Inline())
+}
+
+type pump struct {
+	to     sdk.Addr
+	handle chan<- sdk.Handle
+}
+
+func (p *pump) Start(c sdk.Context) error {
+	p.handle <- c.Handle()
+	return nil
+}
+
+func (p *pump) Handle(c sdk.Context, ev *sdk.Event) error {
+	if ev.Kind == sdk.KindRequest {
+		c.Forward(p.to, nil)
+	}
+	return nil
+}

@@ -11,9 +11,18 @@
 //
 // Drivers (print one result line):
 //
+//	rpcbench node-oneway -peer A -n N     one-way events from a node over one node link
+//	rpcbench grpc-stream -peer G -n N     the same payloads on one gRPC client stream (baseline)
 //	rpcbench oneway -peer A -n N          one-way events over one link (client API)
 //	rpcbench rtt -peer A -n N -c C         round trips from a node, C outstanding
 //	rpcbench grpc-rtt -peer A -n N -c C    plain gRPC unary calls, C concurrent callers
+//
+// Rates count only successful events: rtt prints its failures (failed=)
+// and leaves them out of rate=.
+//
+// Helpers:
+//
+//	rpcbench wait-http -addr URL -timeout D   poll URL until it answers 200 OK
 package main
 
 import (
@@ -64,6 +73,8 @@ func run(args []string) error {
 	n := fs.Int("n", 1_000_000, "events or requests")
 	conc := fs.Int("c", 100, "outstanding requests or concurrent callers")
 	size := fs.Int("size", 16, "payload bytes")
+	window := fs.Int("window", 16384, "node-oneway: events posted between flow-control markers")
+	timeout := fs.Duration("timeout", 10*time.Second, "wait-http: how long to poll")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -97,6 +108,12 @@ func run(args []string) error {
 		}))
 	case "oneway":
 		return oneway(ctx, *peer, *n, payload)
+	case "node-oneway":
+		return nodeOneway(ctx, *peer, *n, *window, payload)
+	case "grpc-stream":
+		return grpcStream(ctx, *peer, *n, payload)
+	case "wait-http":
+		return waitHTTP(ctx, *addr, *timeout)
 	case "rtt":
 		return rtt(ctx, *peer, *n, *conc, payload)
 	case "grpc-rtt":
@@ -199,8 +216,149 @@ func serveHTTPGRPC(ctx context.Context, addr, backend string) error {
 	}))
 }
 
-func report(what string, n int, d time.Duration) {
-	fmt.Printf("%s n=%d time=%s rate=%.0f/s\n", what, n, d.Round(time.Millisecond), float64(n)/d.Seconds())
+// report prints one result line; rate counts the ok events only.
+func report(what string, n, ok int, d time.Duration) {
+	fmt.Printf("%s n=%d ok=%d time=%s rate=%.0f/s\n", what, n, ok, d.Round(time.Millisecond), float64(ok)/d.Seconds())
+}
+
+// nodeOneway sends n one-way events from a node's Pump service to Sink on
+// peer, over the node link between the two processes. Every window events
+// it sends Sink a marker request (a BoolValue; Sink answers after the events
+// before it, as the link keeps order) and waits for the marker before the
+// last, so at most two windows wait in the link's queue.
+func nodeOneway(ctx context.Context, peer string, n, window int, msg *wrapperspb.BytesValue) error {
+	handles := make(chan sdk.Handle, 1)
+	sink := sdk.At(peer, "Sink")
+	node, err := newNode(map[string]string{"RPC.bindAddr": "", "RPC.maxPending": fmt.Sprint(4*window + 16)},
+		[]string{"Pump"}, rpcbench.PumpSpec(sink, handles))
+	if err != nil {
+		return err
+	}
+	defer node.Stop(context.Background())
+	var pump sdk.Handle
+	select {
+	case pump = <-handles:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	count := func() (int64, error) {
+		ev, err := node.Request(ctx, sink, wrapperspb.Bool(true))
+		if err != nil {
+			return 0, fmt.Errorf("asking Sink for its count: %w", err)
+		}
+		return ev.Msg.(*wrapperspb.Int64Value).GetValue(), nil
+	}
+	before, err := count() // also opens the link
+	if err != nil {
+		return err
+	}
+	markers := make(chan *sdk.Event, n/max(window, 1)+2)
+	ep := node.OpenEndpoint(func(ev *sdk.Event) { markers <- ev })
+	defer ep.Close()
+	wait := func() error {
+		select {
+		case ev := <-markers:
+			if ev.Err != nil {
+				return fmt.Errorf("flow-control marker: %w", ev.Err)
+			}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	t0 := time.Now()
+	outstanding := 0
+	for sent := 0; sent < n; {
+		k := min(window, n-sent)
+		for range k {
+			if err := pump.Post(msg); err != nil {
+				return fmt.Errorf("posting to Pump: %w", err)
+			}
+		}
+		sent += k
+		ep.Send(sink, wrapperspb.Bool(true))
+		if outstanding++; outstanding > 1 {
+			if err := wait(); err != nil {
+				return err
+			}
+			outstanding--
+		}
+	}
+	for ; outstanding > 0; outstanding-- {
+		if err := wait(); err != nil {
+			return err
+		}
+	}
+	d := time.Since(t0)
+	after, err := count()
+	if err != nil {
+		return err
+	}
+	got := int(after - before)
+	if lost := node.Undeliverable(); lost > 0 || got != n {
+		return fmt.Errorf("sink counted %d events, want %d (%d undeliverable on the sender)", got, n, lost)
+	}
+	report(fmt.Sprintf("node-oneway window=%d", window), n, got, d)
+	return nil
+}
+
+// grpcStream is node-oneway's baseline: the same payloads, one message
+// each, on one gRPC client stream to grpc-echo's Sink.
+func grpcStream(ctx context.Context, peer string, n int, msg *wrapperspb.BytesValue) error {
+	cc, err := grpc.NewClient("passthrough:///"+peer, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	st, err := cc.NewStream(ctx, &rpcbench.GRPCEcho.Streams[0], rpcbench.GRPCSinkMethod)
+	if err != nil {
+		return fmt.Errorf("opening the gRPC stream: %w", err)
+	}
+	t0 := time.Now()
+	for range n {
+		if err := st.SendMsg(msg); err != nil {
+			return fmt.Errorf("gRPC stream send: %w", err)
+		}
+	}
+	if err := st.CloseSend(); err != nil {
+		return err
+	}
+	got := new(wrapperspb.Int64Value)
+	if err := st.RecvMsg(got); err != nil {
+		return fmt.Errorf("gRPC stream count: %w", err)
+	}
+	d := time.Since(t0)
+	if got.GetValue() != int64(n) {
+		return fmt.Errorf("gRPC sink counted %d messages, want %d", got.GetValue(), n)
+	}
+	report("grpc-stream", n, n, d)
+	return nil
+}
+
+// waitHTTP polls url until it answers 200 OK or timeout passes.
+func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		last = err
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%s not ready after %s: %v", url, timeout, last)
+		}
+	}
 }
 
 func oneway(ctx context.Context, peer string, n int, msg *wrapperspb.BytesValue) error {
@@ -234,7 +392,7 @@ func oneway(ctx context.Context, peer string, n int, msg *wrapperspb.BytesValue)
 	if got != int64(n) {
 		return fmt.Errorf("sink counted %d events, want %d", got, n)
 	}
-	report("oneway", n, d)
+	report("oneway", n, n, d)
 	return nil
 }
 
@@ -275,7 +433,7 @@ func rtt(ctx context.Context, peer string, n, conc int, msg *wrapperspb.BytesVal
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	report(fmt.Sprintf("rtt c=%d failed=%d", conc, failed.Load()), n, time.Since(t0))
+	report(fmt.Sprintf("rtt c=%d failed=%d", conc, failed.Load()), n, n-int(failed.Load()), time.Since(t0))
 	return nil
 }
 
@@ -308,6 +466,6 @@ func grpcRTT(ctx context.Context, peer string, n, conc int, msg *wrapperspb.Byte
 		return err
 	default:
 	}
-	report(fmt.Sprintf("grpc-rtt c=%d", conc), n, time.Since(t0))
+	report(fmt.Sprintf("grpc-rtt c=%d", conc), n, n, time.Since(t0))
 	return nil
 }
