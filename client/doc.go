@@ -15,5 +15,8 @@
 // Request blocks until the reply, an error event (returned as a
 // *sdk.DeliveryError, so errors.Is(err, sdk.ErrNoService) works) or the end
 // of ctx. When the link dies, every waiting Request returns ErrLinkLost; a
-// Client does not reconnect: Dial again.
+// Client does not reconnect: Dial again. An envelope from the node that does
+// not decode is never dropped silently: if it names a waiting Request, that
+// Request returns ErrBadEvent; otherwise the Client ends the link (Err says
+// why), so no Request, even one without a deadline, waits forever.
 package client
