@@ -2,8 +2,10 @@ package sdk
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 )
 
 // Listen opens a TCP listener on one address of an address list (see
@@ -33,4 +35,34 @@ func ListenNetwork(addr string) string {
 	default:
 		return "tcp6"
 	}
+}
+
+// ListenAll opens a listener on every address, or none: when one fails, it
+// closes those already open and returns an error naming the address.
+func ListenAll(ctx context.Context, addrs []string) ([]net.Listener, error) {
+	lns := make([]net.Listener, 0, len(addrs))
+	for _, a := range addrs {
+		ln, err := Listen(ctx, a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listening on %s: %w", a, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+// SplitAddrs splits a comma-separated address list, such as an event's
+// address field, dropping blanks and spaces ("127.0.0.1:80, [::1]:80").
+// Config.Addrs does the same for a config key, and checks each entry.
+func SplitAddrs(list string) []string {
+	var out []string
+	for a := range strings.SplitSeq(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }

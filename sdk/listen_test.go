@@ -3,7 +3,9 @@ package sdk
 import (
 	"context"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -73,6 +75,52 @@ func TestListenWildcardsSideBySide(t *testing.T) {
 		c.Close()
 		if err := <-done; err != nil {
 			t.Fatalf("accept on %s: %v", tc.ln.Addr(), err)
+		}
+	}
+}
+
+// TestListenAllOrNothing: when one address of a list cannot be bound, the
+// others are closed again and the error names the address.
+func TestListenAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	held, err := Listen(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	free, err := Listen(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	freeAddr := free.Addr().String()
+	free.Close()
+	lns, err := ListenAll(ctx, []string{freeAddr, held.Addr().String()})
+	if err == nil || lns != nil {
+		t.Fatalf("got %v, %v; want an error for the address in use", lns, err)
+	}
+	if !strings.Contains(err.Error(), held.Addr().String()) {
+		t.Errorf("error %q does not name %s", err, held.Addr())
+	}
+	// The first address was closed again: it can be bound now.
+	again, err := Listen(ctx, freeAddr)
+	if err != nil {
+		t.Fatalf("%s still held after ListenAll failed: %v", freeAddr, err)
+	}
+	again.Close()
+}
+
+func TestSplitAddrs(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{" , ,", nil},
+		{"127.0.0.1:80", []string{"127.0.0.1:80"}},
+		{"0.0.0.0:80, [::]:80 ,", []string{"0.0.0.0:80", "[::]:80"}},
+	} {
+		if got := SplitAddrs(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("SplitAddrs(%q): got %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -122,15 +122,12 @@ func (s *Service) Start(c sdk.Context) error {
 	s.srv = grpc.NewServer(srvOpts...)
 	rpcpb.RegisterLinkServer(s.srv, linkServer{s: s})
 
-	for _, a := range s.cfg.bindAddrs {
-		l, err := sdk.Listen(context.Background(), a)
-		if err != nil {
-			for _, l := range s.lis {
-				l.Close()
-			}
-			return fmt.Errorf("rpc: listening on %s (change RPC.bindAddr or stop what holds the port): %w", a, err)
-		}
-		s.lis = append(s.lis, l)
+	lis, err := sdk.ListenAll(context.Background(), s.cfg.bindAddrs)
+	if err != nil {
+		return fmt.Errorf("rpc: %w (change RPC.bindAddr or stop what holds the port)", err)
+	}
+	s.lis = lis
+	for _, l := range s.lis {
 		s.listen = append(s.listen, l.Addr().String())
 	}
 	s.self = append(s.self, s.listen...)

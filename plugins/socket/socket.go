@@ -113,22 +113,17 @@ func (s *Service) Stop(ctx context.Context) error {
 }
 
 func (s *Service) listen(c sdk.Context, m *socketpb.Listen) error {
-	addrs := splitAddrs(m.GetAddrs())
+	addrs := sdk.SplitAddrs(m.GetAddrs())
 	if len(addrs) == 0 {
 		return errors.New("socketio: Listen without addresses: set Listen.addrs (e.g. 127.0.0.1:7000,[::1]:7000)")
 	}
-	lns := make([]net.Listener, 0, len(addrs))
-	bound := make([]string, 0, len(addrs))
-	for _, a := range addrs {
-		ln, err := sdk.Listen(context.Background(), a)
-		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			return fmt.Errorf("socketio: listening on %s (is the address in use or not local?): %w", a, err)
-		}
-		lns = append(lns, ln)
-		bound = append(bound, ln.Addr().String())
+	lns, err := sdk.ListenAll(context.Background(), addrs)
+	if err != nil {
+		return fmt.Errorf("socketio: %w (is the address in use or not local?)", err)
+	}
+	bound := make([]string, len(lns))
+	for i, ln := range lns {
+		bound[i] = ln.Addr().String()
 	}
 	id := s.nextID.Add(1)
 	s.mu.Lock()
@@ -259,17 +254,6 @@ func (s *Service) windowOf(w int64) int64 {
 		return w
 	}
 	return s.window
-}
-
-// splitAddrs splits a comma-separated address list, dropping blanks.
-func splitAddrs(s string) []string {
-	var out []string
-	for _, a := range strings.Split(s, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // Interface guards.

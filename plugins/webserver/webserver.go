@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -91,7 +90,7 @@ func (s *Service) listen(c sdk.Context, m *webpb.Listen) error {
 			return errors.New("webserver: Listen from outside a service: set Listen.service to the service that takes the requests")
 		}
 	}
-	addrs := splitAddrs(m.GetAddrs())
+	addrs := sdk.SplitAddrs(m.GetAddrs())
 	if len(addrs) == 0 {
 		return fmt.Errorf("webserver: Listen without addresses: set Listen.addrs (e.g. 127.0.0.1:8080,[::1]:8080)")
 	}
@@ -103,21 +102,16 @@ func (s *Service) listen(c sdk.Context, m *webpb.Listen) error {
 		}
 		files = fs
 	}
-	lns := make([]net.Listener, 0, len(addrs))
-	bound := make([]string, 0, len(addrs))
-	for _, a := range addrs {
-		ln, err := sdk.Listen(context.Background(), a)
-		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			if files != nil {
-				files.Close()
-			}
-			return fmt.Errorf("webserver: listening on %s (is the address in use or not local?): %w", a, err)
+	lns, err := sdk.ListenAll(context.Background(), addrs)
+	if err != nil {
+		if files != nil {
+			files.Close()
 		}
-		lns = append(lns, ln)
-		bound = append(bound, ln.Addr().String())
+		return fmt.Errorf("webserver: %w (is the address in use or not local?)", err)
+	}
+	bound := make([]string, len(lns))
+	for i, ln := range lns {
+		bound[i] = ln.Addr().String()
 	}
 	s.nextID++
 	st := s.settings
@@ -165,17 +159,6 @@ func (s *Service) unlisten(c sdk.Context, m *webpb.Unlisten) error {
 		h.ReplyTo(ev, &webpb.Unlistened{Id: l.id})
 	})
 	return nil
-}
-
-// splitAddrs splits a comma-separated address list, dropping blanks.
-func splitAddrs(s string) []string {
-	var out []string
-	for _, a := range strings.Split(s, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // Interface guards.
