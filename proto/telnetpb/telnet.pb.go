@@ -13,7 +13,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: telnet.proto
+// source: telnetpb/telnet.proto
 
 package telnetpb
 
@@ -55,7 +55,7 @@ type Register struct {
 
 func (x *Register) Reset() {
 	*x = Register{}
-	mi := &file_telnet_proto_msgTypes[0]
+	mi := &file_telnetpb_telnet_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -67,7 +67,7 @@ func (x *Register) String() string {
 func (*Register) ProtoMessage() {}
 
 func (x *Register) ProtoReflect() protoreflect.Message {
-	mi := &file_telnet_proto_msgTypes[0]
+	mi := &file_telnetpb_telnet_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -80,7 +80,7 @@ func (x *Register) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Register.ProtoReflect.Descriptor instead.
 func (*Register) Descriptor() ([]byte, []int) {
-	return file_telnet_proto_rawDescGZIP(), []int{0}
+	return file_telnetpb_telnet_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Register) GetPath() string {
@@ -115,7 +115,7 @@ type Registered struct {
 
 func (x *Registered) Reset() {
 	*x = Registered{}
-	mi := &file_telnet_proto_msgTypes[1]
+	mi := &file_telnetpb_telnet_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -127,7 +127,7 @@ func (x *Registered) String() string {
 func (*Registered) ProtoMessage() {}
 
 func (x *Registered) ProtoReflect() protoreflect.Message {
-	mi := &file_telnet_proto_msgTypes[1]
+	mi := &file_telnetpb_telnet_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -140,7 +140,7 @@ func (x *Registered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Registered.ProtoReflect.Descriptor instead.
 func (*Registered) Descriptor() ([]byte, []int) {
-	return file_telnet_proto_rawDescGZIP(), []int{1}
+	return file_telnetpb_telnet_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Registered) GetPath() string {
@@ -161,7 +161,7 @@ type Unregister struct {
 
 func (x *Unregister) Reset() {
 	*x = Unregister{}
-	mi := &file_telnet_proto_msgTypes[2]
+	mi := &file_telnetpb_telnet_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -173,7 +173,7 @@ func (x *Unregister) String() string {
 func (*Unregister) ProtoMessage() {}
 
 func (x *Unregister) ProtoReflect() protoreflect.Message {
-	mi := &file_telnet_proto_msgTypes[2]
+	mi := &file_telnetpb_telnet_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -186,7 +186,7 @@ func (x *Unregister) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unregister.ProtoReflect.Descriptor instead.
 func (*Unregister) Descriptor() ([]byte, []int) {
-	return file_telnet_proto_rawDescGZIP(), []int{2}
+	return file_telnetpb_telnet_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Unregister) GetPath() string {
@@ -217,7 +217,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_telnet_proto_msgTypes[3]
+	mi := &file_telnetpb_telnet_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +229,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_telnet_proto_msgTypes[3]
+	mi := &file_telnetpb_telnet_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +242,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_telnet_proto_rawDescGZIP(), []int{3}
+	return file_telnetpb_telnet_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Command) GetPath() string {
@@ -291,7 +291,7 @@ type Arg struct {
 
 func (x *Arg) Reset() {
 	*x = Arg{}
-	mi := &file_telnet_proto_msgTypes[4]
+	mi := &file_telnetpb_telnet_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -303,7 +303,7 @@ func (x *Arg) String() string {
 func (*Arg) ProtoMessage() {}
 
 func (x *Arg) ProtoReflect() protoreflect.Message {
-	mi := &file_telnet_proto_msgTypes[4]
+	mi := &file_telnetpb_telnet_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -316,7 +316,7 @@ func (x *Arg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Arg.ProtoReflect.Descriptor instead.
 func (*Arg) Descriptor() ([]byte, []int) {
-	return file_telnet_proto_rawDescGZIP(), []int{4}
+	return file_telnetpb_telnet_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Arg) GetName() string {
@@ -344,7 +344,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_telnet_proto_msgTypes[5]
+	mi := &file_telnetpb_telnet_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -356,7 +356,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_telnet_proto_msgTypes[5]
+	mi := &file_telnetpb_telnet_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -369,7 +369,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_telnet_proto_rawDescGZIP(), []int{5}
+	return file_telnetpb_telnet_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Output) GetText() string {
@@ -388,7 +388,7 @@ type GetStatus struct {
 
 func (x *GetStatus) Reset() {
 	*x = GetStatus{}
-	mi := &file_telnet_proto_msgTypes[6]
+	mi := &file_telnetpb_telnet_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +400,7 @@ func (x *GetStatus) String() string {
 func (*GetStatus) ProtoMessage() {}
 
 func (x *GetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_telnet_proto_msgTypes[6]
+	mi := &file_telnetpb_telnet_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +413,7 @@ func (x *GetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatus.ProtoReflect.Descriptor instead.
 func (*GetStatus) Descriptor() ([]byte, []int) {
-	return file_telnet_proto_rawDescGZIP(), []int{6}
+	return file_telnetpb_telnet_proto_rawDescGZIP(), []int{6}
 }
 
 // Status describes the running console.
@@ -431,7 +431,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_telnet_proto_msgTypes[7]
+	mi := &file_telnetpb_telnet_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -443,7 +443,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_telnet_proto_msgTypes[7]
+	mi := &file_telnetpb_telnet_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -456,7 +456,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_telnet_proto_rawDescGZIP(), []int{7}
+	return file_telnetpb_telnet_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Status) GetAddrs() []string {
@@ -480,11 +480,11 @@ func (x *Status) GetCommands() int32 {
 	return 0
 }
 
-var File_telnet_proto protoreflect.FileDescriptor
+var File_telnetpb_telnet_proto protoreflect.FileDescriptor
 
-const file_telnet_proto_rawDesc = "" +
+const file_telnetpb_telnet_proto_rawDesc = "" +
 	"\n" +
-	"\ftelnet.proto\x12\x10mtnode.telnet.v1\"T\n" +
+	"\x15telnetpb/telnet.proto\x12\x10mtnode.telnet.v1\"T\n" +
 	"\bRegister\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04args\x18\x02 \x01(\tR\x04args\x12 \n" +
@@ -513,19 +513,19 @@ const file_telnet_proto_rawDesc = "" +
 	"\bcommands\x18\x03 \x01(\x05R\bcommandsB)Z'github.com/mtnode/mtnode/proto/telnetpbb\x06proto3"
 
 var (
-	file_telnet_proto_rawDescOnce sync.Once
-	file_telnet_proto_rawDescData []byte
+	file_telnetpb_telnet_proto_rawDescOnce sync.Once
+	file_telnetpb_telnet_proto_rawDescData []byte
 )
 
-func file_telnet_proto_rawDescGZIP() []byte {
-	file_telnet_proto_rawDescOnce.Do(func() {
-		file_telnet_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_telnet_proto_rawDesc), len(file_telnet_proto_rawDesc)))
+func file_telnetpb_telnet_proto_rawDescGZIP() []byte {
+	file_telnetpb_telnet_proto_rawDescOnce.Do(func() {
+		file_telnetpb_telnet_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_telnetpb_telnet_proto_rawDesc), len(file_telnetpb_telnet_proto_rawDesc)))
 	})
-	return file_telnet_proto_rawDescData
+	return file_telnetpb_telnet_proto_rawDescData
 }
 
-var file_telnet_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
-var file_telnet_proto_goTypes = []any{
+var file_telnetpb_telnet_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_telnetpb_telnet_proto_goTypes = []any{
 	(*Register)(nil),   // 0: mtnode.telnet.v1.Register
 	(*Registered)(nil), // 1: mtnode.telnet.v1.Registered
 	(*Unregister)(nil), // 2: mtnode.telnet.v1.Unregister
@@ -535,7 +535,7 @@ var file_telnet_proto_goTypes = []any{
 	(*GetStatus)(nil),  // 6: mtnode.telnet.v1.GetStatus
 	(*Status)(nil),     // 7: mtnode.telnet.v1.Status
 }
-var file_telnet_proto_depIdxs = []int32{
+var file_telnetpb_telnet_proto_depIdxs = []int32{
 	4, // 0: mtnode.telnet.v1.Command.args:type_name -> mtnode.telnet.v1.Arg
 	1, // [1:1] is the sub-list for method output_type
 	1, // [1:1] is the sub-list for method input_type
@@ -544,26 +544,26 @@ var file_telnet_proto_depIdxs = []int32{
 	0, // [0:1] is the sub-list for field type_name
 }
 
-func init() { file_telnet_proto_init() }
-func file_telnet_proto_init() {
-	if File_telnet_proto != nil {
+func init() { file_telnetpb_telnet_proto_init() }
+func file_telnetpb_telnet_proto_init() {
+	if File_telnetpb_telnet_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_telnet_proto_rawDesc), len(file_telnet_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_telnetpb_telnet_proto_rawDesc), len(file_telnetpb_telnet_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_telnet_proto_goTypes,
-		DependencyIndexes: file_telnet_proto_depIdxs,
-		MessageInfos:      file_telnet_proto_msgTypes,
+		GoTypes:           file_telnetpb_telnet_proto_goTypes,
+		DependencyIndexes: file_telnetpb_telnet_proto_depIdxs,
+		MessageInfos:      file_telnetpb_telnet_proto_msgTypes,
 	}.Build()
-	File_telnet_proto = out.File
-	file_telnet_proto_goTypes = nil
-	file_telnet_proto_depIdxs = nil
+	File_telnetpb_telnet_proto = out.File
+	file_telnetpb_telnet_proto_goTypes = nil
+	file_telnetpb_telnet_proto_depIdxs = nil
 }
