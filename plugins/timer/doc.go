@@ -10,6 +10,13 @@
 // infinite, a period below Timer.minPeriod, a request with no route, or a
 // request past Timer.maxTimers fails with an error event to the requester.
 //
+// List asks for the pending alarms and timers, earliest deadline first:
+// the Timer answers from its own state with a ListReply of at most
+// List.limit entries (default 100, at most 1000) and the total count. It
+// is an ordinary request, so, like any other, it starts the Timer if it is
+// not running yet (an empty Timer answers with no entries). The Telnet
+// console's timers command sends it.
+//
 // # Ticks
 //
 // TickAlarm and TickTimer are replies to the request that armed them

@@ -64,6 +64,7 @@ func newService() *Service {
 	sdk.On(&s.mux, s.onStopAlarm)
 	sdk.On(&s.mux, s.onStopTimer)
 	sdk.On(&s.mux, s.onWake)
+	sdk.On(&s.mux, s.onList)
 	s.mux.OnError(func(sdk.Context, *sdk.Event) error { return nil }) // the Timer sends no requests
 	return s
 }

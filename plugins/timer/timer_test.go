@@ -692,7 +692,7 @@ func TestNoInternalImports(t *testing.T) {
 
 func ExampleSpec() {
 	fmt.Println(Spec.Name, Spec.EventTypes())
-	// Output: Timer [mtnode.timer.v1.ResetAlarm mtnode.timer.v1.SetAlarm mtnode.timer.v1.SetTimer mtnode.timer.v1.StopAlarm mtnode.timer.v1.StopTimer mtnode.timer.v1.Wake]
+	// Output: Timer [mtnode.timer.v1.List mtnode.timer.v1.ResetAlarm mtnode.timer.v1.SetAlarm mtnode.timer.v1.SetTimer mtnode.timer.v1.StopAlarm mtnode.timer.v1.StopTimer mtnode.timer.v1.Wake]
 }
 
 // envelope is a SetAlarm request as a peer sends it, from its service Remote.

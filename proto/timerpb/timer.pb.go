@@ -568,6 +568,203 @@ func (*Wake) Descriptor() ([]byte, []int) {
 	return file_timerpb_timer_proto_rawDescGZIP(), []int{7}
 }
 
+// List asks for the pending alarms and timers, earliest deadline first, for
+// operators (the Telnet console's timers command). The Timer answers from
+// its own state with one ListReply. It is an ordinary request: sending it
+// starts the Timer service if it is not running yet.
+type List struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// limit bounds the entries in the reply; 0 means 100, and more than 1000
+	// is taken as 1000.
+	Limit         uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *List) Reset() {
+	*x = List{}
+	mi := &file_timerpb_timer_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *List) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*List) ProtoMessage() {}
+
+func (x *List) ProtoReflect() protoreflect.Message {
+	mi := &file_timerpb_timer_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use List.ProtoReflect.Descriptor instead.
+func (*List) Descriptor() ([]byte, []int) {
+	return file_timerpb_timer_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *List) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ListReply is the reply to List.
+type ListReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// entries are the earliest pending alarms and timers, at most the limit.
+	Entries []*Pending `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// total counts every pending alarm and timer, listed or not; total minus
+	// the number of entries is how many were left out.
+	Total         uint64 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReply) Reset() {
+	*x = ListReply{}
+	mi := &file_timerpb_timer_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReply) ProtoMessage() {}
+
+func (x *ListReply) ProtoReflect() protoreflect.Message {
+	mi := &file_timerpb_timer_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReply.ProtoReflect.Descriptor instead.
+func (*ListReply) Descriptor() ([]byte, []int) {
+	return file_timerpb_timer_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListReply) GetEntries() []*Pending {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListReply) GetTotal() uint64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// Pending is one armed alarm or timer.
+type Pending struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// requester is the route the ticks go back along, from the original
+	// sender to the nearest hop, each hop as sdk.Hop prints it, joined by
+	// " > " (for example "Echo > link#3" for a service on another node).
+	Requester string `protobuf:"bytes,1,opt,name=requester,proto3" json:"requester,omitempty"`
+	Id        uint64 `protobuf:"varint,2,opt,name=id,proto3" json:"id,omitempty"`
+	Data      []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	// deadline_unix_nano is when it is next due (Unix time, nanoseconds).
+	DeadlineUnixNano int64 `protobuf:"varint,4,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
+	// period is in seconds for a timer, 0 for an alarm.
+	Period float64 `protobuf:"fixed64,5,opt,name=period,proto3" json:"period,omitempty"`
+	// periodic is true for a timer (SetTimer), false for an alarm.
+	Periodic      bool `protobuf:"varint,6,opt,name=periodic,proto3" json:"periodic,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Pending) Reset() {
+	*x = Pending{}
+	mi := &file_timerpb_timer_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Pending) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Pending) ProtoMessage() {}
+
+func (x *Pending) ProtoReflect() protoreflect.Message {
+	mi := &file_timerpb_timer_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Pending.ProtoReflect.Descriptor instead.
+func (*Pending) Descriptor() ([]byte, []int) {
+	return file_timerpb_timer_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Pending) GetRequester() string {
+	if x != nil {
+		return x.Requester
+	}
+	return ""
+}
+
+func (x *Pending) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Pending) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *Pending) GetDeadlineUnixNano() int64 {
+	if x != nil {
+		return x.DeadlineUnixNano
+	}
+	return 0
+}
+
+func (x *Pending) GetPeriod() float64 {
+	if x != nil {
+		return x.Period
+	}
+	return 0
+}
+
+func (x *Pending) GetPeriodic() bool {
+	if x != nil {
+		return x.Periodic
+	}
+	return false
+}
+
 var File_timerpb_timer_proto protoreflect.FileDescriptor
 
 const file_timerpb_timer_proto_rawDesc = "" +
@@ -608,7 +805,19 @@ const file_timerpb_timer_proto_rawDesc = "" +
 	"\x12deadline_unix_nano\x18\x04 \x01(\x03R\x10deadlineUnixNano\x12+\n" +
 	"\x12fired_at_unix_nano\x18\x05 \x01(\x03R\x0ffiredAtUnixNano\x12\x16\n" +
 	"\x06missed\x18\x06 \x01(\x04R\x06missed\"\x06\n" +
-	"\x04WakeB(Z&github.com/mtnode/mtnode/proto/timerpbb\x06proto3"
+	"\x04Wake\"\x1c\n" +
+	"\x04List\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\rR\x05limit\"U\n" +
+	"\tListReply\x122\n" +
+	"\aentries\x18\x01 \x03(\v2\x18.mtnode.timer.v1.PendingR\aentries\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x04R\x05total\"\xad\x01\n" +
+	"\aPending\x12\x1c\n" +
+	"\trequester\x18\x01 \x01(\tR\trequester\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12,\n" +
+	"\x12deadline_unix_nano\x18\x04 \x01(\x03R\x10deadlineUnixNano\x12\x16\n" +
+	"\x06period\x18\x05 \x01(\x01R\x06period\x12\x1a\n" +
+	"\bperiodic\x18\x06 \x01(\bR\bperiodicB(Z&github.com/mtnode/mtnode/proto/timerpbb\x06proto3"
 
 var (
 	file_timerpb_timer_proto_rawDescOnce sync.Once
@@ -622,7 +831,7 @@ func file_timerpb_timer_proto_rawDescGZIP() []byte {
 	return file_timerpb_timer_proto_rawDescData
 }
 
-var file_timerpb_timer_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_timerpb_timer_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_timerpb_timer_proto_goTypes = []any{
 	(*SetAlarm)(nil),   // 0: mtnode.timer.v1.SetAlarm
 	(*ResetAlarm)(nil), // 1: mtnode.timer.v1.ResetAlarm
@@ -632,13 +841,17 @@ var file_timerpb_timer_proto_goTypes = []any{
 	(*TickAlarm)(nil),  // 5: mtnode.timer.v1.TickAlarm
 	(*TickTimer)(nil),  // 6: mtnode.timer.v1.TickTimer
 	(*Wake)(nil),       // 7: mtnode.timer.v1.Wake
+	(*List)(nil),       // 8: mtnode.timer.v1.List
+	(*ListReply)(nil),  // 9: mtnode.timer.v1.ListReply
+	(*Pending)(nil),    // 10: mtnode.timer.v1.Pending
 }
 var file_timerpb_timer_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	10, // 0: mtnode.timer.v1.ListReply.entries:type_name -> mtnode.timer.v1.Pending
+	1,  // [1:1] is the sub-list for method output_type
+	1,  // [1:1] is the sub-list for method input_type
+	1,  // [1:1] is the sub-list for extension type_name
+	1,  // [1:1] is the sub-list for extension extendee
+	0,  // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_timerpb_timer_proto_init() }
@@ -652,7 +865,7 @@ func file_timerpb_timer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_timerpb_timer_proto_rawDesc), len(file_timerpb_timer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
