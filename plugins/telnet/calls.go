@@ -8,6 +8,7 @@ import (
 	"github.com/mtnode/mtnode/plugins/telnet/internal/console"
 	"github.com/mtnode/mtnode/proto/telnetpb"
 	"github.com/mtnode/mtnode/sdk"
+	"google.golang.org/protobuf/proto"
 )
 
 // calls sends typed commands to their services through one endpoint and
@@ -37,10 +38,13 @@ type early struct {
 
 // waiter is a session waiting for the answer to one command.
 type waiter struct {
-	owner string
+	owner string // the service asked
 	path  string
 	reply func(string)
 	since time.Time
+	// format renders the answer of a built-in that asks a service (see
+	// ask); nil for a registered command, whose answer is an Output.
+	format func(ev *sdk.Event) string
 }
 
 func newCalls(tree *console.Tree, timeout time.Duration, now func() time.Time, gone func(string, error)) *calls {
@@ -67,8 +71,18 @@ func (cs *calls) send(owner string, call *console.Call, reply func(string)) {
 	for _, a := range call.Args {
 		cmd.Args = append(cmd.Args, &telnetpb.Arg{Name: a.Name, Value: a.Value})
 	}
-	w := waiter{owner: owner, path: call.Path, reply: reply, since: cs.now()}
-	id := cs.ep.Send(sdk.To(owner), cmd)
+	cs.wait(sdk.To(owner), cmd, waiter{owner: owner, path: call.Path, reply: reply, since: cs.now()})
+}
+
+// ask sends msg to service for a built-in command and prints format's
+// rendering of the answer, reply or error event, when it comes.
+func (cs *calls) ask(service string, msg proto.Message, call *console.Call, reply func(string), format func(ev *sdk.Event) string) {
+	cs.wait(sdk.To(service), msg, waiter{owner: service, path: call.Path, reply: reply, since: cs.now(), format: format})
+}
+
+// wait sends msg to to and records w as waiting for the answer.
+func (cs *calls) wait(to sdk.Addr, msg proto.Message, w waiter) {
+	id := cs.ep.Send(to, msg)
 
 	cs.mu.Lock()
 	e, answered := cs.early[id]
@@ -114,6 +128,10 @@ func (cs *calls) sweep(now time.Time) {
 
 // finish prints the answer, or the error, for one command.
 func (cs *calls) finish(w waiter, ev *sdk.Event) {
+	if w.format != nil {
+		w.reply(w.format(ev))
+		return
+	}
 	if ev.Kind == sdk.KindError {
 		err := error(ev.Err)
 		if ev.Err == nil {

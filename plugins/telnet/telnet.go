@@ -115,6 +115,7 @@ func (s *Service) Start(c sdk.Context) error {
 	s.ep = h.Endpoint(s.calls.deliver)
 	s.calls.ep = s.ep
 	s.addBuiltins()
+	s.addInspectBuiltins()
 
 	for _, ln := range s.lns {
 		s.log.Info("console listening", "addr", ln.Addr().String())
