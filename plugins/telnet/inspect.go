@@ -1,8 +1,10 @@
 package telnet
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -10,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mtnode/mtnode/plugins/telnet/internal/console"
+	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/proto/timerpb"
 	"github.com/mtnode/mtnode/sdk"
 )
@@ -18,6 +21,7 @@ import (
 // users type (DESIGN.md); plugins do not import each other.
 const (
 	timerName = "Timer"
+	rpcName   = "RPC"
 )
 
 // defaultTimersShown is how many alarms and timers node/timers lists when
@@ -32,14 +36,17 @@ type asker struct {
 }
 
 // addInspectBuiltins registers the operator commands that ask other
-// services for their state: the Timer's pending alarms and timers. They work through the services' own requests, so
+// services for their state: the Timer's pending alarms and timers and the
+// RPC service's peers. They work through the services' own requests, so
 // they answer the same whether the node links them in or not.
 func (s *Service) addInspectBuiltins() {
 	dirs := map[string]string{
 		"node": "the node: services, plugins, uptime, version",
+		"rpc":  "node-to-node links (the RPC service)",
 	}
 	for _, a := range []asker{
 		{"node/timers", "[count:int]", "show the Timer's pending alarms and timers, earliest first (default 20, at most 1000)", s.cmdTimers},
+		{"rpc/peers", "", "show the RPC service's links to other nodes: address, node, epoch, direction, in flight, events", s.cmdPeers},
 	} {
 		if _, err := s.tree.Add(a.path, a.args, a.desc, Name, console.HandlerFunc(a.run)); err != nil {
 			panic(fmt.Sprintf("telnet: built-in %s: %v", a.path, err)) // a programming error
@@ -149,4 +156,47 @@ func showData(d []byte) string {
 		return strconv.Quote(string(d)) + cut
 	}
 	return fmt.Sprintf("%x%s", d, cut)
+}
+
+func (s *Service) cmdPeers(call *console.Call, reply func(string)) {
+	if msg := s.notRunning(rpcName, "no links to other nodes (name RPC in Start= to start it at boot)"); msg != "" {
+		reply(msg)
+		return
+	}
+	s.calls.ask(rpcName, &rpcpb.ListLinks{}, call, reply, func(ev *sdk.Event) string {
+		if ev.Kind == sdk.KindError {
+			return askError(call.Path, rpcName, ev)
+		}
+		links, ok := ev.Msg.(*rpcpb.Links)
+		if !ok {
+			return fmt.Sprintf("%% %s: %s answered with %s, want mtnode.rpc.v1.Links", call.Path, rpcName, ev.Type())
+		}
+		return formatPeers(links)
+	})
+}
+
+// formatPeers renders a Links reply as a table.
+func formatPeers(links *rpcpb.Links) string {
+	var b strings.Builder
+	if len(links.GetListen()) > 0 {
+		fmt.Fprintf(&b, "listening on %s\n", strings.Join(links.GetListen(), ", "))
+	}
+	if len(links.GetLinks()) == 0 {
+		b.WriteString("no links to other nodes")
+		return b.String()
+	}
+	peers := slices.Clone(links.GetLinks())
+	slices.SortFunc(peers, func(a, b *rpcpb.LinkInfo) int { return cmp.Compare(a.GetPeer(), b.GetPeer()) })
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "PEER\tSTATE\tNODE\tEPOCH\tDIRECTION\tIN FLIGHT\tEVENTS IN\tEVENTS OUT")
+	for _, l := range peers {
+		dir := "in (accepted)"
+		if l.GetDialled() {
+			dir = "out (dialled)"
+		}
+		fmt.Fprintf(w, "%s\tup\t%s\t%d\t%s\t%d\t%d\t%d\n",
+			l.GetPeer(), l.GetNode(), l.GetEpoch(), dir, l.GetInFlight(), l.GetReceived(), l.GetSent())
+	}
+	w.Flush()
+	return strings.TrimSuffix(b.String(), "\n")
 }

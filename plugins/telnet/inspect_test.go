@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtnode/mtnode/plugins/rpc"
 	"github.com/mtnode/mtnode/plugins/timer"
+	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/proto/timerpb"
 	"github.com/mtnode/mtnode/sdk"
 )
@@ -53,7 +55,7 @@ func TestTimersCommand(t *testing.T) {
 	}
 }
 
-func TestTimersWithoutTheTimer(t *testing.T) {
+func TestTimersAndPeersWithoutTheServices(t *testing.T) {
 	tests := []struct {
 		name  string
 		specs []sdk.Spec
@@ -62,6 +64,8 @@ func TestTimersWithoutTheTimer(t *testing.T) {
 	}{
 		{"no Timer", nil, "node/timers", "% no Timer service on this node"},
 		{"Timer idle", []sdk.Spec{timer.Spec}, "node/timers", "Timer is not running (state idle): no alarms or timers are pending"},
+		{"no RPC", nil, "rpc/peers", "% no RPC service on this node"},
+		{"RPC idle", []sdk.Spec{rpc.Spec}, "rpc/peers", "RPC is not running (state idle): no links to other nodes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,5 +81,29 @@ func TestTimersWithoutTheTimer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPeersCommand(t *testing.T) {
+	// Two nodes: b dials a by sending it an event.
+	a, addrA := startFileNode(t, fileNodeOpts{conf: "Start=Telnet,RPC\nRPC.bindAddr=127.0.0.1:0\n", specs: []sdk.Spec{rpc.Spec}})
+	b, _ := startFileNode(t, fileNodeOpts{conf: "Start=Telnet,RPC\nRPC.bindAddr=127.0.0.1:0\n", specs: []sdk.Spec{rpc.Spec}})
+	ev, err := a.Request(context.Background(), sdk.To(rpc.Name), &rpcpb.ListLinks{})
+	if err != nil {
+		t.Fatalf("ListLinks: %v", err)
+	}
+	listenA := ev.Msg.(*rpcpb.Links).GetListen()[0]
+	// Any request over the link will do; Telnet's status answers it.
+	if _, err := b.Request(context.Background(), sdk.At(listenA, "Telnet"), &timerpb.List{}); err == nil {
+		t.Fatal("Telnet answered a timer List, want an error event")
+	}
+	c := dial(t, addrA)
+	c.expect(prompt)
+	out := c.run("rpc/peers", prompt)
+	for _, w := range []string{"listening on " + listenA, "PEER", "STATE", "NODE", "EPOCH", "DIRECTION", "IN FLIGHT", "EVENTS IN", "EVENTS OUT",
+		"up", "test", "in (accepted)"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("rpc/peers: output %q, want %q", out, w)
+		}
 	}
 }

@@ -51,7 +51,7 @@ func startNode(t *testing.T, conf map[string]string, want int, specs ...sdk.Spec
 }
 
 // builtins is the number of operator commands the service registers.
-const builtins = 9
+const builtins = 10
 
 func TestDemoSession(t *testing.T) {
 	_, addr := startNode(t, map[string]string{}, builtins+5, telnetdemo.Spec)
