@@ -44,7 +44,7 @@ func (s *Service) addBuiltins() {
 			builtin{"node/uptime", "", "show when the node started and its epoch", s.cmdUptime},
 			builtin{"node/version", "", "show the version of the node binary", s.cmdVersion},
 			builtin{"config/get", "[key]", "show config values; a key ending in '.' or without a '.' lists a section", s.cmdConfigGet},
-			builtin{"config/set", "key value...", "write Service.key=value to the config file (atomically)", s.cmdConfigSet},
+			builtin{"config/set", "key [value...]", "write Service.key=value to the config file (atomically); the service reads it when it next starts", s.cmdConfigSet},
 			builtin{"log/level", "[level:debug|info|warn|error]", "show or set the log level", s.cmdLogLevel},
 		)
 	}
@@ -192,19 +192,7 @@ func (s *Service) cmdConfigGet(call *console.Call) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-func (s *Service) cmdConfigSet(call *console.Call) string {
-	key, _ := call.Arg("key")
-	value, _ := call.Arg("value")
-	if key == Name+".password" && value != "" {
-		return "% write the new password into the config file by hand; the service hashes it on its next start"
-	}
-	if err := s.admin.SetConfig(key, value); err != nil {
-		return "% " + err.Error()
-	}
-	service, _, _ := strings.Cut(key, ".")
-	return fmt.Sprintf("%s=%s written to the config file; services read their config when they start, so restart %s (or the node) to apply it",
-		key, value, service)
-}
+func (s *Service) cmdConfigSet(call *console.Call) string { return s.configSet(call) }
 
 func (s *Service) cmdLogLevel(call *console.Call) string {
 	name, ok := call.Arg("level")

@@ -63,7 +63,7 @@ func TestDemoSession(t *testing.T) {
 		want         []string
 	}{
 		{"help", prompt, []string{"Commands in /:", "demo/", "TelnetDemo: a list and a counter",
-			"push <item...>", "greet <name> [<style:plain|loud>]", "node/", "services [<name>]", "config/", "set <key> <value...>"}},
+			"push <item...>", "greet <name> [<style:plain|loud>]", "node/", "services [<name>]", "config/", "set <key> [<value...>]"}},
 		{"cd demo", demo, nil},
 		{"ls", demo, []string{"count", "push", "show the list, one item per line"}},
 		{"push first item", demo, []string{`pushed "first item" (1 on the list)`}},
