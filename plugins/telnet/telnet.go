@@ -79,7 +79,7 @@ func (s *Service) Start(c sdk.Context) error {
 		MaxSessions:    int(conf.Int("maxSessions", DefaultMaxSessions, "concurrent console sessions; more are turned away")),
 		IdleTimeout:    conf.Duration("idleTimeout", DefaultIdleTimeout, "a console session with no input for this long is closed"),
 		CommandTimeout: conf.Duration("commandTimeout", DefaultCommandTimeout, "how long the console waits for a service to answer a command"),
-		MaxLineLength:  int(conf.Int("maxLineLength", DefaultMaxLineLength, "longest console input line, in characters")),
+		MaxLineLength:  int(conf.Int("maxLineLength", DefaultMaxLineLength, "longest console input line, in characters; a longer line is refused, not run")),
 		Logger:         s.log,
 	}
 	hash, err := s.passwordHash(password)

@@ -28,6 +28,8 @@
 // clients away with a message; a session closes after Config.IdleTimeout
 // without input, after three wrong passwords, or when the client stops
 // reading for Config.WriteTimeout. Lines are limited to
-// Config.MaxLineLength characters. Passwords are checked against a slow
+// Config.MaxLineLength characters: a longer line is refused whole and not
+// run, since what is left of it after the cut may mean something else.
+// Passwords are checked against a slow
 // salted hash (package pwhash).
 package console

@@ -238,6 +238,11 @@ func (s *session) press(k term.Key) bool {
 		return false
 	case term.ActionCancel:
 		s.prompt()
+	case term.ActionTooLong:
+		// Running what is left of the line could do harm (a cut
+		// config/set writes a cut value): refuse it whole.
+		s.print(fmt.Sprintf("%% line too long (max %d characters); not run", s.cfg.MaxLineLength))
+		s.prompt()
 	case term.ActionLine:
 		if !s.authed {
 			return s.login(line)

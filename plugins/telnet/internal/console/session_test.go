@@ -315,14 +315,39 @@ func TestIdleTimeout(t *testing.T) {
 
 func TestLineLimit(t *testing.T) {
 	_, addr, _ := setup(t, Config{MaxLineLength: 16})
-	c := dial(t, addr, true)
-	c.expect(rootPrompt)
-	out := c.run("demo/echo "+strings.Repeat("x", 100), rootPrompt)
-	if !strings.Contains(out, "\r\nxxxxxx\r\n") || strings.Contains(out, "xxxxxxx\r\n") {
-		t.Errorf("output %q, want the line cut at 16 characters", out)
+	tests := []struct {
+		name   string
+		telnet bool
+	}{
+		{"telnet", true},
+		{"netcat", false},
 	}
-	if !strings.Contains(out, "\a") {
-		t.Errorf("output %q, want a bell", out)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dial(t, addr, tt.telnet)
+			c.expect(rootPrompt)
+			out := c.run("demo/echo "+strings.Repeat("x", 100), rootPrompt)
+			if !strings.Contains(out, "% line too long (max 16 characters); not run\r\n") {
+				t.Errorf("output %q, want the line refused", out)
+			}
+			if strings.Contains(out, "xxxxxx\r\n") {
+				t.Errorf("output %q: the cut line ran", out)
+			}
+			if tt.telnet && !strings.Contains(out, "\a") {
+				t.Errorf("output %q, want a bell when the limit is reached", out)
+			}
+			// Exactly at the limit runs, and the session goes on.
+			if out := c.run("demo/echo 123456", rootPrompt); !strings.HasSuffix(out, "123456\r\n\r"+rootPrompt) {
+				t.Errorf("output %q, want a 16-character line to run", out)
+			}
+			// The refused line is not in the history: up recalls the one before.
+			if tt.telnet {
+				c.run("demo/echo "+strings.Repeat("y", 50), rootPrompt)
+				if out := c.run("\x1b[A", rootPrompt); !strings.HasSuffix(out, "123456\r\n\r"+rootPrompt) {
+					t.Errorf("up after a refused line ran %q, want the last line that ran", out)
+				}
+			}
+		})
 	}
 }
 

@@ -17,6 +17,10 @@ const (
 	ActionLine                 // Enter: the line is complete
 	ActionCancel               // Ctrl-C: the line was discarded
 	ActionQuit                 // Ctrl-D on an empty line: end the session
+	// ActionTooLong is Enter on a line that outgrew the limit: keys were
+	// dropped, so the line is not what was typed. It is discarded, and
+	// Press returns no text.
+	ActionTooLong
 )
 
 // Mode says how much of the editing an [Editor] draws.
@@ -63,6 +67,7 @@ type Editor struct {
 	histPos  int    // index into hist while browsing; len(hist) when not
 	draft    []rune // the line being typed before browsing began
 	lastTab  bool   // the previous key was TAB: a second one lists
+	over     bool   // input was dropped at the limit since the line began
 }
 
 // NewEditor returns an editor whose lines hold at most maxLen runes and
@@ -98,6 +103,10 @@ func (e *Editor) Press(k Key) (Action, string) {
 		line := string(e.buf)
 		if e.Mode != ModeQuiet {
 			e.out.WriteString("\r\n")
+		}
+		if e.over {
+			e.reset()
+			return ActionTooLong, ""
 		}
 		e.remember(line)
 		e.reset()
@@ -199,6 +208,7 @@ func (e *Editor) Redraw() {
 // reset empties the line and ends history browsing.
 func (e *Editor) reset() {
 	e.buf, e.pos = e.buf[:0], 0
+	e.over = false
 	e.histPos = len(e.hist)
 	e.draft = e.draft[:0]
 }
@@ -222,6 +232,7 @@ func (e *Editor) remember(line string) {
 func (e *Editor) insert(rs []rune) {
 	if room := e.max - len(e.buf); len(rs) > room {
 		rs = rs[:room]
+		e.over = true
 		e.bell()
 	}
 	if len(rs) == 0 {

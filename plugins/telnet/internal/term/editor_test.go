@@ -149,6 +149,42 @@ func TestEditorLimit(t *testing.T) {
 	}
 }
 
+func TestEditorTooLong(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		wantLines []string
+		wantLast  Action
+	}{
+		{"at the limit runs", "12345678\r", []string{"12345678"}, ActionLine},
+		{"over the limit is refused", "123456789\r", nil, ActionTooLong},
+		{"refused even after editing back", "123456789\x7f\x7f\r", nil, ActionTooLong},
+		{"the next line is fine", "123456789\rok\r", []string{"ok"}, ActionLine},
+		{"ctrl-c forgets the overflow", "123456789\x03ok\r", []string{"ok"}, ActionLine},
+		{"completion past the limit is refused", "a\t\r", nil, ActionTooLong},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, mode := range []Mode{ModeEcho, ModeQuiet} {
+				if mode == ModeQuiet && strings.Contains(tt.in, "\t") {
+					continue // a client that edits locally gets no completion
+				}
+				e := NewEditor(new(bytes.Buffer), 8, 3, words{"abcdefghijkl"})
+				e.Mode = mode
+				lines, last := press(e, tt.in)
+				if strings.Join(lines, ",") != strings.Join(tt.wantLines, ",") || last != tt.wantLast {
+					t.Errorf("mode %d: lines %q, last action %d; want %q, %d", mode, lines, last, tt.wantLines, tt.wantLast)
+				}
+				for _, h := range e.History() {
+					if len(h) > 8 {
+						t.Errorf("mode %d: history holds %q, longer than the limit", mode, h)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestEditorCompletion(t *testing.T) {
 	cands := words{"help", "hello", "history", "quit"}
 	tests := []struct {
