@@ -126,3 +126,24 @@ func (c *client) transcript() string {
 	}
 	return b.String()
 }
+
+// expectEOF waits until the server closes the connection and returns what
+// it sent that was not matched yet.
+func (c *client) expectEOF() string {
+	c.t.Helper()
+	deadline := time.NewTimer(waitTime)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		eof, rest := c.eof, c.got.String()
+		c.mu.Unlock()
+		if eof {
+			return rest
+		}
+		select {
+		case <-c.change:
+		case <-deadline.C:
+			c.t.Fatalf("timed out waiting for the server to close; unmatched output %q", rest)
+		}
+	}
+}

@@ -28,7 +28,11 @@
 // list of IPv4 and IPv6 addresses). It refuses to start on a non-loopback
 // address unless Telnet.password is set; a plain password in the config
 // file is replaced by its salted hash on start. Telnet.maxSessions,
-// Telnet.idleTimeout and Telnet.maxLineLength bound what clients can take.
+// Telnet.idleTimeout and Telnet.maxLineLength bound what clients can take;
+// a session that has not given the password within Telnet.loginTimeout
+// (default 1m) is closed, so unauthenticated clients cannot hold the
+// sessions' slots, and each wrong password delays the next prompt by a
+// second.
 // Next to the services' commands it offers operator commands under node/,
 // config/, log/ and console/ (see help in a session). The session engine is
 // in package console.

@@ -28,6 +28,7 @@ const (
 	DefaultIdleTimeout    = 15 * time.Minute
 	DefaultCommandTimeout = 10 * time.Second
 	DefaultMaxLineLength  = 1024
+	DefaultLoginTimeout   = time.Minute
 )
 
 // sweepEvery is how often the service looks for owners that stopped or
@@ -80,6 +81,7 @@ func (s *Service) Start(c sdk.Context) error {
 		IdleTimeout:    conf.Duration("idleTimeout", DefaultIdleTimeout, "a console session with no input for this long is closed"),
 		CommandTimeout: conf.Duration("commandTimeout", DefaultCommandTimeout, "how long the console waits for a service to answer a command"),
 		MaxLineLength:  int(conf.Int("maxLineLength", DefaultMaxLineLength, "longest console input line, in characters; a longer line is refused, not run")),
+		LoginTimeout:   conf.Duration("loginTimeout", DefaultLoginTimeout, "a console session that has not given the password this long after it opened is closed, freeing its slot"),
 		Logger:         s.log,
 	}
 	hash, err := s.passwordHash(password)

@@ -50,6 +50,16 @@ func startNode(t *testing.T, conf map[string]string, want int, specs ...sdk.Spec
 	}
 }
 
+// sessions returns the number of open console sessions.
+func sessions(t *testing.T, n *sdktest.Node) int {
+	t.Helper()
+	msg, err := n.Request(sdk.To(telnet.Name), &telnetpb.GetStatus{})
+	if err != nil {
+		t.Fatalf("GetStatus: %v", err)
+	}
+	return int(msg.(*telnetpb.Status).GetSessions())
+}
+
 // builtins is the number of operator commands the service registers.
 const builtins = 10
 
@@ -197,6 +207,24 @@ func TestPassword(t *testing.T) {
 	c.expect(prompt)
 	if out := c.run("console/sessions", prompt); !strings.Contains(out, "1 session(s) open") {
 		t.Errorf("output %q after login, want the command's answer", out)
+	}
+}
+
+func TestLoginTimeout(t *testing.T) {
+	n, addr := startNode(t, map[string]string{"password": "open sesame", "loginTimeout": "100ms", "maxSessions": "1"}, builtins)
+	for i := range 2 { // the second session gets the slot the first one lost
+		c := dial(t, addr)
+		c.expect("Password: ")
+		if out := c.expectEOF(); !strings.Contains(out, "% not logged in within 100ms, closing the session") {
+			t.Errorf("session %d: output %q, want the login timeout", i, out)
+		}
+		deadline := time.Now().Add(waitTime)
+		for sessions(t, n) != 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the session's slot was not freed")
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 }
 

@@ -21,6 +21,8 @@ const (
 	DefaultMaxLineLength  = 1024
 	DefaultHistorySize    = 100
 	DefaultWriteTimeout   = 10 * time.Second
+	DefaultLoginTimeout   = time.Minute
+	DefaultLoginFailDelay = time.Second
 )
 
 // ErrServerClosed is returned by [Server.Serve] after [Server.Close].
@@ -37,6 +39,8 @@ type Config struct {
 	MaxLineLength  int           // in characters; DefaultMaxLineLength
 	HistorySize    int           // lines of history per session; DefaultHistorySize
 	WriteTimeout   time.Duration // a client that does not read for this long is dropped; DefaultWriteTimeout
+	LoginTimeout   time.Duration // a session not logged in this long after it opened is closed; DefaultLoginTimeout
+	LoginFailDelay time.Duration // the pause after a wrong password before the next prompt; DefaultLoginFailDelay
 	Logger         *slog.Logger  // nil discards
 }
 
@@ -55,6 +59,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxSessions", int64(c.MaxSessions)}, {"IdleTimeout", int64(c.IdleTimeout)},
 		{"CommandTimeout", int64(c.CommandTimeout)}, {"MaxLineLength", int64(c.MaxLineLength)},
 		{"HistorySize", int64(c.HistorySize)}, {"WriteTimeout", int64(c.WriteTimeout)},
+		{"LoginTimeout", int64(c.LoginTimeout)}, {"LoginFailDelay", int64(c.LoginFailDelay)},
 	} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("console: %s is negative (%d), want 0 for the default or more", f.name, f.v))
@@ -70,6 +75,8 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.MaxLineLength, DefaultMaxLineLength)
 	setDefault(&c.HistorySize, DefaultHistorySize)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.LoginTimeout, DefaultLoginTimeout)
+	setDefault(&c.LoginFailDelay, DefaultLoginFailDelay)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

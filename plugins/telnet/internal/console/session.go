@@ -42,8 +42,12 @@ type session struct {
 	pending    chan string
 	pendingCmd *Command
 	deadline   *time.Timer
-	// typeahead holds keys typed while a command runs, replayed after its
-	// answer, up to maxTypeahead keys.
+	// hold is the pause after a wrong password (nil when none): keys wait
+	// in the typeahead until it ends, so guesses come no faster than one
+	// per Config.LoginFailDelay however fast the client sends them.
+	hold *time.Timer
+	// typeahead holds keys typed while a command runs or a hold lasts,
+	// replayed after it, up to maxTypeahead keys.
 	typeahead    []term.Key
 	maxTypeahead int
 }
@@ -88,6 +92,9 @@ func (s *session) run() {
 		if s.deadline != nil {
 			s.deadline.Stop()
 		}
+		if s.hold != nil {
+			s.hold.Stop()
+		}
 	}()
 	s.log.Info("console session opened")
 	defer s.log.Info("console session closed")
@@ -100,10 +107,20 @@ func (s *session) run() {
 
 	idle := time.NewTimer(s.cfg.IdleTimeout)
 	defer idle.Stop()
+	// An unauthenticated session may not keep its slot for the idle
+	// timeout: it has LoginTimeout to log in.
+	login := time.NewTimer(s.cfg.LoginTimeout)
+	defer login.Stop()
 	for s.flush() {
-		var timeout <-chan time.Time
+		var timeout, loginEnd, holdEnd <-chan time.Time
 		if s.pending != nil {
 			timeout = s.deadline.C
+		}
+		if !s.authed {
+			loginEnd = login.C
+		}
+		if s.hold != nil {
+			holdEnd = s.hold.C
 		}
 		select {
 		case chunk, ok := <-in:
@@ -129,6 +146,16 @@ func (s *session) run() {
 				s.flush()
 				return
 			}
+		case <-holdEnd:
+			s.hold = nil
+			if !s.resume() {
+				s.flush()
+				return
+			}
+		case <-loginEnd:
+			s.out.WriteString("\r\n% not logged in within " + s.cfg.LoginTimeout.String() + ", closing the session\r\n")
+			s.flush()
+			return
 		case <-idle.C:
 			s.out.WriteString("\r\n% idle for " + s.cfg.IdleTimeout.String() + ", closing the session\r\n")
 			s.flush()
@@ -199,16 +226,17 @@ func (s *session) setMode() {
 	}
 }
 
-// feed applies keys. Keys that arrive while a command runs wait in the
-// typeahead, except Ctrl-C, which abandons the command.
+// feed applies keys. Keys that arrive while a command runs, or during the
+// pause after a wrong password, wait in the typeahead, except Ctrl-C,
+// which abandons the command.
 func (s *session) feed(keys []term.Key) bool {
 	for _, k := range keys {
 		switch {
-		case s.pending == nil:
+		case s.pending == nil && s.hold == nil:
 			if !s.press(k) {
 				return false
 			}
-		case k.Code == term.KeyInterrupt:
+		case s.pending != nil && k.Code == term.KeyInterrupt:
 			s.out.WriteString("^C\r\n")
 			s.print("% abandoned /" + s.pendingCmd.Path + "; a late answer is discarded")
 			s.endCommand()
@@ -269,7 +297,7 @@ func (s *session) login(line string) bool {
 		return false
 	}
 	s.out.WriteString("% wrong password\r\n")
-	s.prompt()
+	s.hold = time.NewTimer(s.cfg.LoginFailDelay) // the prompt comes when it fires
 	return true
 }
 

@@ -384,7 +384,7 @@ func TestPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, addr, _ := setup(t, Config{PasswordHash: hash})
+	_, addr, _ := setup(t, Config{PasswordHash: hash, LoginFailDelay: time.Millisecond})
 	t.Run("right after wrong", func(t *testing.T) {
 		c := dial(t, addr, true)
 		c.expect("Password: ")
@@ -415,6 +415,59 @@ func TestPassword(t *testing.T) {
 			t.Errorf("output %q, want the session closed", out)
 		}
 	})
+}
+
+func TestLoginTimeout(t *testing.T) {
+	hash, err := pwhash.HashIter("s3cret", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, addr, _ := setup(t, Config{PasswordHash: hash, LoginTimeout: 100 * time.Millisecond, MaxSessions: 1})
+	t.Run("silent client", func(t *testing.T) {
+		c := dial(t, addr, false)
+		c.expect("Password: ")
+		if out := c.expectEOF(); !strings.Contains(out, "% not logged in within 100ms, closing the session") {
+			t.Errorf("output %q, want the login timeout", out)
+		}
+	})
+	eventually(t, "the slot freed", func() bool { return srv.Sessions() == 0 })
+	t.Run("logged in in time stays", func(t *testing.T) {
+		c := dial(t, addr, false)
+		c.expect("Password: ")
+		c.send("s3cret\n")
+		c.expect(rootPrompt)
+		// Past the login timeout, the session still answers.
+		deadline := time.Now().Add(200 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			c.run("demo/echo still", rootPrompt)
+		}
+	})
+}
+
+func TestLoginFailDelay(t *testing.T) {
+	hash, err := pwhash.HashIter("s3cret", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const delay = 200 * time.Millisecond
+	_, addr, _ := setup(t, Config{PasswordHash: hash, LoginFailDelay: delay})
+	c := dial(t, addr, false)
+	c.expect("Password: ")
+	// A guess and the right password sent together: the second waits for
+	// the pause after the first.
+	start := time.Now()
+	c.send("guess\ns3cret\n")
+	out := c.expect("% wrong password\r\n")
+	out += c.expect(rootPrompt)
+	if took := time.Since(start); took < delay {
+		t.Errorf("logged in %v after a wrong password, want at least %v", took, delay)
+	}
+	if strings.Count(out, "Password: ") != 1 {
+		t.Errorf("output %q, want one more password prompt, after the pause", out)
+	}
+	if out := c.run("demo/echo in", rootPrompt); !strings.Contains(out, "in\r\n") {
+		t.Errorf("output %q, want the command to run after login", out)
+	}
 }
 
 func TestOwnerLeaves(t *testing.T) {
