@@ -17,9 +17,13 @@
 // is printed, then the prompt. A service that does not answer within
 // Telnet.commandTimeout gets a timeout printed instead; an error event is
 // printed as an error. A service that stops, fails or crashes takes its
-// commands with it (learnt from the error event of the next command, and
-// from a once-a-second look at the node's services); it registers them
-// again when it starts.
+// commands with it; it registers them again when it starts. The service
+// learns it from the error event of the next command, and from a
+// once-a-second look at the node's services: an owner that is no longer
+// on the node (a removed plugin), that is not running (stopped, failed, or
+// idle again after a crash or a failed start), or whose plugin process is
+// not the one that registered its commands loses them, unless it
+// registered again meanwhile.
 //
 // # The console
 //

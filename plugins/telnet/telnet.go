@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mtnode/mtnode/plugins/telnet/internal/console"
@@ -46,11 +47,19 @@ type Service struct {
 	lns   []net.Listener
 	admin sdk.Admin // nil when the node does not grant it
 	log   *slog.Logger
+
+	// owners holds, for each service with registered commands, the mark
+	// of its latest registration, so the sweeper can tell a service that
+	// went away from one that registered again meanwhile. Lock order:
+	// ownersMu before the tree's lock.
+	ownersMu sync.Mutex
+	owners   map[string]ownerMark
+	regSeq   uint64 // last ownerMark.seq given; guarded by ownersMu
 }
 
 // New returns a Telnet service, ready for Spec.
 func New() sdk.Service {
-	s := &Service{tree: console.NewTree()}
+	s := &Service{tree: console.NewTree(), owners: make(map[string]ownerMark)}
 	sdk.On(&s.mux, s.register)
 	sdk.On(&s.mux, s.unregister)
 	sdk.On(&s.mux, s.status)
@@ -221,7 +230,7 @@ func (s *Service) register(c sdk.Context, m *telnetpb.Register) error {
 		c.Reply(&telnetpb.Registered{Path: strings.Trim(m.GetPath(), "/")})
 		return nil
 	}
-	cmd, err := s.tree.Add(m.GetPath(), m.GetArgs(), m.GetDescription(), owner, s.calls.handler(owner))
+	cmd, err := s.addOwned(m.GetPath(), m.GetArgs(), m.GetDescription(), owner)
 	if err != nil {
 		return sdk.Errorf(sdk.CodeRefused, "telnet: registering %q: %v", m.GetPath(), err)
 	}
@@ -237,7 +246,7 @@ func (s *Service) unregister(c sdk.Context, m *telnetpb.Unregister) error {
 		return sdk.Errorf(sdk.CodeRefused, "telnet: only a service on this node can unregister its commands")
 	}
 	if m.GetPath() == "" {
-		s.tree.RemoveOwner(owner)
+		s.ownerGone(owner, nil)
 	} else if err := s.tree.Remove(m.GetPath(), owner); err != nil {
 		return sdk.Errorf(sdk.CodeRefused, "telnet: %v", err)
 	}
@@ -262,30 +271,12 @@ func (s *Service) ownerGone(owner string, err error) {
 	if owner == Name {
 		return
 	}
-	if n := s.tree.RemoveOwner(owner); n > 0 {
+	s.ownersMu.Lock()
+	n := s.tree.RemoveOwner(owner)
+	delete(s.owners, owner)
+	s.ownersMu.Unlock()
+	if n > 0 && err != nil {
 		s.log.Info("console commands removed", sdk.KeyService, owner, "commands", n, sdk.KeyErr, err)
-	}
-}
-
-// sweeper drops, every sweepEvery until ctx ends, the commands of
-// services that stopped or failed: the runtime has no lifecycle
-// notification, and a service that is gone may never be asked again. It
-// runs on its own goroutine; the tree and Admin are safe for concurrent
-// use.
-func (s *Service) sweeper(ctx context.Context) {
-	t := time.NewTicker(sweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			for _, si := range s.admin.Services() {
-				if si.State == "stopped" || si.State == "failed" {
-					s.ownerGone(si.Name, errors.New("service "+si.State))
-				}
-			}
-		}
 	}
 }
 
