@@ -41,3 +41,37 @@ func TestConfigSetWritesTheFile(t *testing.T) {
 		}
 	}
 }
+
+func TestPasswordHashWrittenBackOnlyToItsFile(t *testing.T) {
+	tests := []struct {
+		name     string
+		o        fileNodeOpts
+		wantHash bool // the file's Telnet.password is replaced by a hash
+	}{
+		{"from the file", fileNodeOpts{conf: "Telnet.password=open sesame\n"}, true},
+		{"from the environment", fileNodeOpts{env: map[string]string{"MT_Telnet_password": "open sesame"}}, false},
+		{"from --set", fileNodeOpts{sets: []string{"Telnet.password=open sesame"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, addr := startFileNode(t, tt.o)
+			c := dial(t, addr)
+			c.expect("Password: ")
+			c.send("open sesame\r\n")
+			c.expect(prompt)
+			var line string
+			for l := range strings.SplitSeq(n.file(t), "\n") {
+				if strings.HasPrefix(l, "Telnet.password=") {
+					line = l
+				}
+			}
+			hashed := strings.HasPrefix(line, "Telnet.password=pbkdf2-")
+			if hashed != tt.wantHash {
+				t.Errorf("file has %q; want a hash written back: %v", line, tt.wantHash)
+			}
+			if strings.Contains(line, "open sesame") && tt.wantHash {
+				t.Errorf("file still has the plain password: %q", line)
+			}
+		})
+	}
+}

@@ -83,7 +83,7 @@ func (s *Service) Start(c sdk.Context) error {
 	addrs := conf.Addrs("bindAddr", DefaultBindAddr,
 		"console listen addresses, comma-separated, IPv4 and IPv6; a non-loopback address needs Telnet.password")
 	password := conf.String("password", "",
-		"console password; write it in plain text and the service replaces it by a salted hash when it starts; empty: no password (loopback addresses only)")
+		"console password; write it in plain text here and the service replaces it by a salted hash when it starts (one from MT_Telnet_password or --set is hashed in memory only); empty: no password (loopback addresses only)")
 	cfg := console.Config{
 		Name:           c.NodeName(),
 		MaxSessions:    int(conf.Int("maxSessions", DefaultMaxSessions, "concurrent console sessions; more are turned away")),
@@ -174,12 +174,29 @@ func (s *Service) passwordHash(password string) (string, error) {
 		s.log.Warn("plain console password kept in the config file: this node does not let the service rewrite it")
 		return hash, nil
 	}
+	if src := s.passwordSource(); src != "file" {
+		// From the environment or --set: the file does not hold it, and
+		// writing the hash there would make it outlive its source.
+		s.log.Info("console password hashed in memory only", "source", src)
+		return hash, nil
+	}
 	if err := s.admin.SetConfig(Name+".password", hash); err != nil {
 		s.log.Warn("plain console password kept in the config file", sdk.KeyErr, err)
 		return hash, nil
 	}
 	s.log.Info("console password replaced by its hash in the config file")
 	return hash, nil
+}
+
+// passwordSource returns where Telnet.password came from: "file", "env",
+// "flag", or "" when the node does not say.
+func (s *Service) passwordSource() string {
+	for _, e := range s.admin.ConfigEntries() {
+		if e.Key == Name+".password" {
+			return e.Source
+		}
+	}
+	return ""
 }
 
 // isLoopback reports whether a listen address only accepts local clients.
