@@ -28,6 +28,9 @@ type fileNodeOpts struct {
 	sets  []string // --set flags
 	env   map[string]string
 	specs []sdk.Spec
+	// lazy: do not ask the console where it listens (that would start
+	// Telnet); the address returned is "".
+	lazy bool
 }
 
 // startFileNode starts a node whose config file holds o.conf (Start= and
@@ -75,6 +78,9 @@ func startFileNode(t *testing.T, o fileNodeOpts) (*fileNode, string) {
 		}
 	})
 	fn := &fileNode{Node: n, conf: path}
+	if o.lazy {
+		return fn, ""
+	}
 	return fn, fn.consoleAddr(t)
 }
 

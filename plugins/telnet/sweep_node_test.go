@@ -34,31 +34,8 @@ func (f *fakePlugins) services() []sdk.ServiceInfo {
 
 func TestCommandsLeaveWithTheirService(t *testing.T) {
 	plug := &fakePlugins{}
-	n, err := core.New(core.Config{
-		Name: "test", Services: []sdk.Spec{telnet.Spec}, Start: []string{telnet.Name},
-		Conf: func(service string) sdk.Config {
-			return mapConf{"bindAddr": "127.0.0.1:0"}
-		},
-		ExtraServices: plug.services,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Start(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
-		defer cancel()
-		if err := n.Stop(ctx); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
-	ev, err := n.Request(context.Background(), sdk.To(telnet.Name), &telnetpb.GetStatus{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, ev.Msg.(*telnetpb.Status).GetAddrs()[0])
+	n, addr := startCoreNode(t, plug.services)
+	c := dial(t, addr)
 	c.expect(prompt)
 
 	// register sends Register as Plug's plugin process does: Plug's hop
@@ -100,6 +77,36 @@ func TestCommandsLeaveWithTheirService(t *testing.T) {
 			gone(tt.name)
 		})
 	}
+}
+
+// startCoreNode starts a core node with Telnet, whose Stats include the
+// plugin services extra reports, and returns it with the console's
+// address.
+func startCoreNode(t *testing.T, extra func() []sdk.ServiceInfo) (*core.Node, string) {
+	t.Helper()
+	n, err := core.New(core.Config{
+		Name: "test", Services: []sdk.Spec{telnet.Spec}, Start: []string{telnet.Name},
+		Conf:          func(string) sdk.Config { return mapConf{"bindAddr": "127.0.0.1:0"} },
+		ExtraServices: extra,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+		defer cancel()
+		if err := n.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	ev, err := n.Request(context.Background(), sdk.To(telnet.Name), &telnetpb.GetStatus{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, ev.Msg.(*telnetpb.Status).GetAddrs()[0]
 }
 
 // mapConf is a Telnet config with some values set.
