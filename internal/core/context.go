@@ -22,49 +22,6 @@ type svcContext struct {
 	// one-entry cache that saves the node's table lookup while the
 	// destination runs (a stopped, stopping or failed one is looked up anew).
 	dst *service
-
-	// While a queued service's handler runs (holding is set), its requests
-	// to one running local queued service are held and pushed together, so
-	// a burst takes the receiver's queue lock once per maxHeld events
-	// instead of once per event. Any other delivery from the handler, the
-	// handler's return and a panic push them first, so the receiver sees
-	// the handler's events in the order they were sent, and a refusal
-	// becomes an error event as it would have at once.
-	holding bool
-	held    []*sdk.Event
-	heldDst *service
-	refused []refusal
-}
-
-// maxHeld bounds a held burst: large enough to take the queue lock rarely,
-// small enough that the receiver starts on a burst while it is still sent.
-const maxHeld = 64
-
-// hold keeps ev for d, a running local service with one queue.
-func (c *svcContext) hold(d *service, ev *sdk.Event) {
-	if c.heldDst != d {
-		c.flush()
-		c.heldDst = d
-	}
-	c.held = append(c.held, ev)
-	if len(c.held) >= maxHeld {
-		c.flush()
-	}
-}
-
-// flush pushes the held events; each one the queue refuses comes back to
-// its sender as an error event.
-func (c *svcContext) flush() {
-	if len(c.held) == 0 {
-		return
-	}
-	c.refused = c.heldDst.pushBatch(c.held, c.refused[:0])
-	clear(c.held)
-	c.held = c.held[:0]
-	for i, r := range c.refused {
-		c.s.n.router.Refuse(r.ev, r.err)
-		c.refused[i] = refusal{}
-	}
 }
 
 func (c *svcContext) Event() *sdk.Event    { return c.ev }
@@ -92,7 +49,6 @@ func (c *svcContext) Relay(to sdk.Addr, msg proto.Message) uint64 {
 func (c *svcContext) send(to sdk.Addr, msg proto.Message, route sdk.Route, id uint64) uint64 {
 	s := c.s
 	if to.Node != "" || len(route) > sdk.MaxRoute {
-		c.flush()
 		return s.send(to, msg, route, id)
 	}
 	if id == 0 {
@@ -101,17 +57,11 @@ func (c *svcContext) send(to sdk.Addr, msg proto.Message, route sdk.Route, id ui
 	s.sent.Add(1)
 	ev := &sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: to.Service, Route: route}
 	if d := c.local(to.Service); d != nil {
-		if c.holding && len(d.queues) == 1 {
-			c.hold(d, ev)
-			return id
-		}
-		c.flush()
 		if err := d.deliver(ev); err != nil {
 			s.n.router.Refuse(ev, err)
 		}
 		return id
 	}
-	c.flush()
 	s.n.router.Deliver(ev)
 	return id
 }
@@ -135,7 +85,6 @@ func (c *svcContext) Forward(to sdk.Addr, msg proto.Message) {
 		c.s.log.Warn("forward outside of an event handler ignored")
 		return
 	}
-	c.flush()
 	ev := *c.ev
 	ev.Kind = sdk.KindRequest
 	ev.Dst, ev.DstNode = to.Service, to.Node
@@ -159,7 +108,6 @@ func (c *svcContext) ReplyTo(ev *sdk.Event, msg proto.Message) { c.replyTo(ev, m
 // replyTo is service.replyTo with send's short cut, for a reply whose next
 // hop is a running local service.
 func (c *svcContext) replyTo(ev *sdk.Event, msg proto.Message) {
-	c.flush()
 	n := len(ev.Route) - 1
 	if n < 0 || ev.Route[n].Kind != sdk.HopService {
 		c.s.replyTo(ev, msg)
@@ -176,10 +124,7 @@ func (c *svcContext) replyTo(ev *sdk.Event, msg proto.Message) {
 		c.s.n.router.Refuse(rep, err)
 	}
 }
-func (c *svcContext) Fail(ev *sdk.Event, err error) {
-	c.flush()
-	c.s.fail(ev, err)
-}
+func (c *svcContext) Fail(ev *sdk.Event, err error) { c.s.fail(ev, err) }
 
 func (c *svcContext) Go(fn func(ctx context.Context)) { c.s.goOwned(fn) }
 

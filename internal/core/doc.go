@@ -19,11 +19,6 @@
 // requests the service made itself; past that they are dropped, counted
 // (DroppedReplies) and logged. No send ever blocks a service goroutine.
 //
-// Requests a handler sends to a running local service are pushed in bursts
-// (up to 64 under one queue lock) no later than when the handler returns,
-// and before anything else the handler delivers, so the order of its events
-// is kept; a refused one gets its error event just as a single push would.
-//
 // # Failures
 //
 // A handler that returns an error or panics is logged with the event type

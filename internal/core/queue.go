@@ -74,51 +74,6 @@ func (q *queue) push(ev *sdk.Event) error {
 	return nil
 }
 
-// refusal is an event a queue refused, and why.
-type refusal struct {
-	ev  *sdk.Event
-	err error
-}
-
-// pushBatch appends evs in order under one lock, admitting each as push
-// would, and appends every refused event with its error to refused.
-func (q *queue) pushBatch(evs []*sdk.Event, refused []refusal) []refusal {
-	q.mu.Lock()
-	if q.closed != nil {
-		err := q.closed
-		q.mu.Unlock()
-		for _, ev := range evs {
-			refused = append(refused, refusal{ev, err})
-		}
-		return refused
-	}
-	n0 := len(q.items)
-	for _, ev := range evs {
-		n := len(q.items)
-		if n >= q.limit && (ev.Kind == sdk.KindRequest || n >= q.limit+q.reserve) {
-			refused = append(refused, refusal{ev, errQueueFull})
-			continue
-		}
-		q.items = append(q.items, ev)
-	}
-	n := len(q.items)
-	if n > q.high {
-		q.high = n
-	}
-	if n0 == 0 && n > 0 {
-		q.ready.Store(true)
-	}
-	wake := q.waiting && n > 0
-	if wake {
-		q.waiting = false
-	}
-	q.mu.Unlock()
-	if wake {
-		q.signal <- struct{}{} // never blocks: one token per wait
-	}
-	return refused
-}
-
 var errQueueFull = &sdk.DeliveryError{Code: sdk.CodeQueueFull, Message: "queue is full (raise <Service>.queueLimit, or slow the sender down)"}
 
 // pop hands back the previous batch (nil at first) for reuse, waits for

@@ -161,7 +161,6 @@ func (s *service) run(i int, q *queue) {
 		return
 	}
 	var batch []*sdk.Event
-	c.holding = true // only dispatchFrom runs handlers with c from here on
 	for {
 		var done bool
 		if batch, done = q.pop(batch); done {
@@ -221,23 +220,6 @@ func (s *service) deliver(ev *sdk.Event) error {
 	}
 }
 
-// pushBatch pushes evs, in order, into the queue of s (a service with one
-// queue), as that many pushes would, and appends each refused event with
-// its error to refused.
-func (s *service) pushBatch(evs []*sdk.Event, refused []refusal) []refusal {
-	n := len(refused)
-	refused = s.queues[0].pushBatch(evs, refused)
-	for _, r := range refused[n:] {
-		if r.err == errQueueFull {
-			s.queueFull.Add(1)
-			if r.ev.Kind != sdk.KindRequest {
-				s.n.droppedReplies.Add(1)
-			}
-		}
-	}
-	return refused
-}
-
 func (s *service) push(q *queue, ev *sdk.Event) error {
 	err := q.push(ev)
 	if err == errQueueFull {
@@ -286,7 +268,6 @@ func (s *service) dispatchBatch(c *svcContext, batch []*sdk.Event) {
 func (s *service) dispatchFrom(c *svcContext, batch []*sdk.Event, i int) (next int) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.flush() // what the handler sent before it panicked
 			ev := batch[next]
 			s.handlerFailed(ev, s.panicked(ev, p))
 			next++
@@ -303,9 +284,7 @@ func (s *service) dispatchFrom(c *svcContext, batch []*sdk.Event, i int) (next i
 		}
 		c.ev = ev
 		c.calls++
-		err := s.impl.Handle(c, ev)
-		c.flush()
-		if err != nil {
+		if err := s.impl.Handle(c, ev); err != nil {
 			s.handlerFailed(ev, err)
 		}
 	}
