@@ -136,3 +136,45 @@ func TestServiceToServiceRefusals(t *testing.T) {
 		t.Errorf("got queue_full=%d, want 1 (counted once)", st.QueueFull)
 	}
 }
+
+// TestSendIsQueuedWhenItReturns: once a handler's Send to a running local
+// service returns, the event is in the receiver's queue, so code the handler
+// then signals (an HTTP goroutine, a test) can rely on it being ahead of
+// anything it sends next, even while the handler is still running.
+func TestSendIsQueuedWhenItReturns(t *testing.T) {
+	got := make(chan string, 2)
+	sink := sdk.Define("Sink", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			got <- ev.Msg.(*wrapperspb.StringValue).GetValue()
+			return nil
+		})
+	})
+	sent, release := make(chan struct{}), make(chan struct{})
+	src := sdk.Define("Src", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			c.Send(sdk.To("Sink"), wrapperspb.String("from the handler"))
+			close(sent)
+			<-release // still in the handler when the test sends
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{sink, src}, Start: []string{"Sink", "Src"}})
+	defer close(release)
+	if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
+		t.Fatal(err)
+	}
+	<-sent
+	if err := n.Send(sdk.To("Sink"), wrapperspb.String("from outside")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"from the handler", "from outside"} {
+		select {
+		case v := <-got:
+			if v != want {
+				t.Fatalf("got %q, want %q first", v, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %q within 5s", want)
+		}
+	}
+}
