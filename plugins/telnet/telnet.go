@@ -109,16 +109,8 @@ func (s *Service) Start(c sdk.Context) error {
 	if err != nil {
 		return fmt.Errorf("telnet: %w", err)
 	}
-	for _, a := range addrs {
-		ln, err := sdk.Listen(context.Background(), a)
-		if err != nil {
-			for _, open := range s.lns {
-				open.Close()
-			}
-			s.lns = nil
-			return fmt.Errorf("telnet: listening on %s: %w", a, err)
-		}
-		s.lns = append(s.lns, ln)
+	if s.lns, err = sdk.ListenAll(context.Background(), addrs); err != nil {
+		return fmt.Errorf("telnet: %w (change Telnet.bindAddr or stop what holds the port)", err)
 	}
 
 	h := c.Handle()
