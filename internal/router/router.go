@@ -250,7 +250,8 @@ func (r *Router) failDE(ev *sdk.Event, de *sdk.DeliveryError) {
 	}
 	r.Failed.Add(1)
 	if len(ev.Route) == 0 {
-		r.undeliverableCode(ev, de.Code, de.Error()+" (and the request has no route to answer)")
+		// Not undeliverableCode: it would fail the request again, forever.
+		r.drop(ev, de.Error()+" (and the request has no route to answer)")
 		return
 	}
 	r.log.LogAttrs(context.Background(), slog.LevelDebug, "event failed",
@@ -268,6 +269,11 @@ func (r *Router) undeliverableCode(ev *sdk.Event, code sdk.Code, why string) {
 		r.fail(ev, code, why, "")
 		return
 	}
+	r.drop(ev, why)
+}
+
+// drop counts and logs an event that has no one to answer.
+func (r *Router) drop(ev *sdk.Event, why string) {
 	r.Undeliverable.Add(1)
 	attrs := []slog.Attr{slog.String(sdk.KeyEvent, ev.Type()), slog.String("kind", ev.Kind.String()),
 		slog.Uint64(sdk.KeyReq, ev.ID), slog.String("why", why)}

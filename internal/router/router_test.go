@@ -230,3 +230,16 @@ func TestQueueFullBecomesErrorEvent(t *testing.T) {
 type carrierFunc func(*sdk.Event) error
 
 func (f carrierFunc) Carry(ev *sdk.Event) error { return f(ev) }
+
+// TestFailRouteless: a request with no route (a one-way event) that fails
+// is counted once as failed and once as undeliverable, and nothing else.
+func TestFailRouteless(t *testing.T) {
+	r := New(newLocal(), "", 1, nil)
+	r.Fail(req("Gone", nil), sdk.CodePluginCrashed, "plugin crashed", "plugin p")
+	if got, want := r.Failed.Load(), uint64(1); got != want {
+		t.Errorf("Failed: got %d, want %d", got, want)
+	}
+	if got, want := r.Undeliverable.Load(), uint64(1); got != want {
+		t.Errorf("Undeliverable: got %d, want %d", got, want)
+	}
+}
