@@ -68,6 +68,11 @@ type Config struct {
 	// PendingLimit bounds the events waiting for a plugin to start
 	// (default 65536).
 	PendingLimit int
+	// MaxInFlight bounds the requests sent to one plugin process and not
+	// yet answered (default 131072). Each is remembered so that a crash
+	// answers it; a request past the limit fails at once with
+	// sdk.ErrQueueFull.
+	MaxInFlight int
 	// SocketDir is where the private (0700) directory for the plugins'
 	// sockets is made (default: the system's temporary directory).
 	SocketDir string
@@ -105,6 +110,9 @@ func (c *Config) defaults() error {
 	}
 	if c.PendingLimit <= 0 {
 		c.PendingLimit = 65536
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = defaultMaxInFlight
 	}
 	return nil
 }
@@ -148,6 +156,7 @@ type Host struct {
 	saveMu  sync.Mutex
 
 	manifests atomic.Uint64 // manifest-mode launches, for tests and the console
+	lost      atomic.Uint64 // events failed because their process ended (see Lost)
 	started   bool
 	problems  []error
 }
@@ -248,6 +257,11 @@ func (h *Host) problem(err error) {
 	h.problems = append(h.problems, err)
 	h.mu.Unlock()
 }
+
+// Lost returns how many events plugin processes ended without answering
+// or taking (crashed, stopped or lost link): each was failed back to its
+// sender, or counted and logged by the router when it had none.
+func (h *Host) Lost() uint64 { return h.lost.Load() }
 
 // Problems returns the problems met so far (refused folder or binaries,
 // invalid plugins, service name conflicts), oldest first.

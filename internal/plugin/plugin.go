@@ -344,19 +344,36 @@ func (p *plugin) supervise(quit <-chan struct{}, pr *proc) {
 	p.notify()
 	p.mu.Unlock()
 
+	// Events the link accepted and never wrote (any kind: requests,
+	// replies and errors bound for the plugin's services, one-way events),
+	// then the requests written and never answered. A request still queued
+	// is also tracked; it is answered once, as unsent.
+	unsent := pr.conn.Abandoned()
+	for _, ev := range unsent {
+		if ev.Kind == sdk.KindRequest {
+			pr.untrack(ev)
+		}
+	}
 	lost := pr.takeInflight()
 	if intentional {
-		h.log.Info("plugin stopped", sdk.KeyPlugin, p.name, "pid", pr.pid, "status", status)
+		h.log.Info("plugin stopped", sdk.KeyPlugin, p.name, "pid", pr.pid, "status", status, "unsent", len(unsent))
+		for _, ev := range unsent {
+			h.rt.Fail(ev, sdk.CodeStopped, fmt.Sprintf("plugin %s stopped before taking the event", p.name), p.Name())
+		}
 		for _, ev := range lost {
 			h.rt.Fail(ev, sdk.CodeStopped, fmt.Sprintf("plugin %s stopped before answering", p.name), p.Name())
 		}
 	} else {
 		h.log.Error("plugin crashed", sdk.KeyPlugin, p.name, "pid", pr.pid, "status", status,
-			"in_flight", len(lost), sdk.KeyErr, pr.runErr, "stderr", pr.stderr.tail())
+			"in_flight", len(lost), "unsent", len(unsent), sdk.KeyErr, pr.runErr, "stderr", pr.stderr.tail())
+		for _, ev := range unsent {
+			h.rt.Fail(ev, sdk.CodePluginCrashed, why+" (before taking the event)", p.Name())
+		}
 		for _, ev := range lost {
 			h.rt.Fail(ev, sdk.CodePluginCrashed, why, p.Name())
 		}
 	}
+	h.lost.Add(uint64(len(unsent) + len(lost)))
 	h.saveState()
 }
 

@@ -633,3 +633,90 @@ func TestConcurrentSenders(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// proc returns plugin name's running process, or nil.
+func (e *env) proc(t testing.TB, name string) *proc {
+	t.Helper()
+	e.host.mu.Lock()
+	p := e.host.plugins[filepath.Join(e.dir, name)]
+	e.host.mu.Unlock()
+	if p == nil {
+		t.Fatalf("no plugin %s", name)
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.proc
+}
+
+// TestUnsentEventsFailedOnCrash: events still queued on the link when the
+// process dies are not dropped: each request gets one error event, and the
+// ones without a route are counted.
+func TestUnsentEventsFailedOnCrash(t *testing.T) {
+	t.Setenv("MTTEST_CREDIT", "1") // the plugin takes one event, then no more
+	e := newEnv(t, []string{"testplugin"})
+	events := make(chan *sdk.Event, 100)
+	ep := e.node.OpenEndpoint(func(ev *sdk.Event) { events <- ev })
+	defer ep.Close()
+	ep.Send(sdk.To("Hold"), wrapperspb.String("keep")) // written: the only credit
+	const requests, oneWay = 5, 3
+	for i := range requests {
+		ep.Send(sdk.To("TEcho"), wrapperspb.String(strconv.Itoa(i)))
+	}
+	for range oneWay {
+		if err := e.node.Send(sdk.To("Sink"), wrapperspb.String("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pr *proc
+	waitFor(t, "the events to wait on the link", func() bool {
+		pr = e.proc(t, "testplugin")
+		return pr != nil && pr.conn.Queued() == requests+oneWay
+	})
+	rt := e.node.Router()
+	undeliverable := rt.Undeliverable.Load()
+	if err := syscall.Kill(pr.pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	unsent := 0
+	for i := range requests + 1 {
+		select {
+		case ev := <-events:
+			if ev.Kind != sdk.KindError || !errors.Is(ev.Err, sdk.ErrPluginCrashed) {
+				t.Fatalf("event %d: got %v %v, want an ErrPluginCrashed error event", i, ev.Kind, ev.Err)
+			}
+			if strings.Contains(ev.Err.Error(), "before taking the event") {
+				unsent++
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("got %d error events, want %d", i, requests+1)
+		}
+	}
+	if unsent != requests {
+		t.Errorf("got %d errors saying the event was never taken, want %d", unsent, requests)
+	}
+	waitFor(t, "every lost event to be counted", func() bool { return e.host.Lost() == requests+oneWay+1 })
+	if got := rt.Undeliverable.Load() - undeliverable; got != oneWay {
+		t.Errorf("got %d undeliverable events counted, want %d (the one-way events)", got, oneWay)
+	}
+	select {
+	case ev := <-events:
+		t.Fatalf("got an extra event %v %v, want one per request", ev.Kind, ev.Err)
+	default:
+	}
+}
+
+// TestMaxInFlight: a request past the in-flight limit fails at once
+// instead of travelling untracked.
+func TestMaxInFlight(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.MaxInFlight = 3 })
+	ep := e.node.OpenEndpoint(func(*sdk.Event) {})
+	defer ep.Close()
+	for range 3 {
+		ep.Send(sdk.To("Hold"), wrapperspb.String("keep"))
+	}
+	waitFor(t, "3 requests in flight", func() bool { return e.status(t, "testplugin").InFlight == 3 })
+	_, err := e.call(t, "TEcho", "x")
+	if !errors.Is(err, sdk.ErrQueueFull) || !strings.Contains(err.Error(), "3 requests in flight") {
+		t.Fatalf("past the limit: got %v, want ErrQueueFull naming the limit", err)
+	}
+}

@@ -20,9 +20,9 @@ import (
 	"github.com/mtnode/mtnode/sdk"
 )
 
-// maxTracked bounds the requests a link remembers for crash reporting;
-// requests past it are still delivered, but a crash cannot name them.
-const maxTracked = 1 << 17
+// defaultMaxInFlight bounds the requests in flight to one process: each
+// is remembered so that a crash can answer it.
+const defaultMaxInFlight = 1 << 17
 
 // client starts the binary at path with go-plugin and returns the client
 // and the Plugin service's stub. The caller kills the client.
@@ -176,11 +176,14 @@ func (pr *proc) send(ev *sdk.Event) error {
 	k, track := keyFor(ev)
 	if track && ev.Kind == sdk.KindRequest {
 		pr.mu.Lock()
-		if len(pr.inflight) < maxTracked {
-			pr.inflight[k] = ev
-		} else {
-			track = false
+		if n := len(pr.inflight); n >= pr.p.h.cfg.MaxInFlight {
+			pr.mu.Unlock()
+			// Refused now rather than delivered untracked: a crash could
+			// not answer it.
+			return &sdk.DeliveryError{Code: sdk.CodeQueueFull,
+				Message: fmt.Sprintf("plugin %s has %d requests in flight, its limit; retry once it answers some", pr.p.name, n)}
 		}
+		pr.inflight[k] = ev
 		pr.mu.Unlock()
 	} else {
 		track = false

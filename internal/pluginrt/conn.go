@@ -3,6 +3,7 @@ package pluginrt
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/mtnode/mtnode/proto/mtpb"
@@ -109,7 +110,8 @@ func (c *Conn) signal() {
 
 // Send queues ev for the peer. It fails with a *sdk.DeliveryError
 // (ErrQueueFull, ErrLinkLost) when the event cannot be queued; ownership of
-// ev passes to the Conn only on success.
+// ev passes to the Conn only on success. An accepted event is then written,
+// handed to ConnConfig.Failed, or returned by Abandoned: never dropped.
 func (c *Conn) Send(ev *sdk.Event) error {
 	c.mu.Lock()
 	if c.dead != nil || c.closing {
@@ -181,8 +183,13 @@ func (c *Conn) Run() error {
 	return err
 }
 
-// Abandoned returns the events still queued after Run returned; the caller
-// fails them. It empties the queue.
+// Abandoned returns the events the Conn accepted but never wrote: those
+// still queued when Run returned, and those taken for a write that failed.
+// The owner of the Conn must call it once Run has returned and fail each
+// event (router.Router.Fail: an error event to a request's sender, a
+// counted and logged drop for the rest), or they are lost without a word.
+// Send refuses events once Run has returned, so the list is complete. It
+// empties the queue.
 func (c *Conn) Abandoned() []*sdk.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -285,33 +292,49 @@ func (c *Conn) writeLoop() {
 
 		for _, f := range ctrl {
 			if err := c.stream.Send(f); err != nil {
-				c.fail(err)
+				c.fail(err, batch)
 				return
 			}
 		}
 		if len(batch) == 0 && grant == 0 {
 			continue
 		}
-		if err := c.writeBatch(batch, grant); err != nil {
-			c.fail(err)
+		if unsent, err := c.writeBatch(batch, grant); err != nil {
+			c.fail(err, unsent)
 			return
 		}
 		clear(batch)
 	}
 }
 
-// writeBatch writes events as frames of at most maxBatchBytes payload.
-func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) error {
+// writeBatch writes events as frames of at most maxBatchBytes payload. On
+// a failed write it returns the events not known to be written (those of
+// the failed frame and after it). It may overwrite evs.
+func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) (unsent []*sdk.Event, err error) {
 	envs := make([]*mtpb.Envelope, 0, len(evs))
 	size := 0
-	flush := func() error {
+	from := 0 // evs[from:] are not written yet
+	flush := func(next int) error {
 		err := c.stream.Send(&pluginpb.Frame{Batch: &mtpb.Batch{Envelopes: envs, Credit: grant}})
+		if err != nil {
+			return err
+		}
 		grant = 0
 		envs = envs[:0:0]
 		size = 0
-		return err
+		from = next
+		return nil
 	}
-	for _, ev := range evs {
+	failed := func(err error) ([]*sdk.Event, error) {
+		// Events handed to Failed already are answered; skip them.
+		for _, ev := range evs[from:] {
+			if ev != nil {
+				unsent = append(unsent, ev)
+			}
+		}
+		return unsent, err
+	}
+	for i, ev := range evs {
 		env, err := ev.Envelope()
 		if err == nil {
 			// The payload dominates an envelope's size; sizing the whole
@@ -324,6 +347,7 @@ func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) error {
 			}
 		}
 		if err != nil {
+			evs[i] = nil
 			if c.cfg.Failed != nil {
 				c.cfg.Failed(ev, err)
 			}
@@ -331,21 +355,29 @@ func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) error {
 		}
 		envs = append(envs, env)
 		if size >= maxBatchBytes {
-			if err := flush(); err != nil {
-				return err
+			if err := flush(i + 1); err != nil {
+				return failed(err)
 			}
 		}
 	}
 	if len(envs) > 0 || grant > 0 {
-		return flush()
+		if err := flush(len(evs)); err != nil {
+			return failed(err)
+		}
 	}
-	return nil
+	return nil, nil
 }
 
-func (c *Conn) fail(err error) {
+// fail records that the stream failed and puts unsent, the events taken
+// for the failed write, back at the head of the queue for Abandoned.
+func (c *Conn) fail(err error, unsent []*sdk.Event) {
 	c.mu.Lock()
 	if c.dead == nil {
 		c.dead = err
+	}
+	if len(unsent) > 0 {
+		c.queue = slices.Concat(unsent, c.queue)
+		c.spare = nil
 	}
 	c.mu.Unlock()
 }

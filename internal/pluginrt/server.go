@@ -127,6 +127,12 @@ func (s *Server) Link(stream pluginpb.Plugin_LinkServer) error {
 	_ = conn.SendControl(&pluginpb.Frame{Ready: ready})
 
 	err = conn.Run()
+	// What the services sent up and the link never carried: requests get
+	// an error event (their senders are here), the rest are counted and
+	// logged by the router.
+	for _, ev := range conn.Abandoned() {
+		rt.Fail(ev, sdk.CodeLinkLost, "pluginrt: the link to the host ended before the event was sent", hello.Name)
+	}
 	sctx, scancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer scancel()
 	if serr := node.Stop(sctx); serr != nil {

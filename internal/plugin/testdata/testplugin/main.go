@@ -5,7 +5,8 @@
 // dur; anything else is kept unanswered), Version (answers the version set
 // with -ldflags -X main.version=...), Conf (answers Conf.greeting), Relay
 // (relays the payload to HostEcho on the node). With MTTEST_RAW=1 it serves
-// a bare Link stream instead, as the benchmarks' baseline.
+// a bare Link stream instead, as the benchmarks' baseline; with
+// MTTEST_CREDIT=n it grants the host credit for n events only.
 package main
 
 import (
@@ -121,7 +122,7 @@ func main() {
 		pluginrt.ServeServer(&raw{done: make(chan struct{})})
 		return
 	}
-	plugin.Serve(
+	specs := []sdk.Spec{
 		sdk.Define("TEcho", func() sdk.Service {
 			return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
 				if ev.Kind == sdk.KindRequest {
@@ -142,7 +143,39 @@ func main() {
 		}),
 		sdk.Define("Conf", func() sdk.Service { return new(conf) }),
 		sdk.Define("Relay", func() sdk.Service { return sdk.HandlerFunc(relay) }),
-	)
+	}
+	if n := os.Getenv("MTTEST_CREDIT"); n != "" {
+		credit, _ := strconv.Atoi(n)
+		pluginrt.ServeServer(&stingy{Server: pluginrt.NewServer(specs, os.Stderr), credit: uint32(credit)})
+		return
+	}
+	plugin.Serve(specs...)
+}
+
+// stingy grants the host credit for a few events and never returns any, so
+// that what the host sends next waits in its link's queue.
+type stingy struct {
+	*pluginrt.Server
+	credit uint32
+}
+
+func (s *stingy) Link(st pluginpb.Plugin_LinkServer) error {
+	return s.Server.Link(stingyStream{st, s.credit})
+}
+
+type stingyStream struct {
+	pluginpb.Plugin_LinkServer
+	credit uint32
+}
+
+func (s stingyStream) Send(f *pluginpb.Frame) error {
+	if f.Ready != nil {
+		f.Ready.Credit = s.credit
+	}
+	if f.Batch != nil {
+		f.Batch.Credit = 0
+	}
+	return s.Plugin_LinkServer.Send(f)
 }
 
 // raw is a bare Link server: a frame with credit 1 is echoed, a frame with
