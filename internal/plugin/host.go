@@ -147,6 +147,8 @@ type Host struct {
 	quit     chan struct{}
 	wg       sync.WaitGroup
 	stopOnce sync.Once
+	spawnMu  sync.Mutex
+	closed   bool // Close has begun: spawn refuses; guarded by spawnMu
 
 	mu      sync.Mutex
 	plugins map[string]*plugin // by path
@@ -179,13 +181,26 @@ func New(cfg Config) (*Host, error) {
 }
 
 // spawn runs fn on a goroutine the host owns; Close signals quit and waits.
-func (h *Host) spawn(fn func(quit <-chan struct{})) {
+// Once Close has begun it refuses (returns false) and the caller does the
+// work itself or answers it: a wg.Add concurrent with Close's wg.Wait
+// would be a misuse of the WaitGroup. It takes only spawnMu, so it may be
+// called with any other lock held.
+func (h *Host) spawn(fn func(quit <-chan struct{})) bool {
+	h.spawnMu.Lock()
+	defer h.spawnMu.Unlock()
+	if h.closed {
+		return false
+	}
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
 		fn(h.quit)
 	}()
+	return true
 }
+
+// errClosing is what a launch refused by a closing host fails with.
+var errClosing = errors.New("plugin: the node is stopping")
 
 func (h *Host) level() slog.Level { return h.cfg.LogLevel.Level() }
 
@@ -535,10 +550,15 @@ func (h *Host) StartServices(ctx context.Context, names []string) error {
 // ensureRunning launches p if idle and waits for it to run.
 func (p *plugin) ensureRunning(ctx context.Context) error {
 	p.mu.Lock()
-	if p.state == stIdle {
-		p.launchLocked()
-	}
-	for {
+	for first := true; ; first = false {
+		// A launch that ended idle with an error is not retried here.
+		if p.state == stIdle && (first || p.lastErr == "") {
+			if refused, ok := p.launchLocked(); !ok {
+				p.mu.Unlock()
+				p.failAll(refused, sdk.CodeStopped, errClosing.Error())
+				return fmt.Errorf("plugin: starting %s: %w", p.name, errClosing)
+			}
+		}
 		switch p.state {
 		case stRunning:
 			p.mu.Unlock()
@@ -553,7 +573,7 @@ func (p *plugin) ensureRunning(ctx context.Context) error {
 				p.mu.Unlock()
 				return err
 			}
-			p.launchLocked()
+			continue
 		}
 		ch := p.changed
 		p.mu.Unlock()
@@ -660,6 +680,9 @@ func (h *Host) saveState() {
 // closes its link, stops its services and exits; one that does not is
 // killed), then waits for the host's goroutines, bounded by ctx.
 func (h *Host) Close(ctx context.Context) error {
+	h.spawnMu.Lock()
+	h.closed = true
+	h.spawnMu.Unlock()
 	h.stopOnce.Do(func() { close(h.quit) })
 	done := make(chan struct{})
 	go func() {

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -89,42 +90,67 @@ func (p *plugin) Send(ev *sdk.Event) error {
 	p.mu.RUnlock()
 
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	refused, err := p.sendLocked(ev)
+	p.mu.Unlock()
+	// The host is closing: answer what waited, ev included.
+	p.failAll(refused, sdk.CodeStopped, errClosing.Error())
+	return err
+}
+
+// sendLocked is Send's slow path, with p.mu held: it queues ev while no
+// process can take it and launches one if none is starting. refused are
+// events to fail once p.mu is released.
+func (p *plugin) sendLocked(ev *sdk.Event) (refused []*sdk.Event, err error) {
 	if ev.Kind == sdk.KindRequest && p.missing[ev.Dst] {
-		return &sdk.DeliveryError{Code: sdk.CodeNoService,
+		return nil, &sdk.DeliveryError{Code: sdk.CodeNoService,
 			Message: fmt.Sprintf("plugin: %s declares service %q but does not serve it (rebuild the plugin so its manifest and its services agree)", p.path, ev.Dst)}
 	}
 	switch p.state {
 	case stRunning:
-		return p.proc.send(ev)
+		return nil, p.proc.send(ev)
 	case stRemoved:
-		return &sdk.DeliveryError{Code: sdk.CodeNoService, Message: fmt.Sprintf("plugin: %s was removed from the plugins folder", p.path)}
+		return nil, &sdk.DeliveryError{Code: sdk.CodeNoService, Message: fmt.Sprintf("plugin: %s was removed from the plugins folder", p.path)}
 	case stFailed:
-		return &sdk.DeliveryError{Code: sdk.CodePluginCrashed,
+		return nil, &sdk.DeliveryError{Code: sdk.CodePluginCrashed,
 			Message: fmt.Sprintf("plugin: %s is marked failed (%s); replace the binary or reset the plugin", p.path, p.lastErr)}
 	}
 	if len(p.pending) >= p.h.cfg.PendingLimit {
-		return &sdk.DeliveryError{Code: sdk.CodeQueueFull,
+		return nil, &sdk.DeliveryError{Code: sdk.CodeQueueFull,
 			Message: fmt.Sprintf("plugin: %d events already wait for %s to start", len(p.pending), p.name)}
 	}
 	p.pending = append(p.pending, ev)
 	if p.state == stIdle {
-		p.launchLocked()
+		refused, _ = p.launchLocked()
 	}
-	return nil
+	return refused, nil
+}
+
+// failAll fails evs with code and msg. p.mu must not be held.
+func (p *plugin) failAll(evs []*sdk.Event, code sdk.Code, msg string) {
+	for _, ev := range evs {
+		p.h.rt.Fail(ev, code, msg, p.Name())
+	}
 }
 
 // launchLocked starts a launch on a host goroutine, after the backoff that
-// recent crashes call for. p.mu is held.
-func (p *plugin) launchLocked() {
+// recent crashes call for. p.mu is held. When the host is closing it
+// launches nothing (ok is false): p stays idle and the caller fails the
+// pending events it returns, after releasing p.mu.
+func (p *plugin) launchLocked() (refused []*sdk.Event, ok bool) {
 	p.state = stLaunching
 	p.gen++
-	p.notify()
 	gen, delay := p.gen, p.backoffLocked(time.Now())
 	start := slices.Clone(p.start)
 	services := slices.Clone(p.services)
 	key := p.key
-	p.h.spawn(func(quit <-chan struct{}) { p.launch(quit, gen, delay, start, services, key) })
+	if !p.h.spawn(func(quit <-chan struct{}) { p.launch(quit, gen, delay, start, services, key) }) {
+		p.state = stIdle
+		refused, p.pending = p.pending, nil
+		p.notify()
+		return refused, false
+	}
+	p.notify()
+	return nil, true
 }
 
 // backoffLocked is the delay before a relaunch: doubling with each crash
@@ -173,6 +199,10 @@ func (p *plugin) launch(quit <-chan struct{}, gen uint64, delay time.Duration, s
 	}
 	h := p.h
 	pr, err := h.launch(p, gen, start, services)
+	if errors.Is(err, errClosing) {
+		p.abort(gen, sdk.CodeStopped, errClosing.Error())
+		return
+	}
 	p.mu.Lock()
 	if p.gen != gen || p.state != stLaunching {
 		// Removed (or stopped) while launching: the pending events were
@@ -237,7 +267,10 @@ func (p *plugin) launch(quit <-chan struct{}, gen uint64, delay time.Duration, s
 		h.rt.Fail(ev, sdk.CodeOf(errs[i]), errs[i].Error(), p.Name())
 	}
 	h.saveState()
-	h.spawn(func(quit <-chan struct{}) { p.supervise(quit, pr) })
+	if !h.spawn(func(quit <-chan struct{}) { p.supervise(quit, pr) }) {
+		// The host is closing: this goroutine is the host's already.
+		p.supervise(h.quit, pr)
+	}
 }
 
 // checkManifestLocked compares the services a process holds with those its
@@ -334,15 +367,18 @@ func (p *plugin) supervise(quit <-chan struct{}, pr *proc) {
 	if !intentional {
 		p.crashedLocked(why)
 	}
+	var refused []*sdk.Event
 	if p.state == stIdle && len(p.pending) > 0 {
 		select {
 		case <-quit:
+			refused, p.pending = p.pending, nil
 		default:
-			p.launchLocked()
+			refused, _ = p.launchLocked()
 		}
 	}
 	p.notify()
 	p.mu.Unlock()
+	p.failAll(refused, sdk.CodeStopped, errClosing.Error())
 
 	// Events the link accepted and never wrote (any kind: requests,
 	// replies and errors bound for the plugin's services, one-way events),
@@ -393,6 +429,7 @@ func (p *plugin) retireLocked() {
 	}
 	p.notify()
 	drain := p.h.cfg.DrainTimeout
+	// Refused when the host is closing; then pr's supervisor stops it.
 	p.h.spawn(func(quit <-chan struct{}) {
 		deadline := time.NewTimer(drain)
 		defer deadline.Stop()

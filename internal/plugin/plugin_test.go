@@ -720,3 +720,48 @@ func TestMaxInFlight(t *testing.T) {
 		t.Fatalf("past the limit: got %v, want ErrQueueFull naming the limit", err)
 	}
 }
+
+// TestCloseWhileLaunching: Close racing with events that launch, relaunch
+// and retire the plugin neither panics (a WaitGroup Add during Wait) nor
+// loses an event: every request is answered, by a reply or an error.
+func TestCloseWhileLaunching(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.IdleTimeout = 20 * time.Millisecond })
+	var answered sync.WaitGroup
+	ep := e.node.OpenEndpoint(func(*sdk.Event) { answered.Done() })
+	defer ep.Close()
+	stop := make(chan struct{})
+	sent := make(chan int)
+	go func() {
+		n := 0
+		defer func() { sent <- n }()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			answered.Add(1)
+			n++
+			if i%50 == 49 {
+				ep.Send(sdk.To("Hold"), wrapperspb.String("crash"))
+			} else {
+				ep.Send(sdk.To("TEcho"), wrapperspb.String("x"))
+			}
+		}
+	}()
+	waitFor(t, "a few launches", func() bool { return e.status(t, "testplugin").Launches >= 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.host.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	n := <-sent
+	done := make(chan struct{})
+	go func() { answered.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("not every one of %d requests was answered", n)
+	}
+}

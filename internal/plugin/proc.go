@@ -299,12 +299,13 @@ func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceM
 	})
 	pr.readyMsg = ready
 	pr.last.Store(time.Now().UnixNano())
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
+	if !h.spawn(func(<-chan struct{}) {
 		pr.runErr = pr.conn.Run()
 		close(pr.runDone)
-	}()
+	}) {
+		c.Kill()
+		return nil, errClosing
+	}
 	return pr, nil
 }
 

@@ -26,7 +26,7 @@ func (h *Host) watch() error {
 		w.Close()
 		return fmt.Errorf("plugin: watching plugins folder %s: %w", h.cfg.Dir, err)
 	}
-	h.spawn(func(quit <-chan struct{}) {
+	if !h.spawn(func(quit <-chan struct{}) {
 		defer w.Close()
 		dirty := map[string]time.Time{}
 		timer := time.NewTimer(time.Hour)
@@ -67,6 +67,9 @@ func (h *Host) watch() error {
 				}
 			}
 		}
-	})
+	}) {
+		w.Close()
+		return errClosing
+	}
 	return nil
 }
