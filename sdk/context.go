@@ -106,6 +106,11 @@ type Admin interface {
 	SetConfig(key, value string) error
 	SetLogLevel(l slog.Level)
 	LogLevel() slog.Level
+	// ResetPlugin clears the crash record of the plugin binary name (its
+	// file name in the plugins folder), so that a plugin marked failed by
+	// a crash loop is launched again by its next event. It fails when the
+	// node runs no plugin host or has no such plugin.
+	ResetPlugin(name string) error
 }
 
 // AdminContext is implemented by contexts that grant Admin.

@@ -169,6 +169,7 @@ func Open(opts Options) (*Node, error) {
 		Conf:            func(service string) sdk.Config { return st.Sub(service) },
 		ConfigEntries:   n.configEntries,
 		SetConfig:       st.Set,
+		ResetPlugin:     n.resetPlugin,
 		QueueLimit:      int(nodeConf.Int("queueLimit", core.DefaultQueueLimit, "default queue limit of a service (events); <Service>.queueLimit overrides it per service")),
 		ShutdownTimeout: n.shutdownTimeout,
 		ExtraServices:   n.pluginServices,
@@ -208,6 +209,14 @@ func (n *Node) configEntries() []sdk.ConfigEntry {
 			Description: e.Description, Source: e.Source.String()})
 	}
 	return out
+}
+
+// resetPlugin backs sdk.Admin.ResetPlugin: the console's plugins/reset.
+func (n *Node) resetPlugin(name string) error {
+	if n.Plugins == nil {
+		return errors.New("boot: this node runs no plugin host")
+	}
+	return n.Plugins.Reset(name)
 }
 
 // pluginServices lists the plugins' services for the console and metrics.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +118,75 @@ func TestMetricsToken(t *testing.T) {
 				t.Errorf("got %d, want %d", resp.StatusCode, tc.want)
 			}
 		})
+	}
+}
+
+// openPrefix opens a node with the plugin host on, in a fresh install
+// prefix whose config file does not exist yet.
+func openPrefix(t *testing.T) (*Node, string) {
+	t.Helper()
+	prefix := t.TempDir()
+	for _, d := range []string{"bin", "plugins"} {
+		if err := os.Mkdir(filepath.Join(prefix, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := Open(Options{Exe: filepath.Join(prefix, "bin", "mtnode-test"), Plugins: true,
+		Services: []sdk.Spec{echo}, LogOut: io.Discard, Env: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Stop() })
+	return n, prefix
+}
+
+// TestPluginDefaultsWritten: a fresh config file gets the plugin host's
+// keys with their defaults and descriptions.
+func TestPluginDefaultsWritten(t *testing.T) {
+	_, prefix := openPrefix(t)
+	path := filepath.Join(prefix, "conf", "mtnode-test.conf")
+	tests := []struct{ key, want, desc string }{
+		{"Node.pluginStartTimeout", "5s", "how long a plugin may take to start"},
+		{"Node.pluginIdleTimeout", "0s", "stop a plugin process idle for this long (0 = never)"},
+		{"Node.pluginsDir", filepath.Join(prefix, "plugins"), "folder of plugin binaries"},
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			for i, l := range lines {
+				k, v, ok := strings.Cut(l, "=")
+				if !ok || k != tt.key {
+					continue
+				}
+				if v != tt.want {
+					t.Errorf("got %s=%s, want %s", k, v, tt.want)
+				}
+				if i == 0 || !strings.HasPrefix(lines[i-1], "#") || !strings.Contains(lines[i-1], tt.desc) {
+					t.Errorf("the line above %s is not its description", k)
+				}
+				return
+			}
+			t.Errorf("%s not written to %s:\n%s", tt.key, path, b)
+		})
+	}
+}
+
+// TestResetPluginReachesHost: Admin.ResetPlugin goes to the plugin host.
+func TestResetPluginReachesHost(t *testing.T) {
+	n, _ := openPrefix(t)
+	if err := n.Start(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	err := n.Admin().ResetPlugin("nothere")
+	if err == nil || !strings.Contains(err.Error(), `no plugin named "nothere"`) {
+		t.Fatalf("got %v, want the host's no-such-plugin error", err)
+	}
+	noHost := open(t, "")
+	if err := noHost.Admin().ResetPlugin("x"); err == nil || !strings.Contains(err.Error(), "no plugin host") {
+		t.Fatalf("without plugins: got %v, want an error saying there is no plugin host", err)
 	}
 }

@@ -31,5 +31,12 @@ func (a adminView) SetConfig(key, value string) error {
 	return a.n.cfg.SetConfig(key, value)
 }
 
+func (a adminView) ResetPlugin(name string) error {
+	if a.n.cfg.ResetPlugin == nil {
+		return errors.New("core: this node runs no plugin host")
+	}
+	return a.n.cfg.ResetPlugin(name)
+}
+
 // Admin returns the node's operator interface.
 func (n *Node) Admin() sdk.Admin { return adminView{n} }

@@ -38,6 +38,9 @@ type Config struct {
 	// ConfigEntries and SetConfig back the Admin interface's config view.
 	ConfigEntries func() []sdk.ConfigEntry
 	SetConfig     func(key, value string) error
+	// ResetPlugin backs the Admin interface's ResetPlugin (the plugin
+	// host's Reset); nil means the node runs no plugins.
+	ResetPlugin func(name string) error
 	// QueueLimit is the default queue limit per service (default 65536).
 	QueueLimit int
 	// ShutdownTimeout bounds the drain of queues at Stop (default 10s).

@@ -586,8 +586,10 @@ func (p *plugin) ensureRunning(ctx context.Context) error {
 	}
 }
 
-// Reset clears a failed plugin's crash record, so that the next event
-// launches it again.
+// Reset clears a plugin's crash record, so that a plugin marked failed by
+// a crash loop is launched again by its next event (the operator's
+// plugins/reset, through sdk.Admin.ResetPlugin). name is the binary's file
+// name.
 func (h *Host) Reset(name string) error {
 	h.mu.Lock()
 	var p *plugin
@@ -598,7 +600,7 @@ func (h *Host) Reset(name string) error {
 	}
 	h.mu.Unlock()
 	if p == nil {
-		return fmt.Errorf("plugin: no plugin named %q", name)
+		return fmt.Errorf("plugin: no plugin named %q in %s (`mtnode plugins` lists them)", name, h.cfg.Dir)
 	}
 	p.mu.Lock()
 	if p.state == stFailed {

@@ -765,3 +765,23 @@ func TestCloseWhileLaunching(t *testing.T) {
 		t.Fatalf("not every one of %d requests was answered", n)
 	}
 }
+
+// TestReplaceResetsFailed: a new binary takes a failed plugin out of the
+// failed state; the next event launches the new one.
+func TestReplaceResetsFailed(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.CrashLimit = 2; c.Watch = true })
+	for i := range 2 {
+		if _, err := e.call(t, "Hold", "crash"); !errors.Is(err, sdk.ErrPluginCrashed) {
+			t.Fatalf("crash %d: got %v, want ErrPluginCrashed", i, err)
+		}
+		waitFor(t, "the crash to be recorded", func() bool { return e.status(t, "testplugin").Crashes == uint64(i+1) })
+	}
+	if st := e.status(t, "testplugin"); st.State != "failed" {
+		t.Fatalf("got state %q, want failed", st.State)
+	}
+	install(t, e.dir, "testplugin-v2", "testplugin")
+	waitFor(t, "the new binary to reset the failed state", func() bool { return e.status(t, "testplugin").State == "idle" })
+	if got, err := e.call(t, "Version", ""); err != nil || got != "v2" {
+		t.Fatalf("after the replace: got %q, %v; want v2 from a fresh launch", got, err)
+	}
+}

@@ -46,6 +46,7 @@ func (s *Service) addBuiltins() {
 			builtin{"config/get", "[key]", "show config values; a key ending in '.' or without a '.' lists a section", s.cmdConfigGet},
 			builtin{"config/set", "key [value...]", "write Service.key=value to the config file (atomically); the service reads it when it next starts", s.cmdConfigSet},
 			builtin{"log/level", "[level:debug|info|warn|error]", "show or set the log level", s.cmdLogLevel},
+			builtin{"plugins/reset", "name", "launch a plugin marked failed (crash loop) again on its next event", s.cmdPluginReset},
 		)
 	}
 	for _, b := range list {
@@ -205,4 +206,12 @@ func (s *Service) cmdLogLevel(call *console.Call) string {
 	}
 	s.admin.SetLogLevel(l)
 	return "log level set to " + strings.ToLower(l.String()) + " (until the node restarts)"
+}
+
+func (s *Service) cmdPluginReset(call *console.Call) string {
+	name, _ := call.Arg("name")
+	if err := s.admin.ResetPlugin(name); err != nil {
+		return "% " + err.Error()
+	}
+	return fmt.Sprintf("plugin %s reset: the next event for one of its services launches it", name)
 }

@@ -61,7 +61,7 @@ func sessions(t *testing.T, n *sdktest.Node) int {
 }
 
 // builtins is the number of operator commands the service registers.
-const builtins = 10
+const builtins = 11
 
 func TestDemoSession(t *testing.T) {
 	_, addr := startNode(t, map[string]string{}, builtins+5, telnetdemo.Spec)
@@ -96,6 +96,7 @@ func TestDemoSession(t *testing.T) {
 		{"config/get Telnet", prompt, []string{}},
 		{"config/set Telnet.maxSessions 4", prompt, []string{"% core: this node has no config file to write"}},
 		{"console/sessions", prompt, []string{"1 session(s) open"}},
+		{"plugins/reset mt-demo", prompt, []string{"% core: this node runs no plugin host"}},
 	}
 	for _, s := range steps {
 		out := strings.ReplaceAll(c.run(s.line, s.prompt), "\r\n", "\n")
