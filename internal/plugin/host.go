@@ -471,9 +471,11 @@ func (h *Host) remove(p *plugin) {
 
 // replace takes a changed binary into use: the running process finishes
 // its in-flight events, then the next event launches the new binary. A
-// failed plugin gets a fresh start.
+// failed plugin gets a fresh start. Services the new binary still declares
+// stay routed to p throughout, so an event arriving meanwhile waits for the
+// new process instead of failing with ErrNoService; only services it no
+// longer declares are dropped.
 func (h *Host) replace(p *plugin, key fileKey, services []ServiceManifest) {
-	h.unregister(p)
 	p.mu.Lock()
 	p.key = key
 	p.services = services
@@ -484,10 +486,23 @@ func (h *Host) replace(p *plugin, key fileKey, services []ServiceManifest) {
 	p.retireLocked()
 	p.notify()
 	p.mu.Unlock()
+	keep := map[string]bool{}
+	for _, s := range services {
+		keep[s.Name] = true
+	}
 	h.mu.Lock()
-	delete(h.plugins, p.path)
+	var gone []string
+	for name, o := range h.owners {
+		if o == p && !keep[name] {
+			delete(h.owners, name)
+			gone = append(gone, name)
+		}
+	}
 	h.mu.Unlock()
-	h.add(p)
+	for _, name := range gone {
+		h.rt.SetService(name, nil)
+	}
+	h.add(p) // registers the new services; the kept ones map to p again
 	h.log.Info("plugin replaced", sdk.KeyPlugin, p.name)
 }
 

@@ -80,6 +80,12 @@ func (p *plugin) owns(key string) bool {
 // Send implements router.Link: events for the plugin's services. A running
 // process takes them at once; otherwise they wait, in order, for the
 // process the first of them launches.
+//
+// Between a crash and its supervisor noticing it, the plugin still looks
+// running: the dead link refuses the event (ErrLinkLost) and the router
+// turns that into an error event to the sender, counted like every other.
+// It is not queued for the relaunch: the sender learns at once that the
+// process it was talking to is gone.
 func (p *plugin) Send(ev *sdk.Event) error {
 	p.mu.RLock()
 	if p.state == stRunning && !p.missing[ev.Dst] {

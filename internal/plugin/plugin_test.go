@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -783,5 +784,44 @@ func TestReplaceResetsFailed(t *testing.T) {
 	waitFor(t, "the new binary to reset the failed state", func() bool { return e.status(t, "testplugin").State == "idle" })
 	if got, err := e.call(t, "Version", ""); err != nil || got != "v2" {
 		t.Fatalf("after the replace: got %q, %v; want v2 from a fresh launch", got, err)
+	}
+}
+
+// TestReplaceKeepsServicesRouted: while a changed binary is taken into
+// use, its services stay routed, so no event meets ErrNoService.
+func TestReplaceKeepsServicesRouted(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	e.host.mu.Lock()
+	p := e.host.plugins[filepath.Join(e.dir, "testplugin")]
+	e.host.mu.Unlock()
+	p.mu.RLock()
+	key, services := p.key, slices.Clone(p.services)
+	p.mu.RUnlock()
+	stop := make(chan struct{})
+	gaps := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				gaps <- n
+				return
+			default:
+			}
+			if e.node.Router().ServiceLink("TEcho") == nil {
+				n++
+			}
+		}
+	}()
+	for range 2000 {
+		key.MTime++
+		e.host.replace(p, key, services)
+	}
+	close(stop)
+	if n := <-gaps; n != 0 {
+		t.Fatalf("TEcho was unrouted %d times during replaces, want never", n)
+	}
+	if got, err := e.call(t, "TEcho", "x"); err != nil || got != "x" {
+		t.Fatalf("after the replaces: got %q, %v", got, err)
 	}
 }
