@@ -825,3 +825,27 @@ func TestReplaceKeepsServicesRouted(t *testing.T) {
 		t.Fatalf("after the replaces: got %q, %v", got, err)
 	}
 }
+
+// TestSocketDirNotOverridden: PLUGIN_UNIX_SOCKET_DIR (or the socket
+// group) in the node's environment does not move a plugin's socket out of
+// the host's private directory.
+func TestSocketDirNotOverridden(t *testing.T) {
+	elsewhere := t.TempDir()
+	t.Setenv("PLUGIN_UNIX_SOCKET_DIR", elsewhere)
+	t.Setenv("PLUGIN_UNIX_SOCKET_GROUP", "nogroup")
+	e := newEnv(t, []string{"testplugin"})
+	if got, err := e.call(t, "TEcho", "x"); err != nil || got != "x" {
+		t.Fatalf("TEcho: got %q, %v", got, err)
+	}
+	if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {
+		t.Fatalf("the plugin made %s in the node's PLUGIN_UNIX_SOCKET_DIR, want it in the private directory", ents[0].Name())
+	}
+	ents, err := os.ReadDir(e.host.sockDir)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("private socket directory %s: got %d entries, %v; want the plugin's socket", e.host.sockDir, len(ents), err)
+	}
+	fi, err := os.Stat(filepath.Join(e.host.sockDir, ents[0].Name()))
+	if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm()&0o022 != 0 {
+		t.Fatalf("socket %v, %v: want a socket only its owner may write to", fi.Mode(), err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -28,10 +29,13 @@ const defaultMaxInFlight = 1 << 17
 // and the Plugin service's stub. The caller kills the client.
 func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.Cmd, pluginpb.PluginClient, error) {
 	cmd := exec.Command(path)
-	// go-plugin appends the node's environment and the handshake cookie.
-	cmd.Env = []string{goplugin.EnvUnixSocketDir + "=" + h.sockDir}
+	cmd.Env = pluginEnv(os.Environ(), h.sockDir)
 	setParentDeath(cmd)
 	c := goplugin.NewClient(&goplugin.ClientConfig{
+		// cmd.Env carries the node's environment already; go-plugin's own
+		// copy would come after ours and win (the last value of a key is
+		// the one a process sees).
+		SkipHostEnv:      true,
 		HandshakeConfig:  pluginrt.Handshake(),
 		Plugins:          pluginrt.PluginSet(nil),
 		Cmd:              cmd,
@@ -68,6 +72,23 @@ func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.C
 		return nil, nil, nil, errors.New("the process does not serve the mtnode plugin protocol")
 	}
 	return c, cmd, pc, nil
+}
+
+// pluginEnv is a plugin process's environment: the node's, without the
+// go-plugin variables that would move its socket out of our private
+// directory (or make it group-writable, or trust a client certificate),
+// then our socket directory. go-plugin appends the handshake variables.
+func pluginEnv(environ []string, sockDir string) []string {
+	env := make([]string, 0, len(environ)+1)
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case goplugin.EnvUnixSocketDir, goplugin.EnvUnixSocketGroup, "PLUGIN_CLIENT_CERT":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, goplugin.EnvUnixSocketDir+"="+sockDir)
 }
 
 // explainStart turns go-plugin's start errors into messages that say what
