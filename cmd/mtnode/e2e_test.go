@@ -152,3 +152,61 @@ func pluginPID(t *testing.T, p string) int {
 }
 
 func fmtSscan(s string, v *int) (int, error) { return fmt.Sscan(s, v) }
+
+// TestIntegrationPluginsVerb: mtnode plugins lists a plugin with its
+// services and state: live (running, with its pid) while the node runs,
+// from the manifest cache once it has stopped.
+func TestIntegrationPluginsVerb(t *testing.T) {
+	p := prefix(t, "mtnode")
+	installDemo(t, p)
+	bin := filepath.Join(p, "bin", "mtnode")
+	n := start(t, bin, "--set", "Start=Echo", "--set", "RPC.bindAddr=127.0.0.1:0")
+	n.waitFor(t, "node running")
+	pid := pluginPID(t, p)
+	if pid <= 0 {
+		t.Fatalf("no mt-demo process after Start=Echo; log:\n%s", n.output())
+	}
+	// The row of mt-demo: name, state, pid, services, launches, crashes.
+	row := func(out string) []string {
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) >= 6 && f[0] == "mt-demo" {
+				return f
+			}
+		}
+		return nil
+	}
+	var out string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var code int
+		out, code = runOnce(t, bin, "plugins")
+		if code != 0 {
+			t.Fatalf("mtnode plugins: exit %d:\n%s", code, out)
+		}
+		if f := row(out); f != nil && f[1] == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mtnode plugins never showed mt-demo running:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f := row(out)
+	if !strings.Contains(out, "as reported by the running node") || f[2] != fmt.Sprint(pid) ||
+		!strings.Contains(f[3], "Echo") || f[4] != "1" || f[5] != "0" {
+		t.Errorf("while running: got\n%s\nwant mt-demo running with pid %d, Echo among its services, 1 launch, 0 crashes", out, pid)
+	}
+
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := n.wait(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; log:\n%s", code, n.output())
+	}
+	out, code := runOnce(t, bin, "plugins")
+	f = row(out)
+	if code != 0 || !strings.Contains(out, "no node running") || f == nil || f[1] != "cached" || f[2] != "-" ||
+		!strings.Contains(f[3], "Echo") || !strings.Contains(f[3], "HelloWeb") {
+		t.Errorf("after the node stopped: got (exit %d)\n%s\nwant mt-demo cached with no pid, its services listed", code, out)
+	}
+}
