@@ -126,12 +126,16 @@ type PluginStatus struct {
 	// "draining", "failed", "removed", "refused" (unsafe permissions),
 	// "invalid" (not a usable plugin) or, read from the cache with no node
 	// running, "cached".
-	State     string `json:"state"`
-	PID       int    `json:"pid,omitempty"`
-	Launches  uint64 `json:"launches"`
-	Crashes   uint64 `json:"crashes"`
-	InFlight  int    `json:"in_flight,omitempty"`
-	LastError string `json:"last_error,omitempty"`
+	State    string `json:"state"`
+	PID      int    `json:"pid,omitempty"`
+	Launches uint64 `json:"launches"`
+	Crashes  uint64 `json:"crashes"`
+	// ToPlugin and FromPlugin count the events the host sent to the
+	// plugin's processes and received from them.
+	ToPlugin   uint64 `json:"to_plugin"`
+	FromPlugin uint64 `json:"from_plugin"`
+	InFlight   int    `json:"in_flight,omitempty"`
+	LastError  string `json:"last_error,omitempty"`
 }
 
 // Host runs a node's plugins: it scans the plugins folder, registers each

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mtnode/mtnode/sdk"
@@ -49,6 +50,8 @@ type plugin struct {
 	start    []string        // services started with each launch (Start=)
 	missing  map[string]bool // declared services the process does not hold
 	changed  chan struct{}   // closed at each state change
+
+	toPlugin, fromPlugin atomic.Uint64 // events over its links, all processes
 }
 
 func newPlugin(h *Host, path string, key fileKey, services []ServiceManifest) *plugin {
@@ -461,7 +464,8 @@ func (p *plugin) status() PluginStatus {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	st := PluginStatus{Name: p.name, Path: p.path, State: p.state.String(),
-		Launches: p.launches, Crashes: p.crashN, LastError: p.lastErr}
+		Launches: p.launches, Crashes: p.crashN, LastError: p.lastErr,
+		ToPlugin: p.toPlugin.Load(), FromPlugin: p.fromPlugin.Load()}
 	for _, s := range p.services {
 		st.Services = append(st.Services, s.Name)
 	}

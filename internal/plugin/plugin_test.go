@@ -849,3 +849,34 @@ func TestSocketDirNotOverridden(t *testing.T) {
 		t.Fatalf("socket %v, %v: want a socket only its owner may write to", fi.Mode(), err)
 	}
 }
+
+// TestInProcessPair: a service relaying to another service of the same
+// plugin reaches it inside the process: the host carries only the request
+// and the final reply.
+func TestInProcessPair(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	if _, err := e.call(t, "TEcho", "warm up"); err != nil {
+		t.Fatal(err)
+	}
+	before := e.status(t, "testplugin")
+	const n = 10
+	for i := range n {
+		if got, err := e.call(t, "Pair", strconv.Itoa(i)); err != nil || got != strconv.Itoa(i) {
+			t.Fatalf("Pair -> TEcho: got %q, %v; want %d", got, err, i)
+		}
+	}
+	after := e.status(t, "testplugin")
+	if got := after.ToPlugin - before.ToPlugin; got != n {
+		t.Errorf("host sent %d events to the plugin, want %d (the requests only)", got, n)
+	}
+	if got := after.FromPlugin - before.FromPlugin; got != n {
+		t.Errorf("host received %d events from the plugin, want %d (the replies only)", got, n)
+	}
+	// Relay -> HostEcho, for contrast, goes through the host both ways.
+	if _, err := e.call(t, "Relay", "x"); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.status(t, "testplugin"); st.FromPlugin-after.FromPlugin != 2 || st.ToPlugin-after.ToPlugin != 2 {
+		t.Errorf("Relay -> HostEcho: got %d in, %d out, want 2 and 2", st.FromPlugin-after.FromPlugin, st.ToPlugin-after.ToPlugin)
+	}
+}

@@ -184,7 +184,13 @@ func keyFor(ev *sdk.Event) (trackKey, bool) {
 // process (through its runtime's ENDPOINT hop).
 func (pr *proc) Send(ev *sdk.Event) error {
 	pr.last.Store(time.Now().UnixNano())
-	return pr.conn.Send(ev)
+	// Counted first: the answer may be back before Send returns.
+	pr.p.toPlugin.Add(1)
+	err := pr.conn.Send(ev)
+	if err != nil {
+		pr.p.toPlugin.Add(^uint64(0))
+	}
+	return err
 }
 
 // Name implements router.Link.
@@ -209,7 +215,11 @@ func (pr *proc) send(ev *sdk.Event) error {
 	} else {
 		track = false
 	}
+	pr.p.toPlugin.Add(1) // before Send: the answer may be back before it returns
 	err := pr.conn.Send(ev)
+	if err != nil {
+		pr.p.toPlugin.Add(^uint64(0))
+	}
 	if err != nil && track {
 		pr.mu.Lock()
 		delete(pr.inflight, k)
@@ -340,6 +350,7 @@ func tailSuffix(s *stderrLog) string {
 // inbound routes an event that came from the process.
 func (pr *proc) inbound(ev *sdk.Event) {
 	h := pr.p.h
+	pr.p.fromPlugin.Add(1)
 	if ev.Kind == sdk.KindRequest {
 		if len(ev.Route) > 0 {
 			ev.Route = ev.Route.Push(pluginrt.UpHop(pr.runtime))

@@ -4,7 +4,8 @@
 // the count), Hold ("crash" exits with status 7; "hold <dur>" answers after
 // dur; anything else is kept unanswered), Version (answers the version set
 // with -ldflags -X main.version=...), Conf (answers Conf.greeting), Relay
-// (relays the payload to HostEcho on the node). With MTTEST_RAW=1 it serves
+// (relays the payload to HostEcho on the node), Pair (relays it to TEcho,
+// in the same process). With MTTEST_RAW=1 it serves
 // a bare Link stream instead, as the benchmarks' baseline; with
 // MTTEST_CREDIT=n it grants the host credit for n events only.
 package main
@@ -101,8 +102,11 @@ func (s *conf) Handle(c sdk.Context, ev *sdk.Event) error {
 func relay(c sdk.Context, ev *sdk.Event) error {
 	switch ev.Kind {
 	case sdk.KindRequest:
-		if ev.Dst == "Relay" {
+		switch ev.Dst {
+		case "Relay":
 			c.Relay(sdk.To("HostEcho"), ev.Msg)
+		case "Pair":
+			c.Relay(sdk.To("TEcho"), ev.Msg)
 		}
 	case sdk.KindReply:
 		c.Reply(ev.Msg)
@@ -143,6 +147,7 @@ func main() {
 		}),
 		sdk.Define("Conf", func() sdk.Service { return new(conf) }),
 		sdk.Define("Relay", func() sdk.Service { return sdk.HandlerFunc(relay) }),
+		sdk.Define("Pair", func() sdk.Service { return sdk.HandlerFunc(relay) }),
 	}
 	if n := os.Getenv("MTTEST_CREDIT"); n != "" {
 		credit, _ := strconv.Atoi(n)
