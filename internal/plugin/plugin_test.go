@@ -880,3 +880,93 @@ func TestInProcessPair(t *testing.T) {
 		t.Errorf("Relay -> HostEcho: got %d in, %d out, want 2 and 2", st.FromPlugin-after.FromPlugin, st.ToPlugin-after.ToPlugin)
 	}
 }
+
+// TestManifestCacheInvalidated: a cached manifest is used only for the
+// same size, mtime and content; any change launches the binary again.
+func TestManifestCacheInvalidated(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, path string, fi os.FileInfo)
+		want   uint64 // manifest launches at the second boot
+	}{
+		{"unchanged", func(*testing.T, string, os.FileInfo) {}, 0},
+		{"touched: same bytes, new mtime", func(t *testing.T, path string, fi os.FileInfo) {
+			mt := fi.ModTime().Add(time.Second)
+			if err := os.Chtimes(path, mt, mt); err != nil {
+				t.Fatal(err)
+			}
+		}, 1},
+		{"same size and mtime, other bytes", func(t *testing.T, path string, fi os.FileInfo) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := strings.Replace(string(b), "crashing on request", "crashing on REQUEST", 1)
+			if s == string(b) {
+				t.Fatal("marker string not found in the test plugin")
+			}
+			if err := os.WriteFile(path, []byte(s), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+		}, 1},
+		{"other size, same mtime", func(t *testing.T, path string, fi os.FileInfo) {
+			install(t, filepath.Dir(path), "testplugin-v2", filepath.Base(path))
+			if fi2, _ := os.Stat(path); fi2 == nil || fi2.Size() == fi.Size() {
+				t.Skip("v2 has the same size as v1")
+			}
+			if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, []string{"testplugin"})
+			path := filepath.Join(e.dir, "testplugin")
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.change(t, path, fi)
+			e2 := startEnv(t, e.dir, e.cache)
+			if got := e2.host.manifests.Load(); got != tt.want {
+				t.Fatalf("second boot: got %d manifest launches, want %d", got, tt.want)
+			}
+			if got, err := e2.call(t, "TEcho", "x"); err != nil || got != "x" {
+				t.Fatalf("second boot: TEcho got %q, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestHangAfterHandshake: a plugin that completes go-plugin's handshake
+// but never answers hello is killed after StartTimeout; its events fail
+// with a clear error and the next event tries again.
+func TestHangAfterHandshake(t *testing.T) {
+	t.Setenv("MTTEST_MUTE", "1")
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.StartTimeout = 300 * time.Millisecond })
+	start := time.Now()
+	_, err := e.call(t, "TEcho", "x")
+	if !errors.Is(err, sdk.ErrStartFailed) || !strings.Contains(err.Error(), "did not answer hello in time") {
+		t.Fatalf("got %v, want ErrStartFailed saying it did not answer hello in time", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the error took %v, want about StartTimeout", d)
+	}
+	st := e.status(t, "testplugin")
+	if st.State != "idle" || st.PID != 0 || st.Launches != 1 || !strings.Contains(st.LastError, "did not answer hello") {
+		t.Fatalf("got %+v, want idle, no process, 1 launch, the error recorded", st)
+	}
+	if out, _ := exec.Command("pgrep", "-f", filepath.Join(e.dir, "testplugin")).Output(); len(out) != 0 {
+		t.Errorf("the hung plugin's process is still running: pid %s", out)
+	}
+	if _, err := e.call(t, "TEcho", "y"); !errors.Is(err, sdk.ErrStartFailed) {
+		t.Fatalf("second event: got %v, want a new launch failing the same way", err)
+	}
+	if st := e.status(t, "testplugin"); st.Launches != 2 {
+		t.Errorf("got %d launches, want 2", st.Launches)
+	}
+}

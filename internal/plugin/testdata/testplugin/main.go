@@ -7,7 +7,8 @@
 // (relays the payload to HostEcho on the node), Pair (relays it to TEcho,
 // in the same process). With MTTEST_RAW=1 it serves
 // a bare Link stream instead, as the benchmarks' baseline; with
-// MTTEST_CREDIT=n it grants the host credit for n events only.
+// MTTEST_CREDIT=n it grants the host credit for n events only; with
+// MTTEST_MUTE=1 it never answers the link's hello.
 package main
 
 import (
@@ -149,12 +150,25 @@ func main() {
 		sdk.Define("Relay", func() sdk.Service { return sdk.HandlerFunc(relay) }),
 		sdk.Define("Pair", func() sdk.Service { return sdk.HandlerFunc(relay) }),
 	}
+	if os.Getenv("MTTEST_MUTE") == "1" {
+		pluginrt.ServeServer(&mute{pluginrt.NewServer(specs, os.Stderr)})
+		return
+	}
 	if n := os.Getenv("MTTEST_CREDIT"); n != "" {
 		credit, _ := strconv.Atoi(n)
 		pluginrt.ServeServer(&stingy{Server: pluginrt.NewServer(specs, os.Stderr), credit: uint32(credit)})
 		return
 	}
 	plugin.Serve(specs...)
+}
+
+// mute completes the handshake and answers Manifest, but never answers
+// the link's hello.
+type mute struct{ *pluginrt.Server }
+
+func (m *mute) Link(st pluginpb.Plugin_LinkServer) error {
+	<-st.Context().Done()
+	return nil
 }
 
 // stingy grants the host credit for a few events and never returns any, so
