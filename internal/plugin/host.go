@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -164,7 +165,7 @@ type Host struct {
 	manifests atomic.Uint64 // manifest-mode launches, for tests and the console
 	lost      atomic.Uint64 // events failed because their process ended (see Lost)
 	started   bool
-	problems  []error
+	problems  []problemEntry
 }
 
 // New returns a host; it launches nothing until Start.
@@ -221,7 +222,7 @@ func (h *Host) Start(ctx context.Context) error {
 	}
 	c, err := readCache(h.cfg.CacheFile)
 	if err != nil {
-		h.problem(err)
+		h.problem(h.cfg.CacheFile, err)
 	}
 	h.mu.Lock()
 	h.cache = c
@@ -230,13 +231,29 @@ func (h *Host) Start(ctx context.Context) error {
 	if h.cfg.Dir == "" {
 		return nil
 	}
+	if err := h.scanDir(ctx); err != nil {
+		return err
+	}
+	h.saveCache()
+	if h.cfg.Watch {
+		if err := h.watch(); err != nil {
+			h.problem("watch", err)
+		}
+	}
+	return nil
+}
+
+// scanDir checks the plugins folder and rescans every file in it. A folder
+// others may write to is refused: then no plugin of it is registered.
+func (h *Host) scanDir(ctx context.Context) error {
 	if err := h.checkDir(); err != nil {
-		h.problem(err)
+		h.problem(h.cfg.Dir, err)
 		return nil
 	}
+	h.clearProblems(h.cfg.Dir)
 	names, err := os.ReadDir(h.cfg.Dir)
 	if err != nil {
-		h.problem(fmt.Errorf("plugin: reading plugins folder: %w", err))
+		h.problem(h.cfg.Dir, fmt.Errorf("plugin: reading plugins folder: %w", err))
 		return nil
 	}
 	for _, e := range names {
@@ -245,13 +262,24 @@ func (h *Host) Start(ctx context.Context) error {
 		}
 		h.rescan(filepath.Join(h.cfg.Dir, e.Name()))
 	}
-	h.saveCache()
-	if h.cfg.Watch {
-		if err := h.watch(); err != nil {
-			h.problem(err)
-		}
-	}
 	return nil
+}
+
+// refuseDir forgets every plugin of a plugins folder found writable by
+// others after the node started (err says how): its binaries may have been
+// swapped under us. A later scanDir takes them back once it is safe.
+func (h *Host) refuseDir(err error) {
+	h.problem(h.cfg.Dir, err)
+	h.mu.Lock()
+	ps := make([]*plugin, 0, len(h.plugins))
+	for _, p := range h.plugins {
+		ps = append(ps, p)
+	}
+	clear(h.bad)
+	h.mu.Unlock()
+	for _, p := range ps {
+		h.remove(p)
+	}
 }
 
 // checkDir refuses a plugins folder others may write to: anyone who can
@@ -270,11 +298,36 @@ func (h *Host) checkDir() error {
 	return nil
 }
 
-func (h *Host) problem(err error) {
+// maxProblems bounds the problems Problems keeps (each was logged).
+const maxProblems = 256
+
+// problemEntry is one problem and what it is about: a path (a binary, the
+// folder, the cache file), a path#service for a service conflict, "watch".
+type problemEntry struct {
+	key string
+	err error
+}
+
+// problem logs err and keeps it as the latest problem about key, replacing
+// an older one: a bad file that keeps changing does not grow the list.
+func (h *Host) problem(key string, err error) {
 	h.log.Error("plugin problem", sdk.KeyErr, err)
 	h.mu.Lock()
-	h.problems = append(h.problems, err)
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	h.problems = slices.DeleteFunc(h.problems, func(p problemEntry) bool { return p.key == key })
+	h.problems = append(h.problems, problemEntry{key, err})
+	if n := len(h.problems) - maxProblems; n > 0 {
+		h.problems = slices.Delete(h.problems, 0, n)
+	}
+}
+
+// clearProblems forgets the problems about path (and its services).
+func (h *Host) clearProblems(path string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.problems = slices.DeleteFunc(h.problems, func(p problemEntry) bool {
+		return p.key == path || strings.HasPrefix(p.key, path+"#")
+	})
 }
 
 // Lost returns how many events plugin processes ended without answering
@@ -282,12 +335,18 @@ func (h *Host) problem(err error) {
 // sender, or counted and logged by the router when it had none.
 func (h *Host) Lost() uint64 { return h.lost.Load() }
 
-// Problems returns the problems met so far (refused folder or binaries,
-// invalid plugins, service name conflicts), oldest first.
+// Problems returns the current problems (refused folder or binaries,
+// invalid plugins, service name conflicts), oldest first: the latest one
+// about each file, at most maxProblems. A file that is fixed or removed
+// drops its problems.
 func (h *Host) Problems() []error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Clone(h.problems)
+	out := make([]error, len(h.problems))
+	for i, p := range h.problems {
+		out[i] = p.err
+	}
+	return out
 }
 
 var validNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
@@ -313,6 +372,7 @@ func (h *Host) rescan(path string) {
 		h.mu.Lock()
 		delete(h.bad, path)
 		h.mu.Unlock()
+		h.clearProblems(path)
 		if old != nil {
 			h.remove(old)
 		}
@@ -349,6 +409,7 @@ func (h *Host) rescan(path string) {
 	h.mu.Lock()
 	delete(h.bad, path)
 	h.mu.Unlock()
+	h.clearProblems(path)
 	if old != nil {
 		h.replace(old, key, services)
 		return
@@ -357,7 +418,7 @@ func (h *Host) rescan(path string) {
 }
 
 func (h *Host) markBad(path, state string, err error) {
-	h.problem(err)
+	h.problem(path, err)
 	h.mu.Lock()
 	h.bad[path] = PluginStatus{Name: baseName(path), Path: path, State: state, LastError: err.Error()}
 	h.mu.Unlock()
@@ -407,14 +468,15 @@ func (h *Host) cachedManifest(path string, key fileKey) ([]ServiceManifest, erro
 func (h *Host) add(p *plugin) {
 	h.mu.Lock()
 	h.plugins[p.path] = p
-	var errs []error
+	var errs []problemEntry
 	var mine []string
 	for _, s := range p.services {
+		key := p.path + "#" + s.Name
 		switch other := h.owners[s.Name]; {
 		case h.cfg.Local != nil && h.cfg.Local(s.Name):
-			errs = append(errs, fmt.Errorf("plugin: %s declares service %q, which the node holds itself; the plugin's is not reachable", p.path, s.Name))
+			errs = append(errs, problemEntry{key, fmt.Errorf("plugin: %s declares service %q, which the node holds itself; the plugin's is not reachable", p.path, s.Name)})
 		case other != nil && other != p:
-			errs = append(errs, fmt.Errorf("plugin: service %q is declared by both %s and %s; keeping %s", s.Name, other.path, p.path, other.path))
+			errs = append(errs, problemEntry{key, fmt.Errorf("plugin: service %q is declared by both %s and %s; keeping %s", s.Name, other.path, p.path, other.path)})
 		default:
 			h.owners[s.Name] = p
 			mine = append(mine, s.Name)
@@ -425,8 +487,8 @@ func (h *Host) add(p *plugin) {
 		h.rt.SetService(name, p)
 	}
 	h.rt.SetRuntime(p.name, runtimeLink{p})
-	for _, err := range errs {
-		h.problem(err)
+	for _, e := range errs {
+		h.problem(e.key, e.err)
 	}
 	h.log.Info("plugin registered", sdk.KeyPlugin, p.name, "services", strings.Join(mine, ","))
 }
@@ -674,6 +736,8 @@ func (h *Host) saveCache() {
 // saveState writes the cache file with the current status, for `mtnode
 // plugins`.
 func (h *Host) saveState() {
+	// saveMu orders the writes; h.mu is held only to copy the entries
+	// (each is immutable once stored), not while the file is written.
 	h.saveMu.Lock()
 	defer h.saveMu.Unlock()
 	st := h.Status()
@@ -682,17 +746,17 @@ func (h *Host) saveState() {
 		h.mu.Unlock()
 		return
 	}
+	entries := maps.Clone(h.cache.Entries)
+	h.mu.Unlock()
 	pid := os.Getpid()
 	select {
 	case <-h.quit:
 		pid = 0
 	default:
 	}
-	c := &cacheFile{Version: cacheVersion, Entries: h.cache.Entries,
+	c := &cacheFile{Version: cacheVersion, Entries: entries,
 		State: &cacheState{NodePID: pid, Updated: time.Now().UTC(), Plugins: st}}
-	err := writeCache(h.cfg.CacheFile, c)
-	h.mu.Unlock()
-	if err != nil {
+	if err := writeCache(h.cfg.CacheFile, c); err != nil {
 		h.log.Warn("plugin cache not written", sdk.KeyErr, err)
 	}
 }

@@ -970,3 +970,70 @@ func TestHangAfterHandshake(t *testing.T) {
 		t.Errorf("got %d launches, want 2", st.Launches)
 	}
 }
+
+// TestProblemsBounded: a bad file rescanned again and again keeps one
+// problem, the latest; fixing it drops it; the list has a bound.
+func TestProblemsBounded(t *testing.T) {
+	e := newEnv(t, nil)
+	path := install(t, e.dir, "testplugin", "bad")
+	if err := os.Chmod(path, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		e.host.rescan(path)
+	}
+	if ps := e.host.Problems(); len(ps) != 1 || !strings.Contains(ps[0].Error(), "refusing "+path) {
+		t.Fatalf("after 100 rescans of one bad file: got %d problems %v, want 1", len(ps), ps)
+	}
+	if err := os.Chmod(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.host.rescan(path)
+	if ps := e.host.Problems(); len(ps) != 0 {
+		t.Fatalf("after the file was fixed: got problems %v, want none", ps)
+	}
+	for i := range maxProblems + 10 {
+		p := filepath.Join(e.dir, fmt.Sprintf("bad%d", i))
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		e.host.rescan(p)
+	}
+	ps := e.host.Problems()
+	if len(ps) != maxProblems || !strings.Contains(ps[len(ps)-1].Error(), fmt.Sprintf("bad%d", maxProblems+9)) {
+		t.Fatalf("got %d problems (last %v), want the latest %d", len(ps), ps[len(ps)-1], maxProblems)
+	}
+}
+
+// TestFolderRefusedOnReload: a plugins folder made writable by others
+// while the node runs is refused as at boot (its plugins are forgotten),
+// and taken back once fixed.
+func TestFolderRefusedOnReload(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.Watch = true })
+	if _, err := e.call(t, "TEcho", "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(e.dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the folder to be refused", func() bool { return !e.host.Known("TEcho") })
+	if ps := e.host.Problems(); len(ps) == 0 || !strings.Contains(ps[len(ps)-1].Error(), "refusing plugins folder") {
+		t.Fatalf("got problems %v, want the folder refused", ps)
+	}
+	if _, err := e.call(t, "TEcho", "x"); !errors.Is(err, sdk.ErrNoService) {
+		t.Fatalf("while refused: got %v, want ErrNoService", err)
+	}
+	if err := os.Chmod(e.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the fixed folder to be scanned again", func() bool { return e.host.Known("TEcho") })
+	if got, err := e.call(t, "TEcho", "y"); err != nil || got != "y" {
+		t.Fatalf("after the fix: got %q, %v", got, err)
+	}
+	if ps := e.host.Problems(); len(ps) != 0 {
+		t.Errorf("after the fix: got problems %v, want none", ps)
+	}
+}

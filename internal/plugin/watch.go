@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -29,6 +30,7 @@ func (h *Host) watch() error {
 	if !h.spawn(func(quit <-chan struct{}) {
 		defer w.Close()
 		dirty := map[string]time.Time{}
+		refused := h.checkDir() != nil // the folder is writable by others
 		timer := time.NewTimer(time.Hour)
 		timer.Stop()
 		defer timer.Stop()
@@ -39,6 +41,11 @@ func (h *Host) watch() error {
 			case ev, ok := <-w.Events:
 				if !ok {
 					return
+				}
+				if filepath.Clean(ev.Name) == filepath.Clean(h.cfg.Dir) {
+					// The folder itself (its mode): check it again.
+					timer.Reset(settle)
+					continue
 				}
 				if filepath.Dir(ev.Name) != filepath.Clean(h.cfg.Dir) {
 					continue
@@ -51,6 +58,25 @@ func (h *Host) watch() error {
 				}
 				h.log.Warn("plugins folder watch error", sdk.KeyErr, err)
 			case <-timer.C:
+				// The folder is checked as at boot: once others may write
+				// to it, no binary of it is trusted; once fixed, it is
+				// scanned again whole.
+				if err := h.checkDir(); err != nil {
+					clear(dirty) // all rescanned once it is fixed
+					if !refused {
+						refused = true
+						h.refuseDir(err)
+						h.saveState()
+					}
+					continue
+				}
+				if refused {
+					refused = false
+					clear(dirty)
+					_ = h.scanDir(context.Background())
+					h.saveState()
+					continue
+				}
 				now := time.Now()
 				next := time.Duration(0)
 				for path, t := range dirty {
