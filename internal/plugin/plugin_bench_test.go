@@ -52,17 +52,30 @@ func bareClient(b *testing.B, env ...string) (*goplugin.Client, pluginpb.PluginC
 }
 
 // BenchmarkColdStart: first event to a plugin that is not running, until
-// its reply is back; baseline: go-plugin's bare client start and dispense.
+// its reply is back; baseline: go-plugin's bare client start and dispense,
+// then one message echoed over a bare Link stream, so that both measure
+// until a first answer is back.
 func BenchmarkColdStart(b *testing.B) {
 	if testing.Short() {
 		b.Skip("slow: launches a process per iteration")
 	}
 	b.Run("baseline=go-plugin", func(b *testing.B) {
 		b.ReportAllocs()
+		env := rawEnvelope(b, 1)
 		var ds []time.Duration
 		for b.Loop() {
 			t0 := time.Now()
-			c, _ := bareClient(b)
+			c, pc := bareClient(b, "MTTEST_RAW=1")
+			s, err := pc.Link(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Send(&pluginpb.Frame{Batch: &mtpb.Batch{Envelopes: []*mtpb.Envelope{env}, Credit: 1}}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.Recv(); err != nil {
+				b.Fatal(err)
+			}
 			ds = append(ds, time.Since(t0))
 			c.Kill()
 		}
@@ -71,7 +84,7 @@ func BenchmarkColdStart(b *testing.B) {
 	b.Run("mtnode", func(b *testing.B) {
 		b.ReportAllocs()
 		e := newEnv(b, []string{"testplugin"})
-		p := e.host.plugins[filepath.Join(e.dir, "testplugin")]
+		p := e.plugin(b, "testplugin")
 		var ds []time.Duration
 		for b.Loop() {
 			t0 := time.Now()
@@ -183,10 +196,7 @@ func BenchmarkOneWay(b *testing.B) {
 		if _, err := e.node.Request(ctx, sdk.To("Sink"), wrapperspb.String("flush")); err != nil {
 			b.Fatal(err)
 		}
-		p := e.host.plugins[filepath.Join(e.dir, "testplugin")]
-		p.mu.RLock()
-		pr := p.proc
-		p.mu.RUnlock()
+		pr := e.proc(b, "testplugin")
 		msg := wrapperspb.String("0123456789abcdef")
 		t0 := time.Now()
 		n := 0

@@ -635,8 +635,8 @@ func TestConcurrentSenders(t *testing.T) {
 	}
 }
 
-// proc returns plugin name's running process, or nil.
-func (e *env) proc(t testing.TB, name string) *proc {
+// plugin returns plugin name (a file of the plugins folder).
+func (e *env) plugin(t testing.TB, name string) *plugin {
 	t.Helper()
 	e.host.mu.Lock()
 	p := e.host.plugins[filepath.Join(e.dir, name)]
@@ -644,6 +644,13 @@ func (e *env) proc(t testing.TB, name string) *proc {
 	if p == nil {
 		t.Fatalf("no plugin %s", name)
 	}
+	return p
+}
+
+// proc returns plugin name's running process, or nil.
+func (e *env) proc(t testing.TB, name string) *proc {
+	t.Helper()
+	p := e.plugin(t, name)
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return p.proc
@@ -791,9 +798,7 @@ func TestReplaceResetsFailed(t *testing.T) {
 // use, its services stay routed, so no event meets ErrNoService.
 func TestReplaceKeepsServicesRouted(t *testing.T) {
 	e := newEnv(t, []string{"testplugin"})
-	e.host.mu.Lock()
-	p := e.host.plugins[filepath.Join(e.dir, "testplugin")]
-	e.host.mu.Unlock()
+	p := e.plugin(t, "testplugin")
 	p.mu.RLock()
 	key, services := p.key, slices.Clone(p.services)
 	p.mu.RUnlock()
