@@ -41,12 +41,19 @@
 // # Supervision
 //
 // The host remembers each request in flight to a process (by request id and
-// top of route). When the process dies, each gets an ErrPluginCrashed error
+// top of route), at most MaxInFlight (a request past it fails at once with
+// ErrQueueFull). When the process dies, each gets an ErrPluginCrashed error
 // event naming the exit status or signal and the last lines of the
-// plugin's stderr. The next event relaunches it after a backoff doubling
+// plugin's stderr. Events the link had accepted but not yet written (any
+// kind, see pluginrt.Conn.Abandoned) are failed the same way; those with
+// no route to answer are counted and logged by the router. An event sent
+// between the crash and the supervisor noticing it is refused by the dead
+// link (ErrLinkLost, an error event to its sender), not queued for the
+// relaunch. Host.Lost counts the events lost with a process. The next event relaunches it after a backoff doubling
 // with each recent crash; CrashLimit crashes within CrashWindow mark the
 // plugin failed: its events fail at once until the binary changes or Reset
-// is called. With IdleTimeout, a process without events is stopped. The
+// is called (operators: sdk.Admin.ResetPlugin, the console's
+// plugins/reset). With IdleTimeout, a process without events is stopped. The
 // plugin's log lines (hclog JSON on its stderr) are re-logged with
 // plugin=<name>.
 //
@@ -59,13 +66,21 @@
 // With Config.Watch the folder is followed with fsnotify. A new binary is
 // scanned and its services registered. A replaced binary's process finishes
 // its in-flight events (events arriving meanwhile wait in order), then the
-// next event launches the new binary. A removed binary's services answer
-// with ErrNoService. Install binaries atomically (write elsewhere in the
+// next event launches the new binary; its services stay routed throughout.
+// A removed binary's services answer with ErrNoService. The folder's
+// permissions are checked at each reload as at boot: while others may
+// write to it, its plugins are forgotten. Install binaries atomically (write elsewhere in the
 // same file system, then rename into the folder).
 //
 // # Operators
 //
-// Status lists every plugin's state; the host also writes it into the cache
-// file, where ReadStatus (the "mtnode plugins" verb) finds it, with or
-// without a running node.
+// Status lists every plugin's state and event counts; the host also writes
+// it into the cache file, where ReadStatus (the "mtnode plugins" verb)
+// finds it, with or without a running node. Problems lists the latest
+// problem about each file, bounded.
+//
+// # Lock order
+//
+// h.mu before p.mu (StartServices). spawnMu is a leaf: spawn may be called
+// with any lock held. saveMu is taken before h.mu and p.mu, never inside.
 package plugin
