@@ -26,6 +26,7 @@ func (a *fakeAdmin) Services() []sdk.ServiceInfo      { return a.services }
 func (a *fakeAdmin) ConfigEntries() []sdk.ConfigEntry { return a.entries }
 func (a *fakeAdmin) SetLogLevel(slog.Level)           {}
 func (a *fakeAdmin) LogLevel() slog.Level             { return slog.LevelInfo }
+func (a *fakeAdmin) ResetPlugin(string) error         { return errors.New("no plugins here") }
 func (a *fakeAdmin) SetConfig(key, value string) error {
 	if a.err != nil {
 		return a.err
