@@ -96,10 +96,12 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	_, _ = rand.Read(b[:])
 	hello := &rpcpb.Hello{Protocol: link.Protocol, Node: o.name, Epoch: binary.LittleEndian.Uint64(b[:]) | 1, Token: o.token}
 
-	// The stream outlives Dial's ctx; ctx bounds only the handshake.
+	// The stream outlives Dial's ctx; ctx bounds only the handshake. No
+	// WaitForReady: a refused connection fails at once rather than being
+	// retried until ctx ends.
 	sctx, cancel := context.WithCancel(context.Background())
 	stopHandshake := context.AfterFunc(ctx, cancel)
-	st, err := rpcpb.NewLinkClient(cc).Stream(metadata.NewOutgoingContext(sctx, link.HelloMD(hello)), grpc.WaitForReady(true))
+	st, err := rpcpb.NewLinkClient(cc).Stream(metadata.NewOutgoingContext(sctx, link.HelloMD(hello)))
 	var md metadata.MD
 	if err == nil {
 		md, err = st.Header()
@@ -120,7 +122,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("client: connecting to %s: %w", addr, ctx.Err())
 		}
 		if s, ok := status.FromError(err); ok {
-			return nil, fmt.Errorf("client: %s refused or unreachable: %s", addr, s.Message())
+			return nil, fmt.Errorf("client: %s refused or unreachable (is a node's RPC.bindAddr there?): %s", addr, s.Message())
 		}
 		return nil, fmt.Errorf("client: connecting to %s: %w", addr, err)
 	}

@@ -312,3 +312,24 @@ func TestMalformedAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestDialRefusedFailsAtOnce: a port with nothing listening is reported as
+// refused, not waited on until the caller's deadline.
+func TestDialRefusedFailsAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, addr)
+	if err == nil {
+		c.Close()
+		t.Fatalf("Dial %s: got a client, want an error", addr)
+	}
+	if ctx.Err() != nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("got %v (ctx %v), want a connection-refused error before the deadline", err, ctx.Err())
+	}
+}
