@@ -270,8 +270,17 @@ type Codec struct{}
 // Name implements encoding.CodecV2.
 func (Codec) Name() string { return "proto" }
 
-// Marshal implements encoding.CodecV2.
+// Marshal implements encoding.CodecV2. A batch WriteLoop encoded is passed
+// on as it is, its buffer with it.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
+	if e, ok := v.(*encoded); ok {
+		buf := e.buf
+		if buf == nil {
+			return nil, errors.New("link: an encoded batch marshalled twice")
+		}
+		e.buf = nil
+		return mem.BufferSlice{mem.NewBuffer(buf, bufPool)}, nil
+	}
 	return encoding.GetCodecV2("proto").Marshal(v)
 }
 

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/mtnode/mtnode/proto/mtpb"
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -89,7 +90,8 @@ func (o *Outbox) take(done []*sdk.Event) []*sdk.Event {
 }
 
 // Sender writes one message on a stream: grpc.ClientStream and
-// grpc.ServerStream are Senders.
+// grpc.ServerStream are Senders. WriteLoop hands it batches already in wire
+// form, which only Codec marshals, so the stream must use Codec.
 type Sender interface {
 	SendMsg(m any) error
 }
@@ -97,7 +99,7 @@ type Sender interface {
 // Limits bound what a writer puts in one batch.
 type Limits struct {
 	MaxBatch int // envelopes per batch (default 1024)
-	MaxBytes int // approximate payload bytes per batch (default 4 MiB)
+	MaxBytes int // encoded bytes per batch (default 4 MiB; one event may go past it)
 }
 
 func (l Limits) withDefaults() Limits {
@@ -110,16 +112,40 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// encoded is an mtpb.Batch in wire form, written by WriteLoop into a buffer
+// of bufPool. Codec.Marshal hands the buffer to gRPC, which returns it to
+// the pool once written, so SendMsg takes it over.
+type encoded struct {
+	buf *[]byte
+}
+
 // WriteLoop drains o into batches written to s until ctx ends or a write
-// fails. An event that cannot be encoded is passed to bad. On return,
-// unsent holds the events taken from the outbox but not written, including
-// those of the batch whose write failed (the peer cannot be assumed to have
-// them); the caller owns them (and should Close the outbox and handle what
-// Close returns), so none is lost without an error event or a count.
+// fails. Each event is encoded straight into the batch's buffer
+// (sdk.Event.AppendEnvelope), with no mtpb.Envelope built. An event that
+// cannot be encoded is passed to bad. On return, unsent holds the events
+// taken from the outbox but not written, including those of the batch whose
+// write failed (the peer cannot be assumed to have them); the caller owns
+// them (and should Close the outbox and handle what Close returns), so none
+// is lost without an error event or a count.
 func WriteLoop(ctx context.Context, o *Outbox, s Sender, lim Limits, bad func(ev *sdk.Event, err error)) (unsent []*sdk.Event, err error) {
 	lim = lim.withDefaults()
-	batch := &mtpb.Batch{Envelopes: make([]*mtpb.Envelope, 0, 64)}
-	var done, inBatch []*sdk.Event // inBatch: the events behind batch.Envelopes
+	var done, inBatch []*sdk.Event // inBatch: the events encoded in buf
+	next := 1 << minClass          // buffer size to ask for: the last batch's
+	buf := bufPool.Get(next)
+	b := (*buf)[:0]
+	send := func() error { // on success, inBatch is emptied
+		*buf = b
+		next = max(len(b), 1<<minClass)
+		err := s.SendMsg(&encoded{buf: buf})
+		// SendMsg has taken the buffer over, even when it failed.
+		buf = bufPool.Get(next)
+		b = (*buf)[:0]
+		if err == nil {
+			clear(inBatch)
+			inBatch = inBatch[:0]
+		}
+		return err
+	}
 	for {
 		select {
 		case <-o.wake:
@@ -127,33 +153,27 @@ func WriteLoop(ctx context.Context, o *Outbox, s Sender, lim Limits, bad func(ev
 			return nil, ctx.Err()
 		}
 		evs := o.take(done)
-		size := 0
 		for i, ev := range evs {
-			env, err := ev.Envelope()
-			if err != nil {
+			at := len(b)
+			b = protowire.AppendTag(b, 1, protowire.BytesType) // Batch.envelopes
+			// DstNode is left out: the event has reached its node once written.
+			var err error
+			if b, err = ev.AppendEnvelope(b, false); err != nil {
+				b = b[:at]
 				bad(ev, err)
 				continue
 			}
-			env.DstNode = "" // the event has reached its node once written
-			batch.Envelopes = append(batch.Envelopes, env)
 			inBatch = append(inBatch, ev)
-			size += len(env.Payload) + len(env.Type) + len(env.Dst) + 24*len(env.Route) + 32
-			if len(batch.Envelopes) >= lim.MaxBatch || size >= lim.MaxBytes {
-				if err := s.SendMsg(batch); err != nil {
+			if len(inBatch) >= lim.MaxBatch || len(b) >= lim.MaxBytes {
+				if err := send(); err != nil {
 					return append(inBatch, evs[i+1:]...), err
 				}
-				clear(batch.Envelopes)
-				clear(inBatch)
-				batch.Envelopes, inBatch, size = batch.Envelopes[:0], inBatch[:0], 0
 			}
 		}
-		if len(batch.Envelopes) > 0 {
-			if err := s.SendMsg(batch); err != nil {
+		if len(inBatch) > 0 {
+			if err := send(); err != nil {
 				return inBatch, err
 			}
-			clear(batch.Envelopes)
-			clear(inBatch)
-			batch.Envelopes, inBatch = batch.Envelopes[:0], inBatch[:0]
 		}
 		done = evs
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mtnode/mtnode/proto/mtpb"
@@ -13,6 +14,20 @@ import (
 )
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// sentBatch decodes what WriteLoop gave a Sender, as the peer would.
+func sentBatch(m any) *mtpb.Batch {
+	bs, err := Codec{}.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	defer bs.Free()
+	b := new(mtpb.Batch)
+	if err := proto.Unmarshal(bs.Materialize(), b); err != nil {
+		panic(err)
+	}
+	return b
+}
 
 // recorder is a Sender that keeps the batches written to it.
 type recorder struct {
@@ -23,7 +38,7 @@ type recorder struct {
 }
 
 func (r *recorder) SendMsg(m any) error {
-	b := m.(*mtpb.Batch)
+	b := sentBatch(m)
 	r.mu.Lock()
 	r.batches = append(r.batches, len(b.Envelopes))
 	for _, e := range b.Envelopes {
@@ -83,7 +98,7 @@ func (f *failing) SendMsg(m any) error {
 	if f.n == f.failAt {
 		return errors.New("broken pipe")
 	}
-	for _, e := range m.(*mtpb.Batch).Envelopes {
+	for _, e := range sentBatch(m).Envelopes {
 		f.sent = append(f.sent, e.Id)
 	}
 	return nil
