@@ -50,7 +50,8 @@ func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.C
 		SyncStderr: stderr,
 		SyncStdout: stderr,
 		GRPCDialOptions: []grpc.DialOption{
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(pluginrt.MaxMessageSize), grpc.MaxCallSendMsgSize(pluginrt.MaxMessageSize)),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(pluginrt.MaxMessageSize), grpc.MaxCallSendMsgSize(pluginrt.MaxMessageSize),
+				grpc.ForceCodecV2(pluginrt.Codec{})), // the Conn writes encoded frames
 			// A batch is up to a few MB: HTTP/2 windows that small frames
 			// outgrow only slowly would cost a round trip per 64 KiB.
 			grpc.WithInitialWindowSize(pluginrt.StreamWindow), grpc.WithInitialConnWindowSize(pluginrt.StreamWindow),

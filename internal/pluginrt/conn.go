@@ -6,15 +6,16 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
 )
 
 // Stream is one side of the Link RPC: the gRPC client stream on the host,
-// the server stream in the plugin.
+// the server stream in the plugin. SendMsg is given *pluginpb.Frame control
+// frames and batches the Conn encoded itself, which only Codec marshals: the
+// stream must use Codec.
 type Stream interface {
-	Send(*pluginpb.Frame) error
+	SendMsg(m any) error
 	Recv() (*pluginpb.Frame, error)
 }
 
@@ -29,9 +30,6 @@ const (
 	// maxBatchBytes bounds the payload bytes gathered into one frame, well
 	// under MaxMessageSize.
 	maxBatchBytes = 4 << 20
-	// envelopeOverhead is a generous estimate of an envelope's size beside
-	// its payload (route, names, ids), for batch sizing.
-	envelopeOverhead = 256
 	// StreamWindow is the HTTP/2 flow-control window of the link's
 	// connection and stream, so that a whole batch is in flight at once.
 	StreamWindow = 8 << 20
@@ -84,6 +82,8 @@ type Conn struct {
 	wake     chan struct{}
 	done     chan struct{}
 	doneOnce sync.Once
+
+	fw frameWriter // the writer goroutine's
 }
 
 // ErrConnClosed is returned by Send after the link closed.
@@ -291,7 +291,7 @@ func (c *Conn) writeLoop() {
 		c.mu.Unlock()
 
 		for _, f := range ctrl {
-			if err := c.stream.Send(f); err != nil {
+			if err := c.stream.SendMsg(f); err != nil {
 				c.fail(err, batch)
 				return
 			}
@@ -307,24 +307,16 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// writeBatch writes events as frames of at most maxBatchBytes payload. On
-// a failed write it returns the events not known to be written (those of
-// the failed frame and after it). It may overwrite evs.
+// writeBatch writes events as frames of at most about maxBatchBytes, each
+// event encoded straight into the frame (sdk.Event.AppendEnvelope). On a
+// failed write it returns the events not known to be written (those of the
+// failed frame and after it). It may overwrite evs.
 func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) (unsent []*sdk.Event, err error) {
-	envs := make([]*mtpb.Envelope, 0, len(evs))
-	size := 0
-	from := 0 // evs[from:] are not written yet
-	flush := func(next int) error {
-		err := c.stream.Send(&pluginpb.Frame{Batch: &mtpb.Batch{Envelopes: envs, Credit: grant}})
-		if err != nil {
-			return err
-		}
-		grant = 0
-		envs = envs[:0:0]
-		size = 0
-		from = next
-		return nil
+	w := &c.fw
+	if w.buf == nil {
+		w.reset()
 	}
+	from := 0 // evs[from:] are not written yet
 	failed := func(err error) ([]*sdk.Event, error) {
 		// Events handed to Failed already are answered; skip them.
 		for _, ev := range evs[from:] {
@@ -335,16 +327,11 @@ func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) (unsent []*sdk.Event, 
 		return unsent, err
 	}
 	for i, ev := range evs {
-		env, err := ev.Envelope()
-		if err == nil {
-			// The payload dominates an envelope's size; sizing the whole
-			// envelope would cost a second pass over it.
-			if s := len(env.Payload) + envelopeOverhead; s > MaxMessageSize/2 {
-				err = &sdk.DeliveryError{Code: sdk.CodeBadEvent,
-					Message: fmt.Sprintf("%s: event of %d bytes is larger than a link frame may be", c.cfg.Name, s)}
-			} else {
-				size += s
-			}
+		n, err := w.add(ev)
+		if err == nil && n > MaxMessageSize/2 {
+			w.drop(n)
+			err = &sdk.DeliveryError{Code: sdk.CodeBadEvent,
+				Message: fmt.Sprintf("%s: event of %d bytes is larger than a link frame may be", c.cfg.Name, n)}
 		}
 		if err != nil {
 			evs[i] = nil
@@ -353,15 +340,17 @@ func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) (unsent []*sdk.Event, 
 			}
 			continue
 		}
-		envs = append(envs, env)
-		if size >= maxBatchBytes {
-			if err := flush(i + 1); err != nil {
+		if w.size() >= maxBatchBytes {
+			// SendMsg takes the frame's buffer over, even when it fails.
+			if err := c.stream.SendMsg(w.frame(grant)); err != nil {
 				return failed(err)
 			}
+			grant = 0
+			from = i + 1
 		}
 	}
-	if len(envs) > 0 || grant > 0 {
-		if err := flush(len(evs)); err != nil {
+	if !w.empty() || grant > 0 {
+		if err := c.stream.SendMsg(w.frame(grant)); err != nil {
 			return failed(err)
 		}
 	}

@@ -182,7 +182,8 @@ func ServeServer(srv interface {
 		Plugins:         PluginSet(srv),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize),
-				grpc.InitialWindowSize(StreamWindow), grpc.InitialConnWindowSize(StreamWindow))
+				grpc.InitialWindowSize(StreamWindow), grpc.InitialConnWindowSize(StreamWindow),
+				grpc.ForceServerCodecV2(Codec{})) // the Conn writes encoded frames
 			return grpc.NewServer(opts...)
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{Name: "go-plugin", Output: stderr, JSONFormat: true, Level: hclog.Warn}),
