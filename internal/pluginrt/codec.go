@@ -8,7 +8,10 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -36,7 +39,53 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 
 // Unmarshal implements encoding.CodecV2.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if f, ok := v.(*inFrame); ok {
+		return f.decode(data.Materialize())
+	}
 	return encoding.GetCodecV2("proto").Unmarshal(data, v)
+}
+
+// inFrame is a received pluginpb.Frame. A frame that holds just a batch,
+// the usual kind, is decoded by link.Frame (envelopes reused from one frame
+// to the next, names interned, payloads aliasing the frame's bytes); any
+// other frame is unmarshalled whole into full.
+type inFrame struct {
+	batch link.Frame
+	full  *pluginpb.Frame // nil when batch holds the frame
+}
+
+func (f *inFrame) decode(b []byte) error {
+	f.full = nil
+	var batch []byte
+	seen, plain := false, true // plain: one batch field and nothing else known
+	for rest := b; len(rest) > 0; {
+		num, typ, n := protowire.ConsumeTag(rest)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		rest = rest[n:]
+		if num == 1 && typ == protowire.BytesType && !seen {
+			v, n := protowire.ConsumeBytes(rest)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			batch, rest, seen = v, rest[n:], true
+			continue
+		}
+		if num >= 1 && num <= 4 {
+			plain = false
+		}
+		n = protowire.ConsumeFieldValue(num, typ, rest)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		rest = rest[n:]
+	}
+	if plain && seen {
+		return f.batch.Decode(batch)
+	}
+	f.full = new(pluginpb.Frame)
+	return proto.Unmarshal(b, f.full)
 }
 
 var _ encoding.CodecV2 = Codec{}

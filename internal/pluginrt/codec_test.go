@@ -68,3 +68,58 @@ func TestFrameWriter(t *testing.T) {
 		})
 	}
 }
+
+// TestInFrame: a received frame reads as proto.Unmarshal reads it, whether
+// it takes the batch-only path or not.
+func TestInFrame(t *testing.T) {
+	env, err := (&sdk.Event{Msg: wrapperspb.String("hi"), Kind: sdk.KindRequest, ID: 7, Dst: "Echo",
+		Route: sdk.Route{{Kind: sdk.HopEndpoint, ID: 1}}}).Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	marshal := func(f *pluginpb.Frame) []byte {
+		b, err := proto.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	batch := marshal(&pluginpb.Frame{Batch: &mtpb.Batch{Envelopes: []*mtpb.Envelope{env, env}, Credit: 5}})
+	tests := []struct {
+		name    string
+		b       []byte
+		wantErr bool
+	}{
+		{"batch", batch, false},
+		{"empty batch", marshal(&pluginpb.Frame{Batch: &mtpb.Batch{}}), false},
+		{"empty frame", nil, false},
+		{"ready", marshal(&pluginpb.Frame{Ready: &pluginpb.Ready{Credit: 3}}), false},
+		{"batch and hello", marshal(&pluginpb.Frame{Batch: &mtpb.Batch{Envelopes: []*mtpb.Envelope{env}}, Hello: &pluginpb.Hello{Credit: 9}}), false},
+		{"two batch fields", append(append([]byte(nil), batch...), batch...), false},
+		{"truncated", batch[:len(batch)-3], true},
+	}
+	var in inFrame
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := new(pluginpb.Frame)
+			werr := proto.Unmarshal(tc.b, want)
+			err := in.decode(append([]byte(nil), tc.b...))
+			if (err != nil) != tc.wantErr || (werr != nil) != tc.wantErr {
+				t.Fatalf("got error %v (proto.Unmarshal: %v), want error: %v", err, werr, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			got := in.full
+			if got == nil {
+				got = &pluginpb.Frame{Batch: &mtpb.Batch{Envelopes: in.batch.Envelopes(), Credit: in.batch.Credit()}}
+				if len(got.Batch.Envelopes) == 0 {
+					got.Batch.Envelopes = nil
+				}
+			}
+			if !proto.Equal(got, want) {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
+	}
+}

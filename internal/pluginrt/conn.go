@@ -12,11 +12,11 @@ import (
 
 // Stream is one side of the Link RPC: the gRPC client stream on the host,
 // the server stream in the plugin. SendMsg is given *pluginpb.Frame control
-// frames and batches the Conn encoded itself, which only Codec marshals: the
-// stream must use Codec.
+// frames and batches the Conn encoded itself, and RecvMsg a frame the Conn
+// decodes itself, which only Codec handles: the stream must use Codec.
 type Stream interface {
 	SendMsg(m any) error
-	Recv() (*pluginpb.Frame, error)
+	RecvMsg(m any) error
 }
 
 // Link flow-control defaults.
@@ -199,31 +199,35 @@ func (c *Conn) Abandoned() []*sdk.Event {
 }
 
 func (c *Conn) readLoop() error {
+	in := new(inFrame)
 	for {
-		f, err := c.stream.Recv()
-		if err != nil {
+		if err := c.stream.RecvMsg(in); err != nil {
 			return err
 		}
-		b := f.GetBatch()
-		if b == nil {
-			if c.cfg.Control != nil {
-				c.cfg.Control(f)
+		envs, credit := in.batch.Envelopes(), in.batch.Credit()
+		if f := in.full; f != nil {
+			b := f.GetBatch()
+			if b == nil {
+				if c.cfg.Control != nil {
+					c.cfg.Control(f)
+				}
+				continue
 			}
-			continue
+			envs, credit = b.Envelopes, b.Credit
 		}
-		if b.Credit > 0 {
+		if credit > 0 {
 			c.mu.Lock()
-			c.credit += b.Credit
+			c.credit += credit
 			c.mu.Unlock()
 			c.signal()
 		}
-		if f.Hello != nil || f.Ready != nil || len(f.Defines) > 0 {
+		if f := in.full; f != nil && (f.Hello != nil || f.Ready != nil || len(f.Defines) > 0) {
 			if c.cfg.Control != nil {
 				c.cfg.Control(f)
 			}
 		}
 		n := 0
-		for _, env := range b.Envelopes {
+		for _, env := range envs {
 			n++
 			ev, err := sdk.FromEnvelope(env)
 			if err != nil {
