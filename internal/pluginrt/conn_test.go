@@ -54,9 +54,9 @@ func (s *fakeStream) SendMsg(m any) error {
 	return nil
 }
 
-func (s *fakeStream) Recv() (*pluginpb.Frame, error) {
+func (s *fakeStream) RecvMsg(any) error {
 	<-s.end
-	return nil, io.EOF
+	return io.EOF
 }
 
 func (s *fakeStream) written() int {

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mtnode/mtnode/internal/pluginrt"
@@ -187,14 +188,30 @@ type stingyStream struct {
 	credit uint32
 }
 
-func (s stingyStream) Send(f *pluginpb.Frame) error {
+// SendMsg is what the link's Conn calls: with control frames, and with
+// batches it encoded itself, which are decoded here to take their credit
+// out.
+func (s stingyStream) SendMsg(m any) error {
+	f, ok := m.(*pluginpb.Frame)
+	if !ok {
+		bufs, err := pluginrt.Codec{}.Marshal(m)
+		if err != nil {
+			return err
+		}
+		f = new(pluginpb.Frame)
+		err = proto.Unmarshal(bufs.Materialize(), f)
+		bufs.Free()
+		if err != nil {
+			return err
+		}
+	}
 	if f.Ready != nil {
 		f.Ready.Credit = s.credit
 	}
 	if f.Batch != nil {
 		f.Batch.Credit = 0
 	}
-	return s.Plugin_LinkServer.Send(f)
+	return s.Plugin_LinkServer.SendMsg(f)
 }
 
 // raw is a bare Link server: a frame with credit 1 is echoed, a frame with
