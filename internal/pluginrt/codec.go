@@ -2,8 +2,6 @@ package pluginrt
 
 import (
 	"errors"
-	"math/bits"
-	"sync"
 
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
@@ -101,6 +99,9 @@ type encodedFrame struct {
 // Frame.batch tag and length (a length under 64 MiB takes 4 bytes).
 const frameHead = 1 + 5
 
+// minFrame is the smallest buffer a frame asks for: the pool's smallest class.
+const minFrame = 4 << 10
+
 // frameWriter encodes events into one Frame{Batch} at a time.
 type frameWriter struct {
 	buf  *[]byte
@@ -109,7 +110,7 @@ type frameWriter struct {
 }
 
 func (w *frameWriter) reset() {
-	w.next = max(w.next, 1<<minClass)
+	w.next = max(w.next, minFrame)
 	w.buf = bufPool.Get(w.next)
 	w.b = (*w.buf)[:frameHead] // a pool buffer is at least 4 KiB
 }
@@ -156,46 +157,6 @@ func (w *frameWriter) frame(credit uint32) *encodedFrame {
 	return f
 }
 
-// bufPool holds the frames' buffers. Unlike gRPC's default pool it does
-// not zero a buffer it hands out (a frame is encoded over all it uses);
-// buffers are kept by power-of-two capacity, 4 KiB to 64 MiB. Like gRPC's
-// own pool it is process-wide free memory, shared by every Conn.
-var bufPool = &classPool{}
-
-const (
-	minClass = 12
-	maxClass = 26
-)
-
-type classPool struct {
-	classes [maxClass - minClass + 1]sync.Pool
-}
-
-// Get returns a buffer of length n; its contents are not zeroed.
-func (p *classPool) Get(n int) *[]byte {
-	c := minClass
-	if n > 1<<minClass {
-		c = bits.Len(uint(n - 1))
-	}
-	if c > maxClass {
-		b := make([]byte, n)
-		return &b
-	}
-	if v, ok := p.classes[c-minClass].Get().(*[]byte); ok {
-		*v = (*v)[:n]
-		return v
-	}
-	b := make([]byte, n, 1<<c)
-	return &b
-}
-
-// Put returns b to the class its capacity fills.
-func (p *classPool) Put(b *[]byte) {
-	c := bits.Len(uint(cap(*b))) - 1
-	if c < minClass || c > maxClass {
-		return
-	}
-	p.classes[c-minClass].Put(b)
-}
-
-var _ mem.BufferPool = (*classPool)(nil)
+// bufPool holds the frames' buffers: the link package's pool, which does
+// not zero what it hands out, shared with the node links.
+var bufPool = link.BufferPool()

@@ -54,3 +54,7 @@ func (p *classPool) Put(b *[]byte) {
 }
 
 var _ mem.BufferPool = (*classPool)(nil)
+
+// BufferPool returns the pool the links encode their batches into, for the
+// plugin link's encoder to share.
+func BufferPool() mem.BufferPool { return bufPool }
