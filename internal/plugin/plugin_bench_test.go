@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -33,7 +32,7 @@ func reportP50(b *testing.B, ds []time.Duration, unit time.Duration, name string
 // Plugin stub: the baseline of a cold start.
 func bareClient(b *testing.B, env ...string) (*goplugin.Client, pluginpb.PluginClient) {
 	b.Helper()
-	cmd := exec.Command(filepath.Join(bins, "testplugin"))
+	cmd := exec.Command(testProgram(b, "testplugin"))
 	cmd.Env = env
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig: pluginrt.Handshake(), Plugins: pluginrt.PluginSet(nil), Cmd: cmd,

@@ -25,25 +25,38 @@ import (
 	"github.com/mtnode/mtnode/sdk"
 )
 
-// bins holds the test programs built by TestMain, by name.
-var bins string
+// The test programs (test plugins and a host) are built once per test
+// binary, on first use: fuzz workers, which re-run the binary, never build.
+var (
+	binsOnce sync.Once
+	binsDir  string
+	binsErr  error
+)
 
 func TestMain(m *testing.M) {
-	code, err := buildAndRun(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	code := m.Run()
+	if binsDir != "" {
+		os.RemoveAll(binsDir)
 	}
 	os.Exit(code)
 }
 
-func buildAndRun(m *testing.M) (int, error) {
+// testProgram returns the path of test program name, building them all
+// the first time.
+func testProgram(t testing.TB, name string) string {
+	t.Helper()
+	binsOnce.Do(func() { binsDir, binsErr = buildTestPrograms() })
+	if binsErr != nil {
+		t.Fatal(binsErr)
+	}
+	return filepath.Join(binsDir, name)
+}
+
+func buildTestPrograms() (string, error) {
 	dir, err := os.MkdirTemp("", "mtnode-plugin-test-")
 	if err != nil {
-		return 0, err
+		return "", err
 	}
-	defer os.RemoveAll(dir)
-	bins = dir
 	builds := [][]string{
 		{"-o", dir + "/", "./testdata/testplugin", "./testdata/garbage", "./testdata/hang",
 			"./testdata/exitnow", "./testdata/notplugin", "./testdata/liar", "./testdata/host"},
@@ -52,16 +65,16 @@ func buildAndRun(m *testing.M) (int, error) {
 	for _, args := range builds {
 		cmd := exec.Command("go", append([]string{"build"}, args...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("building test programs: %v\n%s", err, out)
+			return dir, fmt.Errorf("building test programs: %v\n%s", err, out)
 		}
 	}
-	return m.Run(), nil
+	return dir, nil
 }
 
 // install copies test program bin into dir as name, atomically.
 func install(t testing.TB, dir, bin, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(bins, bin))
+	b, err := os.ReadFile(testProgram(t, bin))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,7 +567,7 @@ func TestKillNineLeavesNoOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	install(t, dir, "testplugin", "testplugin")
-	cmd := exec.Command(filepath.Join(bins, "host"), dir)
+	cmd := exec.Command(testProgram(t, "host"), dir)
 	cmd.Env = append(os.Environ(), "TMPDIR="+prefix)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
