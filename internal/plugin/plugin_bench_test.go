@@ -58,6 +58,7 @@ func BenchmarkColdStart(b *testing.B) {
 	if testing.Short() {
 		b.Skip("slow: launches a process per iteration")
 	}
+	testProgram(b, "testplugin") // built before anything is timed
 	b.Run("baseline=go-plugin", func(b *testing.B) {
 		b.ReportAllocs()
 		env := rawEnvelope(b, 1)
