@@ -332,7 +332,9 @@ func TestReplaceWhileBusy(t *testing.T) {
 	})
 	defer ep.Close()
 	for range 3 {
-		ep.Send(sdk.To("Hold"), wrapperspb.String("hold 400ms"))
+		// Long enough that the watcher sees the new binary while these are in
+		// flight, even on a loaded machine (the test then waits for draining).
+		ep.Send(sdk.To("Hold"), wrapperspb.String("hold 3s"))
 	}
 	waitFor(t, "the held requests to be in flight", func() bool { return e.status(t, "testplugin").InFlight == 3 })
 	oldPID := e.status(t, "testplugin").PID
