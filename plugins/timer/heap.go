@@ -1,10 +1,12 @@
 package timer
 
 // item is one heap slot. The deadline sits in the slot itself, so sifting
-// compares slots without touching the entries they point to.
+// compares slots without touching the entries they refer to. The entry is a
+// slab slot, not a pointer, so the heap holds no pointers and the garbage
+// collector does not scan it.
 type item struct {
-	at int64 // deadline, service time in nanoseconds
-	e  *entry
+	at  int64  // deadline, service time in nanoseconds
+	idx uint32 // the entry's slot in the index's slab
 }
 
 // heap4 is a 4-ary min-heap of items ordered by deadline. A 4-ary heap is

@@ -41,28 +41,28 @@ func TestHeapPopsInOrder(t *testing.T) {
 func TestHeapReplaceTopAndFilter(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 3))
 	var h heap4
-	ref := map[*entry]int64{}
-	for range 500 {
-		e := &entry{}
+	ref := map[uint32]int64{}
+	for i := range uint32(500) {
 		at := r.Int64N(1 << 20)
-		h.Push(item{at: at, e: e})
-		ref[e] = at
+		h.Push(item{at: at, idx: i})
+		ref[i] = at
 	}
 	// Move the earliest items later, as periodic timers do.
 	for range 200 {
 		top := h.Top()
 		at := top.at + r.Int64N(1<<10)
-		h.ReplaceTop(item{at: at, e: top.e})
-		ref[top.e] = at
+		h.ReplaceTop(item{at: at, idx: top.idx})
+		ref[top.idx] = at
 	}
 	// Drop about half.
-	for e := range ref {
+	dropped := map[uint32]bool{}
+	for i := range ref {
 		if r.IntN(2) == 0 {
-			e.id = 1
-			delete(ref, e)
+			dropped[i] = true
+			delete(ref, i)
 		}
 	}
-	h.Filter(func(it item) bool { return it.e.id == 0 })
+	h.Filter(func(it item) bool { return !dropped[it.idx] })
 	if got, want := h.Len(), len(ref); got != want {
 		t.Fatalf("got %d items after Filter, want %d", got, want)
 	}
@@ -72,8 +72,8 @@ func TestHeapReplaceTopAndFilter(t *testing.T) {
 		if it.at < prev {
 			t.Fatalf("got deadline %d after %d, want ascending", it.at, prev)
 		}
-		if want, ok := ref[it.e]; !ok || want != it.at {
-			t.Fatalf("got item (%d, %p), want deadline %d (present %v)", it.at, it.e, want, ok)
+		if want, ok := ref[it.idx]; !ok || want != it.at {
+			t.Fatalf("got item (%d, slot %d), want deadline %d (present %v)", it.at, it.idx, want, ok)
 		}
 		prev = it.at
 	}

@@ -46,7 +46,7 @@ func TestIndexCancelMatchesWholeKey(t *testing.T) {
 				if ar.data != "" {
 					data = []byte(ar.data)
 				}
-				x.link(&entry{req: x.intern(ar.route), period: ar.period, id: ar.id, data: data})
+				x.add(entry{req: x.intern(ar.route), period: ar.period, id: ar.id, data: data})
 			}
 			var data []byte
 			if tc.data != "" {
@@ -68,23 +68,51 @@ func TestIndexReleasesRequesters(t *testing.T) {
 		{{Kind: sdk.HopService, Name: "A"}},
 		{{Kind: sdk.HopEndpoint, Name: "plugin", ID: 3}},
 	}
-	var entries []*entry
+	var entries []uint32
 	for i := range 100 {
 		r := routes[i%len(routes)]
-		e := &entry{req: x.intern(r), id: uint64(i % 7)}
-		x.link(e)
-		entries = append(entries, e)
+		entries = append(entries, x.add(entry{req: x.intern(r), id: uint64(i % 7)}))
 	}
 	if got := len(x.reqs); got != len(routes) {
 		t.Fatalf("got %d requesters, want %d (one per route)", got, len(routes))
 	}
-	for _, e := range entries {
-		x.unlink(e)
-		if !e.dead() {
+	for _, i := range entries {
+		x.unlink(i)
+		if !x.at(i).dead() {
 			t.Fatalf("entry not dead after unlink")
 		}
 	}
 	if len(x.reqs) != 0 || len(x.heads) != 0 {
 		t.Errorf("got %d requesters and %d chains after unlinking all, want 0 and 0", len(x.reqs), len(x.heads))
+	}
+}
+
+func TestSlabReusesSlots(t *testing.T) {
+	var s slab
+	seen := map[uint32]bool{}
+	var ptrs []*entry
+	for i := range 3 * chunkSize {
+		n := s.alloc()
+		if n == 0 || seen[n] {
+			t.Fatalf("alloc %d: got slot %d, want a new non-zero slot", i, n)
+		}
+		seen[n] = true
+		e := s.at(n)
+		e.id = uint64(n)
+		ptrs = append(ptrs, e)
+	}
+	// Growing the slab does not move the entries already in it.
+	for i, e := range ptrs {
+		if e != s.at(uint32(i+1)) || e.id != uint64(i+1) {
+			t.Fatalf("slot %d moved or changed after growth", i+1)
+		}
+	}
+	s.at(7).id = 99
+	s.release(7)
+	if got := s.alloc(); got != 7 {
+		t.Fatalf("got slot %d after releasing 7, want 7 reused", got)
+	}
+	if got := s.at(7).id; got != 0 {
+		t.Errorf("got id %d in a reused slot, want a zero entry", got)
 	}
 }

@@ -37,16 +37,17 @@ func (s *Service) onList(c sdk.Context, m *timerpb.List) error {
 			heap.Push(f, c)
 		}
 		it := items[i]
-		if it.e.dead() {
+		e := s.idx.at(it.idx)
+		if e.dead() {
 			continue
 		}
 		p := &timerpb.Pending{
-			Requester:        requesterName(it.e.req.route),
-			Id:               it.e.id,
-			Data:             it.e.data,
+			Requester:        requesterName(e.req.route),
+			Id:               e.id,
+			Data:             e.data,
 			DeadlineUnixNano: s.epochUnix + it.at,
-			Periodic:         it.e.period != 0,
-			Period:           float64(it.e.period) / 1e9,
+			Periodic:         e.period != 0,
+			Period:           float64(e.period) / 1e9,
 		}
 		reply.Entries = append(reply.Entries, p)
 	}

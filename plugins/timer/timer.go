@@ -185,11 +185,10 @@ func (s *Service) add(c sdk.Context, id uint64, data, cookie []byte, delay, peri
 	if len(cookie) == 0 {
 		cookie = nil
 	}
-	e := &entry{period: period, reqID: ev.ID, id: id, req: s.idx.intern(ev.Route), data: data, cookie: cookie}
-	s.idx.link(e)
+	i := s.idx.add(entry{period: period, reqID: ev.ID, id: id, req: s.idx.intern(ev.Route), data: data, cookie: cookie})
 	s.live++
 	at := s.now(c) + delay
-	s.heap.Push(item{at: at, e: e})
+	s.heap.Push(item{at: at, idx: i})
 	if at < s.armed {
 		s.rearm(c, at)
 	}
@@ -206,10 +205,25 @@ func (s *Service) cancel(c sdk.Context, periodic bool, id uint64, data []byte) {
 }
 
 // compact drops tombstones once they are more than half of the heap, so the
-// memory of cancelled entries is reclaimed.
+// slots of cancelled entries can be reused.
 func (s *Service) compact() {
 	if n := s.heap.Len(); n >= 64 && n-s.live > n/2 {
-		s.heap.Filter(func(it item) bool { return !it.e.dead() })
+		s.heap.Filter(func(it item) bool {
+			if s.idx.at(it.idx).dead() {
+				s.idx.release(it.idx)
+				return false
+			}
+			return true
+		})
+	}
+	s.shrink()
+}
+
+// shrink gives back the slab's memory once nothing is pending (the heap
+// refers to no slot, so every slot is free), unless it is a single chunk.
+func (s *Service) shrink() {
+	if s.heap.Len() == 0 && len(s.idx.chunks) > 1 {
+		s.idx.reset()
 	}
 }
 
@@ -221,9 +235,10 @@ func (s *Service) fire(c sdk.Context) {
 	firedAt := t.UnixNano()
 	for n := 0; s.heap.Len() > 0; {
 		top := s.heap.Top()
-		e := top.e
+		e := s.idx.at(top.idx)
 		if e.dead() {
 			s.heap.Pop()
+			s.idx.release(top.idx)
 			continue
 		}
 		if top.at > now {
@@ -239,20 +254,22 @@ func (s *Service) fire(c sdk.Context) {
 			tick := &timerpb.TickAlarm{Id: e.id, Data: e.data, Cookie: e.cookie,
 				DeadlineUnixNano: s.epochUnix + top.at, FiredAtUnixNano: firedAt}
 			s.heap.Pop()
-			s.idx.unlink(e)
+			s.idx.unlink(top.idx)
+			s.idx.release(top.idx)
 			s.live--
 			c.ReplyTo(to, tick)
 			continue
 		}
 		missed := (now - top.at) / e.period
 		at := top.at + missed*e.period
-		s.heap.ReplaceTop(item{at: at + e.period, e: e})
+		s.heap.ReplaceTop(item{at: at + e.period, idx: top.idx})
 		c.ReplyTo(to, &timerpb.TickTimer{Id: e.id, Data: e.data, Cookie: e.cookie,
 			DeadlineUnixNano: s.epochUnix + at, FiredAtUnixNano: firedAt, Missed: uint64(missed)})
 	}
 	if s.heap.Len() > 0 {
 		s.rearm(c, s.heap.Top().at)
 	}
+	s.shrink()
 }
 
 // wakeSoon queues a Wake behind the requests already queued, so that a large

@@ -700,3 +700,33 @@ func envelope(payload []byte, id uint64) *mtpb.Envelope {
 	return &mtpb.Envelope{Kind: mtpb.Envelope_REQUEST, Dst: Name, Id: id, Type: "mtnode.timer.v1.SetAlarm",
 		Payload: payload, Route: []*mtpb.Hop{{Kind: mtpb.Hop_SERVICE, Name: "Remote"}}}
 }
+
+func TestSlotsAreFreedWithTheirHeapSlots(t *testing.T) {
+	h := newHarness(t, nil, "A")
+	h.run("A", func(c sdk.Context) {
+		for id := range uint64(1000) {
+			c.Send(sdk.To(Name), &timerpb.SetAlarm{Id: id, Delay: float64(1 + id%10)})
+		}
+		for id := range uint64(900) {
+			c.Send(sdk.To(Name), &timerpb.StopAlarm{Id: id})
+		}
+	})
+	_, heap := h.pending()
+	x := &h.timer.idx
+	if used := int(x.n) - 1 - len(x.free); used != heap {
+		t.Errorf("got %d slots in use and %d heap slots, want one slot per heap slot", used, heap)
+	}
+	h.advance(5 * time.Second)
+	h.ticks("A")
+	_, heap = h.pending()
+	if used := int(x.n) - 1 - len(x.free); used != heap {
+		t.Errorf("got %d slots in use and %d heap slots after firing some, want one slot per heap slot", used, heap)
+	}
+	h.advance(10 * time.Second)
+	if got := len(h.ticks("A")); got == 0 {
+		t.Errorf("got no ticks after the last deadline")
+	}
+	if live, heap := h.pending(); live != 0 || heap != 0 || len(x.chunks) > 1 {
+		t.Errorf("got %d live, %d heap slots and %d slab chunks with nothing pending, want 0, 0 and at most 1", live, heap, len(x.chunks))
+	}
+}
