@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/mtnode/mtnode/internal/pluginrt"
+	"github.com/mtnode/mtnode/plugins/rpc/link"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
 )
@@ -51,7 +52,7 @@ func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.C
 		SyncStdout: stderr,
 		GRPCDialOptions: []grpc.DialOption{
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(pluginrt.MaxMessageSize), grpc.MaxCallSendMsgSize(pluginrt.MaxMessageSize),
-				grpc.ForceCodecV2(pluginrt.Codec{})), // the Conn writes encoded frames
+				grpc.ForceCodecV2(link.Codec{})), // the Conn writes encoded frames
 			// A batch is up to a few MB: HTTP/2 windows that small frames
 			// outgrow only slowly would cost a round trip per 64 KiB.
 			grpc.WithInitialWindowSize(pluginrt.StreamWindow), grpc.WithInitialConnWindowSize(pluginrt.StreamWindow),

@@ -13,7 +13,7 @@ import (
 // Stream is one side of the Link RPC: the gRPC client stream on the host,
 // the server stream in the plugin. SendMsg is given *pluginpb.Frame control
 // frames and batches the Conn encoded itself, and RecvMsg a frame the Conn
-// decodes itself, which only Codec handles: the stream must use Codec.
+// decodes itself, which only link.Codec handles: the stream must use it.
 type Stream interface {
 	SendMsg(m any) error
 	RecvMsg(m any) error

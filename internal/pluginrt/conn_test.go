@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mtnode/mtnode/proto/pluginpb"
@@ -29,20 +28,11 @@ type fakeStream struct {
 func newFakeStream(fail int) *fakeStream { return &fakeStream{fail: fail, end: make(chan struct{})} }
 
 // SendMsg takes a control frame or a batch the Conn encoded, as the gRPC
-// stream does through Codec, and keeps it decoded.
+// stream does through link.Codec, and keeps it decoded.
 func (s *fakeStream) SendMsg(m any) error {
-	f, ok := m.(*pluginpb.Frame)
-	if !ok {
-		bufs, err := Codec{}.Marshal(m)
-		if err != nil {
-			return err
-		}
-		f = new(pluginpb.Frame)
-		err = proto.Unmarshal(bufs.Materialize(), f)
-		bufs.Free()
-		if err != nil {
-			return err
-		}
+	f, err := FrameOf(m)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/plugins/rpc/link"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
 )
@@ -183,7 +184,7 @@ func ServeServer(srv interface {
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize),
 				grpc.InitialWindowSize(StreamWindow), grpc.InitialConnWindowSize(StreamWindow),
-				grpc.ForceServerCodecV2(Codec{})) // the Conn writes encoded frames
+				grpc.ForceServerCodecV2(link.Codec{})) // the Conn writes encoded frames
 			return grpc.NewServer(opts...)
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{Name: "go-plugin", Output: stderr, JSONFormat: true, Level: hclog.Warn}),

@@ -262,21 +262,28 @@ func (f *Frame) error(e *mtpb.Error, b []byte) error {
 	return nil
 }
 
-// Codec is the gRPC codec of links: protobuf, except that a *Frame is
-// decoded by Frame.Decode. Use it on both ends (grpc.ForceServerCodecV2,
-// grpc.ForceCodecV2); the wire format is plain protobuf.
+// Decoder is a message that decodes its own wire form, as Frame does:
+// Codec.Unmarshal hands it the bytes received.
+type Decoder interface {
+	Decode(b []byte) error
+}
+
+// Codec is the gRPC codec of node links and plugin links: protobuf, except
+// that an *Encoded is sent as it is and a Decoder decodes itself. Use it on
+// both ends (grpc.ForceServerCodecV2, grpc.ForceCodecV2); the wire format
+// is plain protobuf, so a peer may use the stock codec.
 type Codec struct{}
 
 // Name implements encoding.CodecV2.
 func (Codec) Name() string { return "proto" }
 
-// Marshal implements encoding.CodecV2. A batch WriteLoop encoded is passed
-// on as it is, its buffer with it.
+// Marshal implements encoding.CodecV2. An *Encoded is passed on as it is,
+// its buffer with it.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
-	if e, ok := v.(*encoded); ok {
+	if e, ok := v.(*Encoded); ok {
 		buf := e.buf
 		if buf == nil {
-			return nil, errors.New("link: an encoded batch marshalled twice")
+			return nil, errors.New("link: an encoded message marshalled twice")
 		}
 		e.buf = nil
 		return mem.BufferSlice{mem.NewBuffer(buf, bufPool)}, nil
@@ -286,8 +293,8 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 
 // Unmarshal implements encoding.CodecV2.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
-	if f, ok := v.(*Frame); ok {
-		return f.Decode(data.Materialize())
+	if d, ok := v.(Decoder); ok {
+		return d.Decode(data.Materialize())
 	}
 	return encoding.GetCodecV2("proto").Unmarshal(data, v)
 }

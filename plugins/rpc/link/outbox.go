@@ -112,12 +112,17 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// encoded is an mtpb.Batch in wire form, written by WriteLoop into a buffer
-// of bufPool. Codec.Marshal hands the buffer to gRPC, which returns it to
-// the pool once written, so SendMsg takes it over.
-type encoded struct {
+// Encoded is a message already in wire form, in a buffer of BufferPool:
+// a batch WriteLoop encoded, or a plugin link's frame. Codec.Marshal hands
+// the buffer to gRPC, which returns it to the pool once written, so
+// SendMsg(e) takes the buffer over, even when it fails.
+type Encoded struct {
 	buf *[]byte
 }
+
+// NewEncoded wraps buf, a buffer of BufferPool holding one message in wire
+// form.
+func NewEncoded(buf *[]byte) *Encoded { return &Encoded{buf: buf} }
 
 // WriteLoop drains o into batches written to s until ctx ends or a write
 // fails. Each event is encoded straight into the batch's buffer
@@ -136,7 +141,7 @@ func WriteLoop(ctx context.Context, o *Outbox, s Sender, lim Limits, bad func(ev
 	send := func() error { // on success, inBatch is emptied
 		*buf = b
 		next = max(len(b), 1<<minClass)
-		err := s.SendMsg(&encoded{buf: buf})
+		err := s.SendMsg(NewEncoded(buf))
 		// SendMsg has taken the buffer over, even when it failed.
 		buf = bufPool.Get(next)
 		b = (*buf)[:0]

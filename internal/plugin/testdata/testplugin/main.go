@@ -20,7 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mtnode/mtnode/internal/pluginrt"
@@ -192,18 +191,9 @@ type stingyStream struct {
 // batches it encoded itself, which are decoded here to take their credit
 // out.
 func (s stingyStream) SendMsg(m any) error {
-	f, ok := m.(*pluginpb.Frame)
-	if !ok {
-		bufs, err := pluginrt.Codec{}.Marshal(m)
-		if err != nil {
-			return err
-		}
-		f = new(pluginpb.Frame)
-		err = proto.Unmarshal(bufs.Materialize(), f)
-		bufs.Free()
-		if err != nil {
-			return err
-		}
+	f, err := pluginrt.FrameOf(m)
+	if err != nil {
+		return err
 	}
 	if f.Ready != nil {
 		f.Ready.Credit = s.credit

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/plugins/rpc/link"
 	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
@@ -52,7 +53,7 @@ func TestFrameWriter(t *testing.T) {
 				}
 				want.Batch.Envelopes = append(want.Batch.Envelopes, env)
 			}
-			bs, err := Codec{}.Marshal(w.frame(tc.credit))
+			bs, err := link.Codec{}.Marshal(w.frame(tc.credit))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +104,7 @@ func TestInFrame(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			want := new(pluginpb.Frame)
 			werr := proto.Unmarshal(tc.b, want)
-			err := in.decode(append([]byte(nil), tc.b...))
+			err := in.Decode(append([]byte(nil), tc.b...))
 			if (err != nil) != tc.wantErr || (werr != nil) != tc.wantErr {
 				t.Fatalf("got error %v (proto.Unmarshal: %v), want error: %v", err, werr, tc.wantErr)
 			}

@@ -1,10 +1,6 @@
 package pluginrt
 
 import (
-	"errors"
-
-	"google.golang.org/grpc/encoding"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -12,36 +8,6 @@ import (
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
 )
-
-// Codec is the gRPC codec of the plugin link, on both ends (the host's
-// dial options, the plugin's server options): protobuf, except that a batch
-// the Conn writer encoded itself is passed on as it is. The wire format is
-// plain protobuf, so either end may use the stock codec.
-type Codec struct{}
-
-// Name implements encoding.CodecV2.
-func (Codec) Name() string { return "proto" }
-
-// Marshal implements encoding.CodecV2.
-func (Codec) Marshal(v any) (mem.BufferSlice, error) {
-	if e, ok := v.(*encodedFrame); ok {
-		buf := e.buf
-		if buf == nil {
-			return nil, errors.New("pluginrt: an encoded frame marshalled twice")
-		}
-		e.buf = nil
-		return mem.BufferSlice{mem.NewBuffer(buf, bufPool)}, nil
-	}
-	return encoding.GetCodecV2("proto").Marshal(v)
-}
-
-// Unmarshal implements encoding.CodecV2.
-func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
-	if f, ok := v.(*inFrame); ok {
-		return f.decode(data.Materialize())
-	}
-	return encoding.GetCodecV2("proto").Unmarshal(data, v)
-}
 
 // inFrame is a received pluginpb.Frame. A frame that holds just a batch,
 // the usual kind, is decoded by link.Frame (envelopes reused from one frame
@@ -52,7 +18,8 @@ type inFrame struct {
 	full  *pluginpb.Frame // nil when batch holds the frame
 }
 
-func (f *inFrame) decode(b []byte) error {
+// Decode implements link.Decoder: link.Codec hands it the frame's bytes.
+func (f *inFrame) Decode(b []byte) error {
 	f.full = nil
 	var batch []byte
 	seen, plain := false, true // plain: one batch field and nothing else known
@@ -84,15 +51,6 @@ func (f *inFrame) decode(b []byte) error {
 	}
 	f.full = new(pluginpb.Frame)
 	return proto.Unmarshal(b, f.full)
-}
-
-var _ encoding.CodecV2 = Codec{}
-
-// encodedFrame is a pluginpb.Frame holding a Batch, in wire form, in a
-// buffer of bufPool; Codec.Marshal hands the buffer to gRPC, which returns
-// it to the pool once written.
-type encodedFrame struct {
-	buf *[]byte
 }
 
 // frameHead is the room kept in front of a frame's envelopes for the
@@ -140,7 +98,7 @@ func (w *frameWriter) drop(n int) { w.b = w.b[:len(w.b)-n] }
 
 // frame finishes the frame, with credit, and returns it; the writer starts
 // a new one.
-func (w *frameWriter) frame(credit uint32) *encodedFrame {
+func (w *frameWriter) frame(credit uint32) *link.Encoded {
 	b := w.b
 	if credit > 0 {
 		b = protowire.AppendVarint(protowire.AppendTag(b, 2, protowire.VarintType), uint64(credit))
@@ -152,7 +110,7 @@ func (w *frameWriter) frame(credit uint32) *encodedFrame {
 	copy(b, h)
 	*w.buf = b[:len(h)+n]
 	w.next = len(*w.buf)
-	f := &encodedFrame{buf: w.buf}
+	f := link.NewEncoded(w.buf)
 	w.reset()
 	return f
 }
@@ -160,3 +118,23 @@ func (w *frameWriter) frame(credit uint32) *encodedFrame {
 // bufPool holds the frames' buffers: the link package's pool, which does
 // not zero what it hands out, shared with the node links.
 var bufPool = link.BufferPool()
+
+// FrameOf returns the frame m stands for, m being what a Conn passes to
+// Stream.SendMsg: a *pluginpb.Frame as it is, or a batch the Conn encoded,
+// decoded (and its buffer released). It is for stream wrappers that look
+// at the frames, such as tests; the Conn's own path never decodes.
+func FrameOf(m any) (*pluginpb.Frame, error) {
+	if f, ok := m.(*pluginpb.Frame); ok {
+		return f, nil
+	}
+	bufs, err := link.Codec{}.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	defer bufs.Free()
+	f := new(pluginpb.Frame)
+	if err := proto.Unmarshal(bufs.Materialize(), f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
