@@ -214,7 +214,7 @@ func (n *Node) configEntries() []sdk.ConfigEntry {
 // resetPlugin backs sdk.Admin.ResetPlugin: the console's plugins/reset.
 func (n *Node) resetPlugin(name string) error {
 	if n.Plugins == nil {
-		return errors.New("boot: this node runs no plugin host")
+		return errors.New("boot: this program links its services in and runs no plugin host, so it has no plugins to reset")
 	}
 	return n.Plugins.Reset(name)
 }

@@ -33,7 +33,7 @@ func (a adminView) SetConfig(key, value string) error {
 
 func (a adminView) ResetPlugin(name string) error {
 	if a.n.cfg.ResetPlugin == nil {
-		return errors.New("core: this node runs no plugin host")
+		return errors.New("core: this node runs no plugin host, so it has no plugins to reset")
 	}
 	return a.n.cfg.ResetPlugin(name)
 }

@@ -2,6 +2,7 @@ package telnet
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -126,6 +127,15 @@ func (cs *calls) sweep(now time.Time) {
 	}
 }
 
+// eventErr returns the error an error event carries; one that carries none
+// (a sender's bug) still reads as an error, naming its request.
+func eventErr(ev *sdk.Event) error {
+	if ev.Err != nil {
+		return ev.Err
+	}
+	return fmt.Errorf("an error event without a cause answered request %d", ev.ID)
+}
+
 // finish prints the answer, or the error, for one command.
 func (cs *calls) finish(w waiter, ev *sdk.Event) {
 	if w.format != nil {
@@ -133,10 +143,7 @@ func (cs *calls) finish(w waiter, ev *sdk.Event) {
 		return
 	}
 	if ev.Kind == sdk.KindError {
-		err := error(ev.Err)
-		if ev.Err == nil {
-			err = errors.New("unknown error")
-		}
+		err := eventErr(ev)
 		if serviceGone(err) {
 			cs.gone(w.owner, err)
 		}

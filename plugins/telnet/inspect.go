@@ -80,11 +80,8 @@ func (s *Service) notRunning(service, nothing string) string {
 
 // askError renders an error event from service.
 func askError(path, service string, ev *sdk.Event) string {
-	err := error(ev.Err)
-	switch {
-	case ev.Err == nil:
-		err = errors.New("unknown error")
-	case errors.Is(err, sdk.ErrNoService):
+	err := eventErr(ev)
+	if errors.Is(err, sdk.ErrNoService) {
 		return fmt.Sprintf("%% no %s service on this node", service)
 	}
 	return "% " + path + ": " + err.Error()
