@@ -122,7 +122,7 @@ func (c *conn) emit(msg proto.Message) {
 	c.emitMu.Unlock()
 }
 
-// finish sends Closed (once), closes the socket and unregisters.
+// finish unregisters, sends Closed (once) and closes the socket.
 func (c *conn) finish(reason string) {
 	c.mu.Lock()
 	if c.reason != "" {
@@ -130,6 +130,12 @@ func (c *conn) finish(reason string) {
 	}
 	c.closing = true
 	c.mu.Unlock()
+	// Unregister before Closed goes out, so that an owner's Write or Close
+	// sent after it sees Closed is told the connection is gone, not that
+	// it is closing.
+	c.s.mu.Lock()
+	delete(c.s.conns, c.id)
+	c.s.mu.Unlock()
 	c.emitMu.Lock()
 	if !c.done {
 		c.done = true
@@ -138,9 +144,6 @@ func (c *conn) finish(reason string) {
 	c.emitMu.Unlock()
 	c.nc.Close()
 	c.signal()
-	c.s.mu.Lock()
-	delete(c.s.conns, c.id)
-	c.s.mu.Unlock()
 }
 
 func (c *conn) writer() {
