@@ -224,10 +224,13 @@ func (r *Router) Refuse(ev *sdk.Event, err error) {
 
 func (r *Router) failErr(ev *sdk.Event, err error, hop string) {
 	if de, ok := err.(*sdk.DeliveryError); ok {
-		if de.Hop == "" {
-			de.Hop = hop
+		// A copy: the error may be shared (a queue returns one value for
+		// every refusal), and failDE fills in this event's details.
+		c := *de
+		if c.Hop == "" {
+			c.Hop = hop
 		}
-		r.failDE(ev, de)
+		r.failDE(ev, &c)
 		return
 	}
 	r.fail(ev, sdk.CodeOf(err), err.Error(), hop)

@@ -227,6 +227,29 @@ func TestQueueFullBecomesErrorEvent(t *testing.T) {
 	}
 }
 
+// TestSharedRefusalKeepsEachEventsDetails: a queue returns one shared
+// *sdk.DeliveryError for every refusal; each error event must still name its
+// own event type and destination, and the shared error must not change.
+func TestSharedRefusalKeepsEachEventsDetails(t *testing.T) {
+	l := newLocal("A", "B")
+	shared := &sdk.DeliveryError{Code: sdk.CodeQueueFull, Message: "queue is full"}
+	l.refuse = shared
+	r := New(l, "node1", 1, nil)
+	r.Deliver(req("A", sdk.Route{{Kind: sdk.HopEndpoint, Name: "node1", ID: 7}}))
+	b := req("B", sdk.Route{{Kind: sdk.HopEndpoint, Name: "node1", ID: 8}})
+	b.Msg = wrapperspb.Int64(1)
+	r.Deliver(b)
+	if got := lastErr(t, l, 7); got.Dst != "A" || got.EventType != "google.protobuf.StringValue" || got.Hop != "node1" {
+		t.Errorf("first: got dst %q type %q hop %q, want A, google.protobuf.StringValue, node1", got.Dst, got.EventType, got.Hop)
+	}
+	if got := lastErr(t, l, 8); got.Dst != "B" || got.EventType != "google.protobuf.Int64Value" {
+		t.Errorf("second: got dst %q type %q, want B, google.protobuf.Int64Value", got.Dst, got.EventType)
+	}
+	if shared.Dst != "" || shared.EventType != "" || shared.Hop != "" {
+		t.Errorf("the shared error was changed: %+v", shared)
+	}
+}
+
 type carrierFunc func(*sdk.Event) error
 
 func (f carrierFunc) Carry(ev *sdk.Event) error { return f(ev) }
