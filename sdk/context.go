@@ -70,6 +70,14 @@ type Handle interface {
 	Send(to Addr, msg proto.Message) (id uint64)
 	// ReplyTo answers ev, as Context.ReplyTo does.
 	ReplyTo(ev *Event, msg proto.Message)
+	// TryReplyTo answers ev as ReplyTo does, but when the next hop refuses
+	// the reply it returns the error (a *DeliveryError; ErrQueueFull when
+	// the receiver's queue is past its limit and reserve) instead of
+	// dropping, counting and logging it. The caller still holds the
+	// payload and must decide: wait and try again (a producer of data that
+	// must not be lost, such as SocketIO's Data), or give up. A nil error
+	// means the next hop took it: a local queue, or a link's send queue.
+	TryReplyTo(ev *Event, msg proto.Message) error
 	// Fail answers ev with an error event, as Context.Fail does.
 	Fail(ev *Event, err error)
 	// Endpoint opens a reply target outside the service's queue: events sent

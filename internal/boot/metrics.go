@@ -49,7 +49,7 @@ func newCollector(n statsSource) *collector {
 		queueHigh:     d("service_queue_high_water", "Most events ever queued for the service at once.", l),
 		queueLimit:    d("service_queue_limit", "The service's queue limit.", l),
 		up:            d("service_running", "1 if the service is running.", l),
-		dropped:       d("dropped_replies_total", "Replies dropped because the receiver's queue was beyond its reserve.", nil),
+		dropped:       d("dropped_replies_total", "Replies refused because the receiver's queue was beyond its reserve (dropped, unless the sender held them to offer again).", nil),
 		undeliverable: d("undeliverable_total", "Replies and error events that found no receiver.", nil),
 	}
 }

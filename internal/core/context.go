@@ -210,7 +210,16 @@ func (h *svcHandle) Send(to sdk.Addr, msg proto.Message) uint64 {
 }
 
 func (h *svcHandle) ReplyTo(ev *sdk.Event, msg proto.Message) { h.s.replyTo(ev, msg) }
-func (h *svcHandle) Fail(ev *sdk.Event, err error)            { h.s.fail(ev, err) }
+
+func (h *svcHandle) TryReplyTo(ev *sdk.Event, msg proto.Message) error {
+	if len(ev.Route) == 0 {
+		return &sdk.DeliveryError{Code: sdk.CodeUnspecified, Message: "the event has no route to reply along (it was sent one-way)"}
+	}
+	h.s.sent.Add(1)
+	return h.s.n.router.Reply(&sdk.Event{Msg: msg, Kind: sdk.KindReply, ID: ev.ID, Route: ev.Route})
+}
+
+func (h *svcHandle) Fail(ev *sdk.Event, err error) { h.s.fail(ev, err) }
 
 func (h *svcHandle) Endpoint(fn func(*sdk.Event)) sdk.Endpoint {
 	return h.s.n.openEndpoint(fn, h.s)

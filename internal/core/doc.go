@@ -16,8 +16,11 @@
 // A request to a full queue is refused: the sender gets an ErrQueueFull
 // error event and the receiver's queue_full counter moves. Replies and error
 // events may use a reserve of the same size again, because they answer
-// requests the service made itself; past that they are dropped, counted
-// (DroppedReplies) and logged. No send ever blocks a service goroutine.
+// requests the service made itself; past that they are refused and counted
+// (DroppedReplies), then dropped and logged, unless the sender used
+// sdk.Handle.TryReplyTo, which returns the refusal so that the sender can
+// hold the data and offer it again (SocketIO does). No send ever blocks a
+// service goroutine.
 //
 // # Failures
 //

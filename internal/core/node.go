@@ -380,8 +380,8 @@ func (n *Node) Stats() []sdk.ServiceInfo {
 	return out
 }
 
-// DroppedReplies returns the number of replies dropped because their
-// receiver's queue was beyond its reserve.
+// DroppedReplies returns the number of replies refused because their
+// receiver's queue was beyond its reserve (see the package doc).
 func (n *Node) DroppedReplies() uint64 { return n.droppedReplies.Load() }
 
 // Undeliverable returns the number of replies and error events that found no

@@ -93,21 +93,33 @@ func (r *Router) Deliver(ev *sdk.Event) {
 		r.request(ev)
 		return
 	}
+	if err := r.Reply(ev); err != nil {
+		r.drop(ev, err.Error())
+	}
+}
+
+// Reply hands the reply or error event ev to the next hop of its route: a
+// local service's queue, an endpoint, or a plugin or node link. Unlike
+// Deliver it does not count and log a failure but returns it (a
+// *sdk.DeliveryError: sdk.ErrQueueFull when the next hop's queue is past its
+// reserve), so that a caller holding data that must not be lost can keep ev,
+// slow down and try again. ev's route is popped either way: a retry sends a
+// fresh event with the original route.
+func (r *Router) Reply(ev *sdk.Event) error {
 	top, rest, ok := ev.Route.Pop()
 	if !ok {
-		r.undeliverable(ev, "empty route")
-		return
+		return undeliverable(sdk.CodeUnspecified, "empty route")
 	}
 	ev.Route = rest
 	switch top.Kind {
 	case sdk.HopService:
-		r.toService(top.Name, ev)
+		return r.replyToService(top.Name, ev)
 	case sdk.HopEndpoint:
 		if top.Name == r.runtime {
 			if !r.local.Endpoint(top.ID, ev) {
-				r.undeliverable(ev, "endpoint closed")
+				return undeliverable(sdk.CodeUnspecified, "endpoint closed")
 			}
-			return
+			return nil
 		}
 		r.mu.RLock()
 		l := r.runtimes[top.Name]
@@ -116,31 +128,62 @@ func (r *Router) Deliver(ev *sdk.Event) {
 		}
 		r.mu.RUnlock()
 		if l == nil {
-			r.undeliverable(ev, "no runtime "+top.Name)
-			return
+			return undeliverable(sdk.CodeUnspecified, "no runtime "+top.Name)
 		}
-		if err := l.Send(ev); err != nil {
-			r.undeliverable(ev, err.Error())
-		}
+		return linkErr(l.Send(ev))
 	case sdk.HopLink:
 		if top.Epoch != r.epoch {
 			// Not ours: a hop pushed by a previous incarnation of this node.
-			r.undeliverableCode(ev, sdk.CodeNodeRestarted, "reply addressed to a previous incarnation of this node")
-			return
+			return undeliverable(sdk.CodeNodeRestarted, "reply addressed to a previous incarnation of this node")
 		}
 		r.mu.RLock()
 		l := r.links[top.ID]
 		r.mu.RUnlock()
 		if l == nil {
-			r.undeliverableCode(ev, sdk.CodeLinkLost, fmt.Sprintf("link %d is gone", top.ID))
-			return
+			return undeliverable(sdk.CodeLinkLost, fmt.Sprintf("link %d is gone", top.ID))
 		}
-		if err := l.Send(ev); err != nil {
-			r.undeliverable(ev, err.Error())
-		}
+		return linkErr(l.Send(ev))
 	default:
-		r.undeliverable(ev, "malformed hop")
+		return undeliverable(sdk.CodeUnspecified, "malformed hop")
 	}
+}
+
+// replyToService is toService for a reply or error event: it returns the
+// failure instead of answering it.
+func (r *Router) replyToService(name string, ev *sdk.Event) error {
+	err := r.local.Enqueue(name, ev)
+	if err != sdk.ErrNoService {
+		return linkErr(err)
+	}
+	r.mu.RLock()
+	l := r.services[name]
+	if l == nil {
+		l = r.upstream
+	}
+	r.mu.RUnlock()
+	if l == nil {
+		msg := fmt.Sprintf("router: no service %q on this node", name)
+		if s := r.local.Suggest(name); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		return undeliverable(sdk.CodeNoService, msg)
+	}
+	return linkErr(l.Send(ev))
+}
+
+func undeliverable(code sdk.Code, why string) *sdk.DeliveryError {
+	return &sdk.DeliveryError{Code: code, Message: why}
+}
+
+// linkErr turns a next hop's error into a *sdk.DeliveryError (nil stays nil).
+func linkErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if de, ok := err.(*sdk.DeliveryError); ok {
+		return de
+	}
+	return &sdk.DeliveryError{Code: sdk.CodeOf(err), Message: err.Error()}
 }
 
 func (r *Router) request(ev *sdk.Event) {

@@ -250,6 +250,34 @@ func TestSharedRefusalKeepsEachEventsDetails(t *testing.T) {
 	}
 }
 
+// TestReplyReportsRefusal: Reply returns a refusal to its caller (who keeps
+// the data) instead of dropping it; Deliver drops and counts it.
+func TestReplyReportsRefusal(t *testing.T) {
+	l := newLocal("A")
+	l.refuse = &sdk.DeliveryError{Code: sdk.CodeQueueFull, Message: "queue is full"}
+	r := New(l, "", 1, nil)
+	rep := func() *sdk.Event {
+		return &sdk.Event{Kind: sdk.KindReply, ID: 1, Msg: wrapperspb.String("x"), Route: sdk.Route{{Kind: sdk.HopService, Name: "A"}}}
+	}
+	if err := r.Reply(rep()); !errors.Is(err, sdk.ErrQueueFull) {
+		t.Fatalf("Reply: got %v, want ErrQueueFull", err)
+	}
+	if n := r.Undeliverable.Load(); n != 0 {
+		t.Fatalf("Reply counted %d undeliverable, want 0: the caller still holds the event", n)
+	}
+	r.Deliver(rep())
+	if n := r.Undeliverable.Load(); n != 1 {
+		t.Fatalf("Deliver counted %d undeliverable, want 1", n)
+	}
+	l.refuse = nil
+	if err := r.Reply(rep()); err != nil || len(l.services["A"]) != 1 {
+		t.Fatalf("Reply: got %v and %d delivered, want nil and 1", err, len(l.services["A"]))
+	}
+	if err := r.Reply(&sdk.Event{Kind: sdk.KindReply, Route: sdk.Route{{Kind: sdk.HopLink, ID: 9, Epoch: 1}}}); !errors.Is(err, sdk.ErrLinkLost) {
+		t.Fatalf("Reply over a gone link: got %v, want ErrLinkLost", err)
+	}
+}
+
 type carrierFunc func(*sdk.Event) error
 
 func (f carrierFunc) Carry(ev *sdk.Event) error { return f(ev) }

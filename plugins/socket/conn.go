@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -98,7 +99,10 @@ func (c *conn) reader() {
 			c.mu.Lock()
 			c.unacked += int64(n)
 			c.mu.Unlock()
-			c.emit(&socketpb.Data{ConnId: c.id, Data: data})
+			if why := c.offer(&socketpb.Data{ConnId: c.id, Data: data}); why != "" {
+				reason = why
+				break
+			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -120,6 +124,53 @@ func (c *conn) emit(msg proto.Message) {
 		c.s.h.ReplyTo(c.owner, msg)
 	}
 	c.emitMu.Unlock()
+}
+
+// Backoff bounds for offering an event the owner's queue refused.
+const (
+	offerRetryMin = time.Millisecond
+	offerRetryMax = 100 * time.Millisecond
+)
+
+// offer hands msg (Accepted, Connected, Data) to the owner. A refusal
+// because a queue is full (the owner's, past its limit and reserve, or a
+// link's on the way) loses nothing: the caller's goroutine keeps the event
+// and does no more work for this connection (the reader reads no more, which
+// pushes back on the peer; an accept loop accepts no more) while offer tries
+// again with backoff, until the owner takes it or the connection closes. Any
+// other refusal means the owner cannot be reached: offer returns the reason
+// to close the connection with.
+func (c *conn) offer(msg proto.Message) (closeReason string) {
+	wait := offerRetryMin
+	for held := false; ; held = true {
+		c.emitMu.Lock()
+		var err error
+		if !c.done {
+			err = c.s.h.TryReplyTo(c.owner, msg)
+		}
+		c.emitMu.Unlock()
+		if err == nil {
+			if held {
+				c.s.h.Logger().Info("socketio: the owner took the held event; connection resumed", "conn", c.id)
+			}
+			return ""
+		}
+		if !errors.Is(err, sdk.ErrQueueFull) {
+			return "owner unreachable: " + err.Error()
+		}
+		if !held {
+			c.s.h.Logger().Warn("socketio: owner's queue is full; holding the event and pausing the connection until the owner takes it",
+				"conn", c.id, sdk.KeyEvent, string(proto.MessageName(msg)))
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, offerRetryMax)
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
+			return "" // the reason is already set
+		}
+	}
 }
 
 // finish unregisters, sends Closed (once) and closes the socket.

@@ -26,6 +26,16 @@
 // window fills, and the owner gets ReadPaused; socketpb.Ack returns credit
 // and reading resumes.
 //
+// The owner's queue pushes back too. Events to the owner are replies, which
+// its queue admits up to its limit and as much again (see sdk.Handle); when
+// many connections share one owner that can still run out. Then the
+// refused Accepted, Connected or Data event is held, not dropped: that
+// connection's reader (or the listener's accept loop) does no more work and
+// offers the event again with backoff (1 ms doubling to 100 ms) until the
+// owner takes it, and a warning is logged once per hold. Only an owner that
+// cannot be reached at all (its link gone) closes the connection, with the
+// reason "owner unreachable: ...".
+//
 // # Goroutines
 //
 // Accept loops and connection attempts run on goroutines started with

@@ -168,9 +168,12 @@ func (s *Service) acceptLoop(ctx context.Context, ln net.Listener, id uint64, ow
 		if cn == nil {
 			return
 		}
-		s.h.ReplyTo(owner, &socketpb.Accepted{ConnId: cn.id, ListenerId: id,
+		why := cn.offer(&socketpb.Accepted{ConnId: cn.id, ListenerId: id,
 			LocalAddr: nc.LocalAddr().String(), RemoteAddr: nc.RemoteAddr().String()})
 		cn.run()
+		if why != "" {
+			cn.abort(why)
+		}
 	}
 }
 
@@ -209,9 +212,12 @@ func (s *Service) connect(c sdk.Context, m *socketpb.Connect) error {
 			s.h.ReplyTo(owner, &socketpb.ConnectFailed{Addr: addr, Reason: "socketio: stopping"})
 			return
 		}
-		s.h.ReplyTo(owner, &socketpb.Connected{ConnId: cn.id,
+		why := cn.offer(&socketpb.Connected{ConnId: cn.id,
 			LocalAddr: nc.LocalAddr().String(), RemoteAddr: nc.RemoteAddr().String()})
 		cn.run()
+		if why != "" {
+			cn.abort(why)
+		}
 	})
 	return nil
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -471,5 +473,97 @@ func TestSlowInlineOwnerDoesNotStallWrites(t *testing.T) {
 	got := make([]byte, 4)
 	if _, err := io.ReadFull(nc, got); err != nil || string(got) != "pong" {
 		t.Fatalf("got %q, %v; want the Write sent while the owner is busy", got, err)
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestOwnerQueueFullLosesNoData: when the owner's queue is past its limit
+// and reserve, Data it cannot take is kept and offered again (reading
+// pauses meanwhile); every byte of every connection arrives, in order.
+func TestOwnerQueueFullLosesNoData(t *testing.T) {
+	const conns, perConn = 8, 128 << 10
+	logs := &syncBuffer{}
+	f := &fixture{t: t, events: make(chan any, 64)}
+	done := make(chan struct{})
+	f.n = sdktest.New(t, []sdk.Spec{socket.Spec, ownerSpec(f.events, done)},
+		sdktest.WithLogger(slog.New(slog.NewTextHandler(logs, nil))),
+		sdktest.WithConfig(map[string]map[string]string{
+			socket.Name: {"readBufferSize": "512"},
+			"Owner":     {"queueLimit": "2"},
+		}))
+	t.Cleanup(func() { close(done) })
+
+	f.send(&socketpb.Listen{Addrs: "127.0.0.1:0", Window: 4 * perConn})
+	b := waitFor[*socketpb.Bound](f)
+	want := map[uint64][]byte{}
+	got := map[uint64]*bytes.Buffer{}
+	clients := map[uint64]net.Conn{}
+	for range conns {
+		nc := dial(t, b.GetAddrs()[0])
+		acc := waitFor[*socketpb.Accepted](f)
+		clients[acc.GetConnId()] = nc
+	}
+	writes := make(chan error, conns)
+	i := 0
+	for id, nc := range clients {
+		payload := bytes.Repeat([]byte{byte('a' + i)}, perConn)
+		for j := range payload {
+			payload[j] += byte(j % 7) // so that reordering shows
+		}
+		i++
+		want[id], got[id] = payload, &bytes.Buffer{}
+		go func() { _, err := nc.Write(payload); writes <- err }()
+	}
+	// The test reads nothing until the owner's queue has refused Data.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "owner's queue is full") {
+		if time.Now().After(deadline) {
+			t.Fatal("the owner's queue never filled; the test did not exercise a refusal")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	total := 0
+	for total < conns*perConn {
+		select {
+		case ev := <-f.events:
+			d, ok := ev.(*socketpb.Data)
+			if !ok {
+				if _, paused := ev.(*socketpb.ReadPaused); paused {
+					continue
+				}
+				t.Fatalf("got %T %v, want Data", ev, ev)
+			}
+			got[d.GetConnId()].Write(d.GetData())
+			total += len(d.GetData())
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d bytes arrived; the rest was lost", total, conns*perConn)
+		}
+	}
+	for id, w := range want {
+		if !bytes.Equal(got[id].Bytes(), w) {
+			t.Errorf("connection %d: got %d bytes, not the %d sent in order", id, got[id].Len(), len(w))
+		}
+	}
+	for range conns {
+		if err := <-writes; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
