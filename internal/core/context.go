@@ -18,10 +18,42 @@ type svcContext struct {
 	batches uint64 // batches handled by this loop (handler-time sampling)
 	calls   uint64 // handler calls in the current batch
 
+	// sent counts events sent since the last flush into service.sent: one
+	// atomic add per batch rather than one per event.
+	sent uint64
+
+	// nextID and endID are the request ids this context took from the
+	// node's counter and has not used yet, [nextID, endID). The counter is
+	// shared by every sender, and an add per request made its cache line
+	// move between cores; ids need only be unique, not in sending order.
+	nextID, endID uint64
+
 	// dst is the local service this goroutine last sent or replied to: a
 	// one-entry cache that saves the node's table lookup while the
 	// destination runs (a stopped, stopping or failed one is looked up anew).
 	dst *service
+}
+
+// idBlock is how many request ids a context takes from the node at a time.
+const idBlock = 1024
+
+// newID returns an unused request id.
+func (c *svcContext) newID() uint64 {
+	if c.nextID == c.endID {
+		c.endID = c.s.n.nextReq.Add(idBlock) + 1
+		c.nextID = c.endID - idBlock
+	}
+	id := c.nextID
+	c.nextID++
+	return id
+}
+
+// flush adds the events sent since the last flush to the service's counter.
+func (c *svcContext) flush() {
+	if c.sent != 0 {
+		c.s.sent.Add(c.sent)
+		c.sent = 0
+	}
 }
 
 func (c *svcContext) Event() *sdk.Event    { return c.ev }
@@ -48,13 +80,13 @@ func (c *svcContext) Relay(to sdk.Addr, msg proto.Message) uint64 {
 // the same service, after a table lookup).
 func (c *svcContext) send(to sdk.Addr, msg proto.Message, route sdk.Route, id uint64) uint64 {
 	s := c.s
+	if id == 0 {
+		id = c.newID()
+	}
 	if to.Node != "" || len(route) > sdk.MaxRoute {
 		return s.send(to, msg, route, id)
 	}
-	if id == 0 {
-		id = s.n.nextReq.Add(1)
-	}
-	s.sent.Add(1)
+	c.sent++
 	ev := &sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: to.Service, Route: route}
 	if d := c.local(to.Service); d != nil {
 		if err := d.deliver(ev); err != nil {
@@ -91,7 +123,7 @@ func (c *svcContext) Forward(to sdk.Addr, msg proto.Message) {
 	if msg != nil {
 		ev.Msg = msg
 	}
-	c.s.sent.Add(1)
+	c.sent++
 	c.s.n.router.Deliver(&ev)
 }
 
@@ -118,7 +150,7 @@ func (c *svcContext) replyTo(ev *sdk.Event, msg proto.Message) {
 		c.s.replyTo(ev, msg)
 		return
 	}
-	c.s.sent.Add(1)
+	c.sent++
 	rep := &sdk.Event{Msg: msg, Kind: sdk.KindReply, ID: ev.ID, Route: ev.Route[:n:n]}
 	if err := d.deliver(rep); err != nil {
 		c.s.n.router.Refuse(rep, err)

@@ -115,6 +115,7 @@ func (s *service) start(c *svcContext) {
 		}
 		if st, ok := s.impl.(sdk.Starter); ok {
 			c.ev = nil
+			defer c.flush()
 			return st.Start(c)
 		}
 		return nil
@@ -205,6 +206,7 @@ func (s *service) deliver(ev *sdk.Event) error {
 		c := s.ctxPool.Get().(*svcContext)
 		s.dispatch(c, ev)
 		c.ev = nil
+		c.flush()
 		s.ctxPool.Put(c)
 		return nil
 	case 1:
@@ -252,13 +254,15 @@ func (s *service) dispatch(c *svcContext, ev *sdk.Event) {
 }
 
 // dispatchBatch runs the handler for each event of a batch, and counts them
-// once for the batch (the counter is read by Stats, not by the handlers).
+// and the events they sent once for the batch (the counters are read by
+// Stats, not by the handlers).
 func (s *service) dispatchBatch(c *svcContext, batch []*sdk.Event) {
 	c.calls = 0
 	for i := 0; i < len(batch); {
 		i = s.dispatchFrom(c, batch, i)
 	}
 	s.handled.Add(c.calls)
+	c.flush()
 }
 
 // dispatchFrom runs the handler for batch[i:] under one deferred recover,
