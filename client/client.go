@@ -141,7 +141,9 @@ func (c *Client) Node() (name string, epoch uint64) { return c.peer.GetNode(), c
 // an error event (a *sdk.DeliveryError) or the end of ctx (an ErrTimeout
 // *sdk.DeliveryError). to.Node must be empty or the dialled address.
 func (c *Client) Request(ctx context.Context, to sdk.Addr, msg proto.Message) (proto.Message, error) {
-	ev, err := c.Do(ctx, &sdk.Event{Msg: msg, Kind: sdk.KindRequest, Dst: to.Service, DstNode: to.Node})
+	req := &sdk.Event{Msg: msg, Kind: sdk.KindRequest, Dst: to.Service}
+	req.SetDstNode(to.Node)
+	ev, err := c.Do(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -152,12 +154,13 @@ func (c *Client) Request(ctx context.Context, to sdk.Addr, msg proto.Message) (p
 // made with sdk.FromEnvelope) and waits for its answer, which it returns
 // decoded. An error event is returned with its Err as the error.
 func (c *Client) Do(ctx context.Context, ev *sdk.Event) (*sdk.Event, error) {
-	if err := c.check(ev.DstNode); err != nil {
+	if err := c.check(ev.DstNode()); err != nil {
 		return nil, err
 	}
 	id := c.next.Add(1)
 	req := *ev
-	req.Kind, req.ID, req.DstNode = sdk.KindRequest, id, ""
+	req.Kind, req.ID = sdk.KindRequest, id
+	req.SetDstNode("")
 	req.Route = sdk.Route{{Kind: sdk.HopEndpoint, Name: "client", ID: id}}
 	ch := make(chan *sdk.Event, 1)
 	c.mu.Lock()

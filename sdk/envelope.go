@@ -25,7 +25,7 @@ func (e *Event) AppendEnvelope(b []byte, withDstNode bool) ([]byte, error) {
 	typ := e.Type()
 	dstNode := ""
 	if withDstNode {
-		dstNode = e.DstNode
+		dstNode = e.DstNode()
 	}
 	if !utf8.ValidString(e.Dst) || !utf8.ValidString(typ) || !utf8.ValidString(dstNode) {
 		return b, fmt.Errorf("sdk: encoding %s: %w", typ, errNotUTF8)

@@ -34,7 +34,7 @@ func TestAppendEnvelope(t *testing.T) {
 		name string
 		ev   *sdk.Event
 	}{
-		{"request", &sdk.Event{Msg: wrapperspb.String("hi"), Kind: sdk.KindRequest, ID: 7, Dst: "Echo", DstNode: "10.0.0.1:7000", Route: route}},
+		{"request", toNode(&sdk.Event{Msg: wrapperspb.String("hi"), Kind: sdk.KindRequest, ID: 7, Dst: "Echo", Route: route}, "10.0.0.1:7000")},
 		{"empty payload", &sdk.Event{Msg: &emptypb.Empty{}, Kind: sdk.KindRequest, ID: 1, Dst: "Echo"}},
 		{"reply", &sdk.Event{Msg: wrapperspb.Bytes(make([]byte, 300)), Kind: sdk.KindReply, ID: 1 << 63, Route: route[:1]}},
 		{"error", &sdk.Event{Kind: sdk.KindError, ID: 5, Route: route,
@@ -100,4 +100,10 @@ func TestAppendEnvelopeRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// toNode returns ev addressed to node.
+func toNode(ev *sdk.Event, node string) *sdk.Event {
+	ev.SetDstNode(node)
+	return ev
 }

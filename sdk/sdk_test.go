@@ -34,9 +34,10 @@ func TestRoutePushPopNeverAliases(t *testing.T) {
 
 func TestEnvelopeRoundTrip(t *testing.T) {
 	ev := &sdk.Event{
-		Msg: wrapperspb.String("hi"), Kind: sdk.KindRequest, ID: 42, Dst: "Echo", DstNode: "127.0.0.1:1",
+		Msg: wrapperspb.String("hi"), Kind: sdk.KindRequest, ID: 42, Dst: "Echo",
 		Route: sdk.Route{{Kind: sdk.HopService, Name: "A"}, {Kind: sdk.HopLink, ID: 3, Epoch: 9}, {Kind: sdk.HopEndpoint, Name: "p", ID: 5}},
 	}
+	ev.SetDstNode("127.0.0.1:1")
 	env, err := ev.Envelope()
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Msg.(*wrapperspb.StringValue).GetValue() != "hi" || got.ID != 42 || got.Dst != "Echo" ||
-		got.DstNode != "127.0.0.1:1" || fmt.Sprint(got.Route) != fmt.Sprint(ev.Route) {
+		got.DstNode() != "127.0.0.1:1" || fmt.Sprint(got.Route) != fmt.Sprint(ev.Route) {
 		t.Errorf("got %+v, want %+v", got, ev)
 	}
 }

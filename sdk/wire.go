@@ -22,7 +22,7 @@ type Wire interface {
 	// its sender as an error event with code.
 	Fail(ev *Event, code Code, msg string)
 	// SetCarrier makes carry receive every request addressed to another node
-	// (Event.DstNode set); nil removes it. An error from carry fails the
+	// (Event.DstNode not ""); nil removes it. An error from carry fails the
 	// event back to its sender.
 	SetCarrier(carry func(ev *Event) error)
 	// SetSelfAddrs records the addresses that mean this node, so a request

@@ -119,7 +119,8 @@ func (c *svcContext) Forward(to sdk.Addr, msg proto.Message) {
 	}
 	ev := *c.ev
 	ev.Kind = sdk.KindRequest
-	ev.Dst, ev.DstNode = to.Service, to.Node
+	ev.Dst = to.Service
+	ev.SetDstNode(to.Node)
 	if msg != nil {
 		ev.Msg = msg
 	}
@@ -173,7 +174,9 @@ func (s *service) send(to sdk.Addr, msg proto.Message, route sdk.Route, id uint6
 		id = s.n.nextReq.Add(1)
 	}
 	s.sent.Add(1)
-	s.n.router.Deliver(&sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: to.Service, DstNode: to.Node, Route: route})
+	ev := &sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: to.Service, Route: route}
+	ev.SetDstNode(to.Node)
+	s.n.router.Deliver(ev)
 	return id
 }
 

@@ -87,7 +87,9 @@ func (e *endpoint) Send(to sdk.Addr, msg proto.Message) uint64 {
 	if e.owner != nil {
 		e.owner.sent.Add(1)
 	}
-	e.n.router.Deliver(&sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: to.Service, DstNode: to.Node, Route: e.route})
+	ev := &sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: to.Service, Route: e.route}
+	ev.SetDstNode(to.Node)
+	e.n.router.Deliver(ev)
 	return id
 }
 

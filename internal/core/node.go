@@ -270,7 +270,9 @@ func (n *Node) Send(to sdk.Addr, msg proto.Message) error {
 	if n.stopping.Load() {
 		return &sdk.DeliveryError{Code: sdk.CodeStopped, Message: "node is stopping"}
 	}
-	n.router.Deliver(&sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: n.nextReq.Add(1), Dst: to.Service, DstNode: to.Node})
+	ev := &sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: n.nextReq.Add(1), Dst: to.Service}
+	ev.SetDstNode(to.Node)
+	n.router.Deliver(ev)
 	return nil
 }
 

@@ -15,9 +15,11 @@ import (
 // TestFrameWriter: a frame the writer encodes is what proto.Marshal of the
 // same pluginpb.Frame gives, for a peer with the stock codec.
 func TestFrameWriter(t *testing.T) {
+	remote := &sdk.Event{Msg: wrapperspb.String("hi"), Kind: sdk.KindRequest, ID: 7, Dst: "Echo",
+		Route: sdk.Route{{Kind: sdk.HopEndpoint, ID: 1}}}
+	remote.SetDstNode("10.0.0.1:7000")
 	evs := []*sdk.Event{
-		{Msg: wrapperspb.String("hi"), Kind: sdk.KindRequest, ID: 7, Dst: "Echo", DstNode: "10.0.0.1:7000",
-			Route: sdk.Route{{Kind: sdk.HopEndpoint, ID: 1}}},
+		remote,
 		{Msg: wrapperspb.Bytes(make([]byte, 200)), Kind: sdk.KindReply, ID: 8, Route: sdk.Route{{Kind: sdk.HopService, Name: "HttpRpc"}}},
 		{Kind: sdk.KindError, ID: 9, Err: &sdk.DeliveryError{Code: sdk.CodeLinkLost, Message: "gone"}, Route: sdk.Route{{Kind: sdk.HopEndpoint, ID: 2}}},
 	}

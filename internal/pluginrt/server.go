@@ -102,7 +102,7 @@ func (s *Server) Link(stream pluginpb.Plugin_LinkServer) error {
 				if len(ev.Route) > 0 {
 					ev.Route = ev.Route.Push(hostHop)
 				}
-				if ev.DstNode == "" && !node.Has(ev.Dst) {
+				if ev.DstNode() == "" && !node.Has(ev.Dst) {
 					// Never send it back up: the host routed it here.
 					rt.Fail(ev, sdk.CodeNoService, fmt.Sprintf("plugin %s does not hold service %q", hello.Name, ev.Dst), hello.Name)
 					return

@@ -35,7 +35,7 @@ type Link interface {
 	Name() string
 }
 
-// Carrier takes requests addressed to other nodes (ev.DstNode != "").
+// Carrier takes requests addressed to other nodes (ev.DstNode() != "").
 type Carrier interface {
 	Carry(ev *sdk.Event) error
 }
@@ -187,9 +187,9 @@ func linkErr(err error) error {
 }
 
 func (r *Router) request(ev *sdk.Event) {
-	if ev.DstNode != "" {
+	if node := ev.DstNode(); node != "" {
 		r.mu.RLock()
-		self := r.selfAddr[ev.DstNode]
+		self := r.selfAddr[node]
 		c := r.carrier
 		up := r.upstream
 		r.mu.RUnlock()
@@ -202,15 +202,15 @@ func (r *Router) request(ev *sdk.Event) {
 				return
 			}
 			if c == nil {
-				r.fail(ev, sdk.CodeNoService, fmt.Sprintf("router: cannot reach node %s: the RPC service is not running here (add RPC to Start=)", ev.DstNode), "")
+				r.fail(ev, sdk.CodeNoService, fmt.Sprintf("router: cannot reach node %s: the RPC service is not running here (add RPC to Start=)", node), "")
 				return
 			}
 			if err := c.Carry(ev); err != nil {
-				r.failErr(ev, err, "node "+ev.DstNode)
+				r.failErr(ev, err, "node "+node)
 			}
 			return
 		}
-		ev.DstNode = ""
+		ev.SetDstNode("")
 	}
 	r.toService(ev.Dst, ev)
 }
@@ -292,7 +292,7 @@ func (r *Router) failDE(ev *sdk.Event, de *sdk.DeliveryError) {
 		de.EventType = ev.Type()
 	}
 	if de.Dst == "" {
-		de.Dst = sdk.Addr{Node: ev.DstNode, Service: ev.Dst}.String()
+		de.Dst = sdk.Addr{Node: ev.DstNode(), Service: ev.Dst}.String()
 	}
 	r.Failed.Add(1)
 	if len(ev.Route) == 0 {

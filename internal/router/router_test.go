@@ -178,7 +178,7 @@ func TestRemoteRequests(t *testing.T) {
 	l := newLocal("A")
 	r := New(l, "", 1, nil)
 	remote := req("A", ep7)
-	remote.DstNode = "10.0.0.1:10100"
+	remote.SetDstNode("10.0.0.1:10100")
 	r.Deliver(remote)
 	if err := lastErr(t, l, 7); !errors.Is(err, sdk.ErrNoService) {
 		t.Fatalf("no carrier: got %v, want ErrNoService", err)
@@ -191,7 +191,7 @@ func TestRemoteRequests(t *testing.T) {
 	}
 	r.SetSelfAddrs([]string{"10.0.0.1:10100"})
 	self := req("A", ep7)
-	self.DstNode = "10.0.0.1:10100"
+	self.SetDstNode("10.0.0.1:10100")
 	r.Deliver(self)
 	if len(l.services["A"]) != 1 {
 		t.Fatal("request to one of this node's addresses not delivered locally")
@@ -205,7 +205,7 @@ func TestUpstreamTakesUnknownAndRemote(t *testing.T) {
 	r.SetUpstream(up)
 	r.Deliver(req("Elsewhere", ep7))
 	remote := req("A", ep7)
-	remote.DstNode = "10.0.0.1:1"
+	remote.SetDstNode("10.0.0.1:1")
 	r.Deliver(remote)
 	if len(up.got) != 2 {
 		t.Fatalf("got %d events upstream, want 2", len(up.got))

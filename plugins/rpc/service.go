@@ -213,12 +213,12 @@ func (s *Service) carry(ev *sdk.Event) error {
 		return &sdk.DeliveryError{Code: sdk.CodeStopped, Message: "rpc: the RPC service is stopping"}
 	}
 	for range 3 { // a peer pruned meanwhile is looked up again
-		if ok, err := s.peer(ev.DstNode).send(ev); ok {
+		if ok, err := s.peer(ev.DstNode()).send(ev); ok {
 			return err
 		}
 	}
-	return &sdk.DeliveryError{Code: sdk.CodeLinkLost, Hop: "node " + ev.DstNode,
-		Message: fmt.Sprintf("rpc: the link to %s keeps closing; send again", ev.DstNode)}
+	return &sdk.DeliveryError{Code: sdk.CodeLinkLost, Hop: "node " + ev.DstNode(),
+		Message: fmt.Sprintf("rpc: the link to %s keeps closing; send again", ev.DstNode())}
 }
 
 // peer returns the peer at addr, creating it.

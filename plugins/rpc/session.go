@@ -216,7 +216,7 @@ func (sess *session) receive(envs []*mtpb.Envelope) {
 		}
 		sess.received.Add(1)
 		if ev.Kind == sdk.KindRequest {
-			ev.DstNode = "" // it has arrived: a peer cannot make this node dial a third one
+			ev.SetDstNode("") // it has arrived: a peer cannot make this node dial a third one
 		} else if k, ok := keyOf(ev); ok {
 			sess.untrack(k, nil)
 		}
