@@ -5,7 +5,8 @@
 // source: pluginpb/plugin.proto
 
 // The host <-> plugin protocol: one unary call for the manifest, and one
-// bidirectional stream (Link) that carries every event both ways in batches.
+// bidirectional stream (Link) that carries every event both ways in batches,
+// or only the Hello when the plugin takes the event socket the host offers.
 
 package pluginpb
 
@@ -244,7 +245,17 @@ type Hello struct {
 	// Events the plugin may send before it hears of more credit.
 	Credit uint32 `protobuf:"varint,4,opt,name=credit,proto3" json:"credit,omitempty"`
 	// Log level of the host (slog level number).
-	LogLevel      int32 `protobuf:"varint,5,opt,name=log_level,json=logLevel,proto3" json:"log_level,omitempty"`
+	LogLevel int32 `protobuf:"varint,5,opt,name=log_level,json=logLevel,proto3" json:"log_level,omitempty"`
+	// The path of a Unix socket the host listens on for this process's link
+	// (empty: none offered). A plugin that knows it connects, writes
+	// event_token, then sends Ready and every later frame there, and reads
+	// the host's frames there: each frame is a 4-byte big-endian length
+	// followed by the Frame message. A plugin that does not know the field
+	// answers on the Link stream, which the host then keeps using.
+	EventSocket string `protobuf:"bytes,6,opt,name=event_socket,json=eventSocket,proto3" json:"event_socket,omitempty"`
+	// The 32 random bytes that must come first on event_socket; the host
+	// closes a connection that starts with anything else.
+	EventToken    []byte `protobuf:"bytes,7,opt,name=event_token,json=eventToken,proto3" json:"event_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -312,6 +323,20 @@ func (x *Hello) GetLogLevel() int32 {
 		return x.LogLevel
 	}
 	return 0
+}
+
+func (x *Hello) GetEventSocket() string {
+	if x != nil {
+		return x.EventSocket
+	}
+	return ""
+}
+
+func (x *Hello) GetEventToken() []byte {
+	if x != nil {
+		return x.EventToken
+	}
+	return nil
 }
 
 // Ready says the plugin's runtime is up.
@@ -464,13 +489,16 @@ const file_pluginpb_plugin_proto_rawDesc = "" +
 	"\x05batch\x18\x01 \x01(\v2\x10.mtnode.v1.BatchR\x05batch\x12-\n" +
 	"\x05hello\x18\x02 \x01(\v2\x17.mtnode.plugin.v1.HelloR\x05hello\x12-\n" +
 	"\x05ready\x18\x03 \x01(\v2\x17.mtnode.plugin.v1.ReadyR\x05ready\x122\n" +
-	"\adefines\x18\x04 \x03(\v2\x18.mtnode.plugin.v1.DefineR\adefines\"\xde\x01\n" +
+	"\adefines\x18\x04 \x03(\v2\x18.mtnode.plugin.v1.DefineR\adefines\"\xa2\x02\n" +
 	"\x05Hello\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12;\n" +
 	"\x06config\x18\x02 \x03(\v2#.mtnode.plugin.v1.Hello.ConfigEntryR\x06config\x12\x14\n" +
 	"\x05start\x18\x03 \x03(\tR\x05start\x12\x16\n" +
 	"\x06credit\x18\x04 \x01(\rR\x06credit\x12\x1b\n" +
-	"\tlog_level\x18\x05 \x01(\x05R\blogLevel\x1a9\n" +
+	"\tlog_level\x18\x05 \x01(\x05R\blogLevel\x12!\n" +
+	"\fevent_socket\x18\x06 \x01(\tR\veventSocket\x12\x1f\n" +
+	"\vevent_token\x18\a \x01(\fR\n" +
+	"eventToken\x1a9\n" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xda\x01\n" +

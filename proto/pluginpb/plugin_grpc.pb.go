@@ -5,7 +5,8 @@
 // source: pluginpb/plugin.proto
 
 // The host <-> plugin protocol: one unary call for the manifest, and one
-// bidirectional stream (Link) that carries every event both ways in batches.
+// bidirectional stream (Link) that carries every event both ways in batches,
+// or only the Hello when the plugin takes the event socket the host offers.
 
 package pluginpb
 
@@ -36,7 +37,10 @@ type PluginClient interface {
 	// host calls it once per binary and caches the answer.
 	Manifest(ctx context.Context, in *ManifestRequest, opts ...grpc.CallOption) (*PluginManifest, error)
 	// Link opens the event stream. The host's first frame carries Hello; the
-	// plugin answers with Ready, then both sides send batches.
+	// plugin answers with Ready, then both sides send batches. When Hello
+	// offers an event socket and the plugin takes it, Ready and every later
+	// frame travel over the socket instead, and this stream stays open and
+	// silent until the plugin's runtime ends.
 	Link(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Frame, Frame], error)
 }
 
@@ -81,7 +85,10 @@ type PluginServer interface {
 	// host calls it once per binary and caches the answer.
 	Manifest(context.Context, *ManifestRequest) (*PluginManifest, error)
 	// Link opens the event stream. The host's first frame carries Hello; the
-	// plugin answers with Ready, then both sides send batches.
+	// plugin answers with Ready, then both sides send batches. When Hello
+	// offers an event socket and the plugin takes it, Ready and every later
+	// frame travel over the socket instead, and this stream stays open and
+	// silent until the plugin's runtime ends.
 	Link(grpc.BidiStreamingServer[Frame, Frame]) error
 	mustEmbedUnimplementedPluginServer()
 }
