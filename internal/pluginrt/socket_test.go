@@ -1,0 +1,246 @@
+package pluginrt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mtnode/mtnode/proto/mtpb"
+	"github.com/mtnode/mtnode/proto/pluginpb"
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// socketPair returns the two ends of a connected Unix socket.
+func socketPair(t testing.TB) (*net.UnixConn, *net.UnixConn) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	a, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ln.AcceptUnix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// TestSocketConns: two Conns over the event socket carry events in order
+// within credit, and a Close on one side ends both, as over gRPC.
+func TestSocketConns(t *testing.T) {
+	a, b := socketPair(t)
+	sa, sb := NewSocketStream(a), NewSocketStream(b)
+	const n = 50000
+	var mu sync.Mutex
+	var got []uint64
+	ca := NewConn(sa, ConnConfig{Name: "a", Credit: DefaultWindow, Deliver: func(*sdk.Event) {}, CloseSend: sa.CloseWrite})
+	cb := NewConn(sb, ConnConfig{Name: "b", Credit: DefaultWindow, Deliver: func(ev *sdk.Event) {
+		mu.Lock()
+		got = append(got, ev.ID)
+		mu.Unlock()
+	}})
+	errs := make(chan error, 2)
+	go func() { errs <- ca.Run() }()
+	go func() {
+		err := cb.Run()
+		sb.Close() // as the plugin does once its runtime stopped
+		errs <- err
+	}()
+	for _, ev := range testEvents(n) {
+		for {
+			err := ca.Send(ev)
+			if err == nil {
+				break
+			}
+			if sdk.CodeOf(err) != sdk.CodeQueueFull {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	ca.Close()
+	for range 2 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("Run: got %v, want io.EOF", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return after Close")
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("got %d events, want %d", len(got), n)
+	}
+	for i, id := range got {
+		if id != uint64(i+1) {
+			t.Fatalf("event %d: got id %d, want %d (in order)", i, id, i+1)
+		}
+	}
+}
+
+// TestSocketControlFrames: control frames go through as they are.
+func TestSocketControlFrames(t *testing.T) {
+	a, b := socketPair(t)
+	sa, sb := NewSocketStream(a), NewSocketStream(b)
+	want := &pluginpb.Frame{Ready: &pluginpb.Ready{Credit: 7, Pid: 42, Services: []string{"X"}}}
+	if err := sa.SendMsg(want); err != nil {
+		t.Fatal(err)
+	}
+	got := new(pluginpb.Frame)
+	if err := sb.RecvMsg(got); err != nil {
+		t.Fatal(err)
+	}
+	if got.GetReady().GetPid() != 42 || got.GetReady().GetCredit() != 7 {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func frameBytes(n uint32, body []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, n), body...)
+}
+
+// TestSocketBadFrames: what is not a link frame ends the link at once
+// with an error that says so: never a panic, never a wait for bytes that
+// a lying length announced.
+func TestSocketBadFrames(t *testing.T) {
+	valid := mustMarshal(t, &pluginpb.Frame{Batch: &mtpb.Batch{Credit: 3}})
+	tests := []struct {
+		name  string
+		bytes []byte
+		close bool // the peer hangs up after writing
+		want  string
+	}{
+		{"length past the limit", frameBytes(MaxMessageSize+1, nil), false, "past the"},
+		{"length of 4 GiB", frameBytes(0xffffffff, []byte("junk")), false, "past the"},
+		{"body does not decode", frameBytes(8, bytes.Repeat([]byte{0xff}, 8)), false, "does not decode"},
+		{"text instead of frames", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false, "past the"},
+		{"length cut short", []byte{0, 0}, true, "ended in the middle"},
+		{"body cut short", frameBytes(100, []byte("abc")), true, "ended in the middle"},
+		{"good frame, then garbage", append(frameBytes(uint32(len(valid)), valid), frameBytes(4, []byte{0x0a, 0xff, 0xff, 0xff})...), false, "does not decode"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := socketPair(t)
+			if _, err := a.Write(tt.bytes); err != nil {
+				t.Fatal(err)
+			}
+			if tt.close {
+				a.Close()
+			}
+			c := NewConn(NewSocketStream(b), ConnConfig{Name: "test", Deliver: func(*sdk.Event) {}})
+			done := make(chan error, 1)
+			go func() { done <- c.Run() }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrBadFrame) || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("got %v, want an ErrBadFrame saying %q", err, tt.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Run did not return")
+			}
+		})
+	}
+}
+
+// TestSocketCleanEnd: a peer that hangs up between frames ends the link
+// with io.EOF, as a half-closed gRPC stream does.
+func TestSocketCleanEnd(t *testing.T) {
+	a, b := socketPair(t)
+	sa := NewSocketStream(a)
+	if err := sa.SendMsg(&pluginpb.Frame{Batch: &mtpb.Batch{Credit: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c := NewConn(NewSocketStream(b), ConnConfig{Name: "test", Deliver: func(*sdk.Event) {}})
+	if err := c.Run(); !errors.Is(err, io.EOF) {
+		t.Fatalf("got %v, want io.EOF", err)
+	}
+}
+
+// TestSocketSendLimit: SendMsg refuses a frame the peer would refuse.
+func TestSocketSendLimit(t *testing.T) {
+	a, _ := socketPair(t)
+	s := newSocketStream(a, a, 64)
+	err := s.SendMsg(&pluginpb.Frame{Defines: []*pluginpb.Define{{Key: strings.Repeat("k", 100)}}})
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("got %v, want a frame-too-large error", err)
+	}
+}
+
+func mustMarshal(t testing.TB, f *pluginpb.Frame) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	s := newSocketStream(nil, &buf, MaxMessageSize)
+	if err := s.SendMsg(f); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()[frameHeader:]
+}
+
+// FuzzSocketFrames feeds arbitrary bytes to the event socket's frame
+// reader, as a peer that does not speak the protocol would send: every
+// read ends with a frame, io.EOF at a frame boundary, or an ErrBadFrame;
+// never a panic, and never more frames than the bytes could hold.
+func FuzzSocketFrames(f *testing.F) {
+	var buf bytes.Buffer
+	w := newSocketStream(nil, &buf, MaxMessageSize)
+	for _, fr := range []*pluginpb.Frame{
+		{Hello: &pluginpb.Hello{Name: "p", Credit: 9, EventSocket: "/s", EventToken: make([]byte, TokenSize)}},
+		{Ready: &pluginpb.Ready{Credit: 5}},
+		{Defines: []*pluginpb.Define{{Key: "A.b", Default: "1"}}},
+	} {
+		if err := w.SendMsg(fr); err != nil {
+			f.Fatal(err)
+		}
+	}
+	var fw frameWriter
+	fw.reset()
+	for _, ev := range testEvents(3) {
+		if _, err := fw.add(ev); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := w.SendMsg(fw.frame(7)); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add(frameBytes(0xffffffff, nil))
+	f.Add(frameBytes(3, []byte{0xff, 0xff, 0xff}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		const max = 1 << 16
+		s := newSocketStream(nil, struct {
+			io.Reader
+			io.Writer
+		}{bytes.NewReader(b), io.Discard}, max)
+		in := new(inFrame)
+		for frames := 0; ; frames++ {
+			err := s.RecvMsg(in)
+			if err == nil {
+				if frames > len(b)/frameHeader {
+					t.Fatalf("read %d frames from %d bytes", frames+1, len(b))
+				}
+				continue
+			}
+			if err != io.EOF && !errors.Is(err, ErrBadFrame) {
+				t.Fatalf("got %v, want io.EOF or an ErrBadFrame", err)
+			}
+			return
+		}
+	})
+}
