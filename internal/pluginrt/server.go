@@ -23,6 +23,9 @@ import (
 // stopTimeout bounds the drain of the plugin's services when its link ends.
 const stopTimeout = 5 * time.Second
 
+// dialTimeout bounds the connection to the host's event socket.
+const dialTimeout = 5 * time.Second
+
 // Server is the plugin side of the Plugin service: it answers Manifest and
 // runs the plugin's services in a core.Node for the one Link the host
 // opens.
@@ -31,6 +34,10 @@ type Server struct {
 
 	specs  []sdk.Spec
 	stderr io.Writer
+
+	// WrapStream, when set, wraps the link's stream, socket or gRPC, before
+	// the Conn uses it: test plugins misbehave through it.
+	WrapStream func(Stream) Stream
 
 	mu     sync.Mutex
 	linked bool
@@ -58,8 +65,11 @@ func (s *Server) Manifest(context.Context, *pluginpb.ManifestRequest) (*pluginpb
 }
 
 // Link implements pluginpb.PluginServer. The first frame must carry Hello.
-// The services run until the host ends the stream; then they are stopped
-// and Done is closed.
+// When Hello offers an event socket, the link's frames go over it from then
+// on, and the stream only marks the link's lifetime; when the socket cannot
+// be reached they stay on the stream, as with a host that offers none. The
+// services run until the host ends the link; then they are stopped and Done
+// is closed.
 func (s *Server) Link(stream pluginpb.Plugin_LinkServer) error {
 	s.mu.Lock()
 	if s.linked {
@@ -80,6 +90,32 @@ func (s *Server) Link(stream pluginpb.Plugin_LinkServer) error {
 	}
 	log := slog.New(NewLogHandler(s.stderr, slog.Level(hello.LogLevel)))
 
+	var link Stream = stream
+	if hello.EventSocket != "" {
+		sock, err := DialEventSocket(hello.EventSocket, hello.EventToken, dialTimeout)
+		if err != nil {
+			// The host reads Ready from whichever transport it comes on.
+			log.Warn("events go over the gRPC link stream", sdk.KeyErr, err)
+		} else {
+			defer sock.Close()
+			linkDone := make(chan struct{})
+			defer close(linkDone)
+			go func() {
+				// The host's gRPC connection going away (go-plugin's
+				// shutdown) ends the link too.
+				select {
+				case <-stream.Context().Done():
+					sock.Close()
+				case <-linkDone:
+				}
+			}()
+			link = sock
+		}
+	}
+	if s.WrapStream != nil {
+		link = s.WrapStream(link)
+	}
+
 	var conn *Conn
 	up := &upLink{}
 	conf := newConfig(hello.Config, func(d *pluginpb.Define) {
@@ -94,7 +130,7 @@ func (s *Server) Link(stream pluginpb.Plugin_LinkServer) error {
 	}
 	rt := node.Router()
 	hostHop := UpHop("")
-	conn = NewConn(stream, ConnConfig{
+	conn = NewConn(link, ConnConfig{
 		Name:   "host link",
 		Credit: hello.Credit,
 		Deliver: func(ev *sdk.Event) {

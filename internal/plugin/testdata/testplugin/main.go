@@ -8,21 +8,30 @@
 // in the same process). With MTTEST_RAW=1 it serves
 // a bare Link stream instead, as the benchmarks' baseline; with
 // MTTEST_CREDIT=n it grants the host credit for n events only; with
-// MTTEST_MUTE=1 it never answers the link's hello.
+// MTTEST_MUTE=1 it never answers the link's hello. With MTTEST_GRPC_LINK=1
+// it ignores the event socket the host offers, as a plugin built before
+// the socket existed does; with MTTEST_BAD_TOKEN=1 it first connects to the
+// socket with a wrong token and says on stderr whether the host hung up;
+// with MTTEST_GARBAGE=1, Hold's "garbage" makes it write a frame that does
+// not decode instead of the next one.
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mtnode/mtnode/internal/pluginrt"
+	"github.com/mtnode/mtnode/plugins/rpc/link"
 	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
@@ -67,6 +76,9 @@ func (h *hold) Handle(c sdk.Context, ev *sdk.Event) error {
 		// Straight to fd 2, as a runtime panic writes.
 		fmt.Fprintln(os.NewFile(2, "stderr"), "testplugin: crashing on request")
 		os.Exit(7)
+	case cmd == "garbage":
+		garbage.Store(true)
+		c.Reply(wrapperspb.String("garbage"))
 	case strings.HasPrefix(cmd, "hold "):
 		d, _ := time.ParseDuration(strings.TrimPrefix(cmd, "hold "))
 		hd := c.Handle()
@@ -154,12 +166,101 @@ func main() {
 		pluginrt.ServeServer(&mute{pluginrt.NewServer(specs, os.Stderr)})
 		return
 	}
+	srv := pluginrt.NewServer(specs, os.Stderr)
 	if n := os.Getenv("MTTEST_CREDIT"); n != "" {
 		credit, _ := strconv.Atoi(n)
-		pluginrt.ServeServer(&stingy{Server: pluginrt.NewServer(specs, os.Stderr), credit: uint32(credit)})
+		srv.WrapStream = func(s pluginrt.Stream) pluginrt.Stream { return stingyStream{s, uint32(credit)} }
+	}
+	if os.Getenv("MTTEST_GARBAGE") == "1" {
+		srv.WrapStream = func(s pluginrt.Stream) pluginrt.Stream { return trap{s} }
+	}
+	var hellos []func(*pluginpb.Hello)
+	if os.Getenv("MTTEST_BAD_TOKEN") == "1" {
+		hellos = append(hellos, badToken)
+	}
+	if os.Getenv("MTTEST_GRPC_LINK") == "1" {
+		hellos = append(hellos, func(h *pluginpb.Hello) { h.EventSocket, h.EventToken = "", nil })
+	}
+	switch {
+	case len(hellos) > 0:
+		pluginrt.ServeServer(&helloFilter{Server: srv, filters: hellos})
+	case srv.WrapStream != nil:
+		pluginrt.ServeServer(srv)
+	default:
+		plugin.Serve(specs...) // as a plugin's main does
+	}
+}
+
+// helloFilter passes the host's Hello through filters before the runtime
+// sees it.
+type helloFilter struct {
+	*pluginrt.Server
+	filters []func(*pluginpb.Hello)
+}
+
+func (h *helloFilter) Link(st pluginpb.Plugin_LinkServer) error {
+	return h.Server.Link(filteredStream{st, h.filters})
+}
+
+type filteredStream struct {
+	pluginpb.Plugin_LinkServer
+	filters []func(*pluginpb.Hello)
+}
+
+func (s filteredStream) Recv() (*pluginpb.Frame, error) {
+	f, err := s.Plugin_LinkServer.Recv()
+	if hello := f.GetHello(); hello != nil {
+		for _, filter := range s.filters {
+			filter(hello)
+		}
+	}
+	return f, err
+}
+
+// badToken connects to the event socket with a wrong token and reports on
+// stderr whether the host hung up.
+func badToken(h *pluginpb.Hello) {
+	say := func(s string) { fmt.Fprintln(os.Stderr, "testplugin: wrong token "+s) }
+	if h.EventSocket == "" {
+		say("not tried: no event socket offered")
 		return
 	}
-	plugin.Serve(specs...)
+	c, err := net.Dial("unix", h.EventSocket)
+	if err != nil {
+		say("not tried: " + err.Error())
+		return
+	}
+	defer c.Close()
+	if _, err := c.Write(make([]byte, pluginrt.TokenSize)); err != nil {
+		say("not written: " + err.Error())
+		return
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+		say("refused: the host hung up")
+	} else {
+		say(fmt.Sprintf("not refused: %v", err))
+	}
+}
+
+// garbage is set by Hold's "garbage": the next frame trap writes is one
+// that does not decode.
+var garbage atomic.Bool
+
+type trap struct{ pluginrt.Stream }
+
+func (t trap) SendMsg(m any) error {
+	if !garbage.Load() {
+		return t.Stream.SendMsg(m)
+	}
+	if bufs, err := (link.Codec{}).Marshal(m); err == nil {
+		bufs.Free() // the frame it replaces
+	}
+	buf := link.BufferPool().Get(16)
+	for i := range *buf {
+		(*buf)[i] = 0xff
+	}
+	return t.Stream.SendMsg(link.NewEncoded(buf))
 }
 
 // mute completes the handshake and answers Manifest, but never answers
@@ -171,19 +272,10 @@ func (m *mute) Link(st pluginpb.Plugin_LinkServer) error {
 	return nil
 }
 
-// stingy grants the host credit for a few events and never returns any, so
-// that what the host sends next waits in its link's queue.
-type stingy struct {
-	*pluginrt.Server
-	credit uint32
-}
-
-func (s *stingy) Link(st pluginpb.Plugin_LinkServer) error {
-	return s.Server.Link(stingyStream{st, s.credit})
-}
-
+// stingyStream grants the host credit for a few events and never returns
+// any, so that what the host sends next waits in its link's queue.
 type stingyStream struct {
-	pluginpb.Plugin_LinkServer
+	pluginrt.Stream
 	credit uint32
 }
 
@@ -201,7 +293,7 @@ func (s stingyStream) SendMsg(m any) error {
 	if f.Batch != nil {
 		f.Batch.Credit = 0
 	}
-	return s.Plugin_LinkServer.SendMsg(f)
+	return s.Stream.SendMsg(f)
 }
 
 // raw is a bare Link server: a frame with credit 1 is echoed, a frame with
