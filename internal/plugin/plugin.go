@@ -9,6 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/mtnode/mtnode/internal/pluginrt"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -271,7 +275,7 @@ func (p *plugin) launch(quit <-chan struct{}, gen uint64, delay time.Duration, s
 	}
 	p.notify()
 	p.mu.Unlock()
-	h.log.Info("plugin started", sdk.KeyPlugin, p.name, "pid", pr.pid, "queued", len(pending))
+	h.log.Info("plugin started", sdk.KeyPlugin, p.name, "pid", pr.pid, "link", pr.transport, "queued", len(pending))
 	for i, ev := range failed {
 		h.rt.Fail(ev, sdk.CodeOf(errs[i]), errs[i].Error(), p.Name())
 	}
@@ -355,7 +359,16 @@ func (p *plugin) supervise(quit <-chan struct{}, pr *proc) {
 		}
 	}
 	intentional := pr.stopping.Load()
+	broken := linkBroken(pr.runErr)
+	if broken {
+		// It wrote what is not a link frame: it is not trusted to stop
+		// by itself, and its exit status would not say what went wrong.
+		_ = pr.cmd.Process.Kill()
+	}
 	status := pr.exitStatus()
+	if broken {
+		status += "; its link broke: " + pr.runErr.Error()
+	}
 	pr.client.Kill()
 	h.rt.SetRuntime(pr.runtime, nil)
 
@@ -420,6 +433,12 @@ func (p *plugin) supervise(quit <-chan struct{}, pr *proc) {
 	}
 	h.lost.Add(uint64(len(unsent) + len(lost)))
 	h.saveState()
+}
+
+// linkBroken reports whether a link ended because the plugin sent bytes
+// that are not link frames, rather than because it ended.
+func linkBroken(err error) bool {
+	return errors.Is(err, pluginrt.ErrBadFrame) || status.Code(err) == codes.Internal
 }
 
 // retireLocked takes the running process out of service: new events wait

@@ -157,6 +157,9 @@ type proc struct {
 	stderr  *stderrLog
 	pid     int
 
+	transport string // transportSocket or transportGRPC
+	closeLink func() // closes the event socket once the link ended; nil for gRPC
+
 	readyMsg *pluginpb.Ready
 	runDone  chan struct{}
 	runErr   error
@@ -280,66 +283,149 @@ func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceM
 	}
 	hello := &pluginpb.Hello{Name: p.name, Config: h.configFor(services), Start: start,
 		Credit: pluginrt.DefaultWindow, LogLevel: int32(h.level())}
+	// Offer the event socket: a round trip over it costs a sixth of one
+	// over the gRPC stream. Without it, events go over the stream.
+	ln, err := listenEvents(h.sockDir, log)
+	if err != nil {
+		log.Warn("events go over the gRPC link stream", sdk.KeyErr, err)
+	} else {
+		defer ln.close() // no socket file outlives the launch
+		hello.EventSocket, hello.EventToken = ln.path, ln.token
+	}
 	if err := stream.Send(&pluginpb.Frame{Hello: hello}); err != nil {
 		c.Kill()
 		return nil, fmt.Errorf("sending hello: %w", err)
 	}
-	// Ready comes back once the plugin's Start= services have started;
-	// config keys they defined may come first.
-	var ready *pluginpb.Ready
-	first := make(chan error, 1)
-	go func() {
-		for {
-			f, err := stream.Recv()
-			if err != nil {
-				first <- err
-				return
-			}
-			if ready = f.GetReady(); ready != nil {
-				first <- nil
-				return
-			}
-			if f.GetBatch() != nil {
-				first <- errors.New("it sent events before ready")
-				return
-			}
-			pr.control(f)
-		}
-	}()
-	timer := time.NewTimer(h.cfg.StartTimeout)
-	defer timer.Stop()
-	select {
-	case err = <-first:
-	case <-timer.C:
-		c.Kill()
-		<-first
-		err = errors.New("it did not answer hello in time")
-	}
+	up, err := pr.awaitLink(stream, ln, h.cfg.StartTimeout)
 	if err != nil {
 		c.Kill()
 		return nil, fmt.Errorf("starting its services: %w%s", err, tailSuffix(pr.stderr))
 	}
-	pr.conn = pluginrt.NewConn(stream, pluginrt.ConnConfig{
+	pr.transport, pr.closeLink = up.transport, up.close
+	pr.conn = pluginrt.NewConn(up.stream, pluginrt.ConnConfig{
 		Name:    "plugin " + p.name,
-		Credit:  ready.Credit,
+		Credit:  up.ready.Credit,
 		Deliver: pr.inbound,
 		Control: pr.control,
 		Failed: func(ev *sdk.Event, err error) {
 			pr.untrack(ev)
 			h.rt.Fail(ev, sdk.CodeOf(err), err.Error(), "plugin "+p.name)
 		},
-		CloseSend: stream.CloseSend,
+		CloseSend: up.closeSend,
 	})
-	pr.readyMsg = ready
+	pr.readyMsg = up.ready
 	pr.last.Store(time.Now().UnixNano())
 	if !h.spawn(func(<-chan struct{}) {
 		pr.runErr = pr.conn.Run()
+		if pr.closeLink != nil {
+			pr.closeLink()
+		}
 		close(pr.runDone)
 	}) {
+		if pr.closeLink != nil {
+			pr.closeLink()
+		}
 		c.Kill()
 		return nil, errClosing
 	}
 	return pr, nil
+}
+
+// Link transports, as logged and as proc.transport names them.
+const (
+	transportSocket = "socket"
+	transportGRPC   = "grpc"
+)
+
+// linkUp is a transport the plugin answered Hello on.
+type linkUp struct {
+	stream    pluginrt.Stream
+	closeSend func() error
+	close     func() // nil when the process's end closes it (gRPC)
+	transport string
+	ready     *pluginpb.Ready
+	err       error
+}
+
+// awaitLink waits for the plugin's Ready on the transport it chose: the
+// event socket ln, when the plugin connects to it with the token, or the
+// Link stream, for a plugin that does not know the socket (or could not
+// reach it). A plugin uses one; the first to answer, or to fail, decides.
+// Defines that come before Ready go to pr.control.
+func (pr *proc) awaitLink(stream pluginpb.Plugin_LinkClient, ln *eventListener, timeout time.Duration) (linkUp, error) {
+	results := make(chan linkUp, 2)
+	pending := 1
+	go func() {
+		ready, err := awaitReady(stream, pr.control)
+		results <- linkUp{stream: stream, closeSend: stream.CloseSend, transport: transportGRPC, ready: ready, err: err}
+	}()
+	if ln != nil {
+		pending++
+		go func() {
+			c, err := ln.accept()
+			if err != nil {
+				results <- linkUp{} // closed: the socket was not taken
+				return
+			}
+			ln.close() // connected: the file goes
+			s := pluginrt.NewSocketStream(c)
+			ready, err := awaitReady(s, pr.control)
+			results <- linkUp{stream: s, closeSend: s.CloseWrite, close: func() { _ = s.Close() },
+				transport: transportSocket, ready: ready, err: err}
+		}()
+	}
+	// drain closes what the transports left answer later, once they end
+	// (the caller kills the process or closes ln on every path).
+	drain := func(n int) {
+		go func() {
+			for range n {
+				if u := <-results; u.close != nil {
+					u.close()
+				}
+			}
+		}()
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for pending > 0 {
+		select {
+		case u := <-results:
+			pending--
+			if u.stream == nil {
+				continue
+			}
+			drain(pending)
+			if u.err != nil {
+				if u.close != nil {
+					u.close()
+				}
+				return linkUp{}, fmt.Errorf("on the %s link: %w", u.transport, u.err)
+			}
+			return u, nil
+		case <-timer.C:
+			drain(pending)
+			return linkUp{}, errors.New("it did not answer hello in time")
+		}
+	}
+	return linkUp{}, errors.New("no link transport answered") // not reached: the stream always does
+}
+
+// awaitReady reads frames from s until Ready, handing the config keys
+// defined before it to control.
+func awaitReady(s pluginrt.Stream, control func(*pluginpb.Frame)) (*pluginpb.Ready, error) {
+	for {
+		f := new(pluginpb.Frame)
+		if err := s.RecvMsg(f); err != nil {
+			return nil, err
+		}
+		if r := f.GetReady(); r != nil {
+			return r, nil
+		}
+		if f.GetBatch() != nil {
+			return nil, errors.New("it sent events before ready")
+		}
+		control(f)
+	}
 }
 
 func tailSuffix(s *stderrLog) string {
