@@ -57,6 +57,13 @@ type SocketStream struct {
 // NewSocketStream returns a stream over c, which accepts frames of up to
 // MaxMessageSize bytes.
 func NewSocketStream(c net.Conn) *SocketStream {
+	// A batch is up to a few MB. With the default send buffer (about 200
+	// KiB) the writer would wait for the peer's reader a few times per
+	// batch; gRPC's link had an 8 MiB window for the same reason. The
+	// kernel caps it at net.core.wmem_max.
+	if uc, ok := c.(*net.UnixConn); ok {
+		_ = uc.SetWriteBuffer(StreamWindow)
+	}
 	return newSocketStream(c, c, MaxMessageSize)
 }
 
