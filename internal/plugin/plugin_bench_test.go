@@ -19,14 +19,21 @@ import (
 	"github.com/mtnode/mtnode/sdk"
 )
 
-// p50 reports the median of ds as metric unit (in ms or µs).
-func reportP50(b *testing.B, ds []time.Duration, unit time.Duration, name string) {
+// reportP50 reports the median of ds as metric unit (in ms or µs), and
+// returns it.
+func reportP50(b *testing.B, ds []time.Duration, unit time.Duration, name string) float64 {
 	if len(ds) == 0 {
-		return
+		return 0
 	}
 	slices.Sort(ds)
-	b.ReportMetric(float64(ds[len(ds)/2])/float64(unit), name)
+	p50 := float64(ds[len(ds)/2]) / float64(unit)
+	b.ReportMetric(p50, name)
+	return p50
 }
+
+// grpcLink makes the test plugin ignore the event socket, as a plugin
+// built before it does: its link runs over the gRPC stream.
+func grpcLink(b *testing.B) { b.Setenv("MTTEST_GRPC_LINK", "1") }
 
 // bareClient starts the test plugin with go-plugin alone and dispenses the
 // Plugin stub: the baseline of a cold start.
@@ -81,7 +88,7 @@ func BenchmarkColdStart(b *testing.B) {
 		}
 		reportP50(b, ds, time.Millisecond, "p50-ms")
 	})
-	b.Run("mtnode", func(b *testing.B) {
+	coldStarts := func(b *testing.B) {
 		b.ReportAllocs()
 		e := newEnv(b, []string{"testplugin"})
 		p := e.plugin(b, "testplugin")
@@ -98,6 +105,11 @@ func BenchmarkColdStart(b *testing.B) {
 			waitFor(b, "the plugin to stop", func() bool { return e.status(b, "testplugin").State == "idle" })
 		}
 		reportP50(b, ds, time.Millisecond, "p50-ms")
+	}
+	b.Run("mtnode", coldStarts)
+	b.Run("mtnode-grpc-link", func(b *testing.B) {
+		grpcLink(b)
+		coldStarts(b)
 	})
 }
 
@@ -122,9 +134,11 @@ func rawEnvelope(b *testing.B, id uint64) *mtpb.Envelope {
 }
 
 // BenchmarkRoundTrip: a request from the node to a plugin service and its
-// reply; baseline: one message echoed over a bare gRPC bidi stream to the
-// same plugin process kind.
+// reply, over the event socket and over the gRPC link a plugin of an older
+// SDK gets; baseline: one message echoed over a bare gRPC bidi stream to
+// the same plugin process kind. x-faster is the baseline's p50 over ours.
 func BenchmarkRoundTrip(b *testing.B) {
+	var base float64 // the baseline's p50, for the ratio
 	b.Run("baseline=grpc-bidi", func(b *testing.B) {
 		b.ReportAllocs()
 		s := rawLink(b)
@@ -140,9 +154,9 @@ func BenchmarkRoundTrip(b *testing.B) {
 			}
 			ds = append(ds, time.Since(t0))
 		}
-		reportP50(b, ds, time.Microsecond, "p50-µs")
+		base = reportP50(b, ds, time.Microsecond, "p50-µs")
 	})
-	b.Run("mtnode", func(b *testing.B) {
+	roundTrips := func(b *testing.B) {
 		b.ReportAllocs()
 		e := newEnv(b, []string{"testplugin"})
 		msg := wrapperspb.String("0123456789abcdef")
@@ -158,13 +172,23 @@ func BenchmarkRoundTrip(b *testing.B) {
 			}
 			ds = append(ds, time.Since(t0))
 		}
-		reportP50(b, ds, time.Microsecond, "p50-µs")
+		if p50 := reportP50(b, ds, time.Microsecond, "p50-µs"); p50 > 0 && base > 0 {
+			b.ReportMetric(base/p50, "x-faster")
+		}
+	}
+	b.Run("mtnode", roundTrips)
+	b.Run("mtnode-grpc-link", func(b *testing.B) {
+		grpcLink(b)
+		roundTrips(b)
 	})
 }
 
-// BenchmarkOneWay: events from the node to a plugin service, no replies;
-// baseline: one gRPC stream message per event to a bare Link server.
+// BenchmarkOneWay: events from the node to a plugin service, no replies,
+// over the event socket and over the gRPC link; baseline: one gRPC stream
+// message per event to a bare Link server. x-baseline is our rate over
+// the baseline's.
 func BenchmarkOneWay(b *testing.B) {
+	var base float64 // the baseline's rate, for the ratio
 	b.Run("baseline=grpc-bidi-per-event", func(b *testing.B) {
 		b.ReportAllocs()
 		s := rawLink(b)
@@ -187,9 +211,10 @@ func BenchmarkOneWay(b *testing.B) {
 		if got := int(f.GetBatch().GetCredit()); got != n {
 			b.Fatalf("the server counted %d events, want %d", got, n)
 		}
-		b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "events/s")
+		base = float64(n) / time.Since(t0).Seconds()
+		b.ReportMetric(base, "events/s")
 	})
-	b.Run("mtnode", func(b *testing.B) {
+	oneWay := func(b *testing.B) {
 		b.ReportAllocs()
 		e := newEnv(b, []string{"testplugin"})
 		ctx := context.Background()
@@ -221,6 +246,15 @@ func BenchmarkOneWay(b *testing.B) {
 		if got, _ := strconv.Atoi(ev.Msg.(*wrapperspb.StringValue).Value); got != n {
 			b.Fatalf("the plugin counted %d events, want %d", got, n)
 		}
-		b.ReportMetric(float64(n)/elapsed.Seconds(), "events/s")
+		rate := float64(n) / elapsed.Seconds()
+		b.ReportMetric(rate, "events/s")
+		if base > 0 {
+			b.ReportMetric(rate/base, "x-baseline")
+		}
+	}
+	b.Run("mtnode", oneWay)
+	b.Run("mtnode-grpc-link", func(b *testing.B) {
+		grpcLink(b)
+		oneWay(b)
 	})
 }
