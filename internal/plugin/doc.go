@@ -1,8 +1,8 @@
 // Package plugin is the node's side of out-of-process plugins: it scans the
 // plugins folder, learns and caches each binary's manifest, registers the
 // plugins' services in the router, launches a plugin on the first event for
-// one of them, carries events over one stream per plugin, supervises the
-// process and follows changes to the folder.
+// one of them, carries events over one link per plugin process, supervises
+// the process and follows changes to the folder.
 //
 // # Wiring
 //
@@ -38,6 +38,30 @@
 // process (<plugin>@<generation>), so its reply returns to that process
 // even after the binary was replaced.
 //
+// go-plugin and gRPC carry the launch, the handshake, the manifest and
+// Hello; the events do not ride the gRPC stream when the plugin can avoid
+// it. Hello offers an event socket: a Unix socket of its own in the same
+// private directory, and a token of 32 random bytes made for this launch.
+// A plugin of this SDK connects, writes the token, and from then on the
+// link's frames (Ready, Defines, batches) travel there, each as a 4-byte
+// length and the bytes link.Codec produces (pluginrt.SocketStream); the
+// same Conn runs over it. A connection that does not start with the token
+// is closed and logged, and the host keeps waiting for the plugin's; the
+// socket file is removed as soon as the plugin is connected (or the launch
+// ends). The reason is cost: on a 2-core machine a round trip over gRPC's
+// stream took about six times one over a plain Unix socket, spent in
+// gRPC's transport reader and loopy writer goroutines and HTTP/2 framing.
+//
+// A plugin built before the event socket ignores the offer and answers
+// Hello on the Link stream: the host runs its link there, as before. The
+// host takes whichever transport the plugin answers Hello on; the log line
+// "plugin started" names it (link=socket or link=grpc).
+//
+// Bytes on the link that are not a frame (a length past MaxMessageSize, a
+// frame that does not decode, a frame cut short) end the link with
+// pluginrt.ErrBadFrame: the host kills the process and handles it as a
+// crash, the errors saying the link broke.
+
 // # Supervision
 //
 // The host remembers each request in flight to a process (by request id and
@@ -58,7 +82,8 @@
 // plugin=<name>.
 //
 // On Linux the process gets SIGKILL when the node's process dies
-// (Pdeathsig), and the plugin exits when its parent changes, so no plugin
+// (Pdeathsig), the plugin exits when its parent changes, and it ends its
+// runtime when its link's socket or stream reaches its end, so no plugin
 // outlives its node, even one killed with SIGKILL.
 //
 // # Hot reload
