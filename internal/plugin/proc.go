@@ -283,8 +283,8 @@ func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceM
 	}
 	hello := &pluginpb.Hello{Name: p.name, Config: h.configFor(services), Start: start,
 		Credit: pluginrt.DefaultWindow, LogLevel: int32(h.level())}
-	// Offer the event socket: a round trip over it costs a sixth of one
-	// over the gRPC stream. Without it, events go over the stream.
+	// Offer the event socket: a plain Unix socket's round trip costs about
+	// a sixth of a gRPC stream's. Without it, events go over the stream.
 	ln, err := listenEvents(h.sockDir, log)
 	if err != nil {
 		log.Warn("events go over the gRPC link stream", sdk.KeyErr, err)
@@ -374,8 +374,9 @@ func (pr *proc) awaitLink(stream pluginpb.Plugin_LinkClient, ln *eventListener, 
 				transport: transportSocket, ready: ready, err: err}
 		}()
 	}
-	// drain closes what the transports left answer later, once they end
-	// (the caller kills the process or closes ln on every path).
+	// drain waits, on a goroutine of its own, for the n transports still
+	// to answer and closes the sockets they opened: they answer once the
+	// caller has killed the process or closed ln, as it does on every path.
 	drain := func(n int) {
 		go func() {
 			for range n {
