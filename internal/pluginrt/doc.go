@@ -34,7 +34,8 @@
 // Bytes that are not a frame (a length past MaxMessageSize, a body that
 // does not decode, a frame cut short) end the link with an error wrapping
 // ErrBadFrame, as a crash of the peer does; a length is never trusted with
-// memory ahead of the bytes that arrive.
+// memory ahead of the bytes that arrive. FuzzSocketFrames feeds the frame
+// reader arbitrary bytes.
 //
 // Inside the process, services reach each other through the node's own
 // router, with no trip to the host. Anything else (a service the process
