@@ -67,8 +67,8 @@ func NewSocketStream(c net.Conn) *SocketStream {
 	return newSocketStream(c, c, MaxMessageSize)
 }
 
-func newSocketStream(c net.Conn, rw io.ReadWriter, max int) *SocketStream {
-	return &SocketStream{c: c, r: bufio.NewReaderSize(rw, socketBuffer), w: bufio.NewWriterSize(rw, socketBuffer), max: max}
+func newSocketStream(c net.Conn, rw io.ReadWriter, limit int) *SocketStream {
+	return &SocketStream{c: c, r: bufio.NewReaderSize(rw, socketBuffer), w: bufio.NewWriterSize(rw, socketBuffer), max: limit}
 }
 
 // SendMsg writes m, a *pluginpb.Frame or a frame the Conn encoded (a
