@@ -192,3 +192,53 @@ func mustMarshal(t testing.TB, f *pluginpb.Frame) []byte {
 	}
 	return buf.Bytes()[frameHeader:]
 }
+
+// BenchmarkSocketRoundTrip: one event to a peer Conn over the event socket
+// and straight back, within one process; baseline: a frame of the same
+// size ping-ponged over the bare socket. What lies between the two is the
+// Conn: its writer goroutine and its reader's delivery, on each side.
+func BenchmarkSocketRoundTrip(b *testing.B) {
+	ev := testEvents(1)[0]
+	b.Run("baseline=bare-socket", func(b *testing.B) {
+		a, c := socketPair(b)
+		go func() {
+			buf := make([]byte, 256)
+			for {
+				n, err := c.Read(buf)
+				if err != nil {
+					return
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+		}()
+		msg := make([]byte, 64)
+		buf := make([]byte, 256)
+		for b.Loop() {
+			if _, err := a.Write(msg); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(a, buf[:len(msg)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("conn", func(b *testing.B) {
+		a, c := socketPair(b)
+		back := make(chan struct{}, 1)
+		ca := NewConn(NewSocketStream(a), ConnConfig{Name: "a", Credit: DefaultWindow,
+			Deliver: func(*sdk.Event) { back <- struct{}{} }})
+		var cc *Conn
+		cc = NewConn(NewSocketStream(c), ConnConfig{Name: "c", Credit: DefaultWindow,
+			Deliver: func(ev *sdk.Event) { _ = cc.Send(ev) }})
+		go ca.Run()
+		go cc.Run()
+		for b.Loop() {
+			if err := ca.Send(ev); err != nil {
+				b.Fatal(err)
+			}
+			<-back
+		}
+	})
+}
