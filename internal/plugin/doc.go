@@ -57,11 +57,12 @@
 // host takes whichever transport the plugin answers Hello on; the log line
 // "plugin started" names it (link=socket or link=grpc).
 //
-// Bytes on the link that are not a frame (a length past MaxMessageSize, a
-// frame that does not decode, a frame cut short) end the link with
-// pluginrt.ErrBadFrame: the host kills the process and handles it as a
-// crash, the errors saying the link broke.
-
+// Bytes on the link that are not a frame (a length past
+// pluginrt.MaxMessageSize, a frame that does not decode, a frame cut short)
+// end the link (pluginrt.ErrBadFrame on the socket, an Internal status on
+// the gRPC stream): the host kills the process and handles it as a crash,
+// the errors saying the link broke.
+//
 // # Supervision
 //
 // The host remembers each request in flight to a process (by request id and
