@@ -144,7 +144,8 @@ func (c *conn) serve() {
 		if !keep {
 			return
 		}
-		if len(c.wbuf) > flushThreshold {
+		// wbuf is ours to look at only while nothing is queued.
+		if c.nqueued.Load() == 0 && len(c.wbuf) > flushThreshold {
 			if err := c.flush(); err != nil {
 				return
 			}
@@ -439,6 +440,9 @@ func (c *conn) enqueueLocked(w *ResponseWriter) {
 func (c *conn) drainLocked(write bool) {
 	var now time.Time // for write deadlines, read only when writing
 	closing := false
+	// nqueued drops only after the last use of wbuf and the socket below:
+	// at zero the serve goroutine takes them over without the lock.
+	drained := int32(0)
 	for c.head != nil && c.head.done {
 		w := c.head
 		c.head = w.next
@@ -467,7 +471,7 @@ func (c *conn) drainLocked(write bool) {
 		w.dropFile()
 		closing = closing || w.close
 		c.srv.putWriter(w)
-		c.nqueued.Add(-1)
+		drained++
 	}
 	if (write || closing) && len(c.wbuf) > 0 {
 		if now.IsZero() {
@@ -481,6 +485,7 @@ func (c *conn) drainLocked(write bool) {
 		c.dead = true
 		c.nc.Close()
 	}
+	c.nqueued.Add(-drained)
 	if c.head == nil && c.waiting {
 		c.waiting = false
 		select {
