@@ -176,6 +176,13 @@ type wireEvent struct {
 	dstNode string
 }
 
+// wireRequest is a wireEvent for a request that arrived without a route:
+// its route is hop[:0:1], room for the hop the receiving node pushes.
+type wireRequest struct {
+	wireEvent
+	hop [1]Hop
+}
+
 // Type returns the full protobuf name of the payload (for example
 // "mtnode.timer.v1.SetAlarm"), or "" when there is none.
 func (e *Event) Type() string {
@@ -266,7 +273,9 @@ func (e *Event) Envelope() (*mtpb.Envelope, error) {
 
 // FromEnvelope turns an envelope read from a link into an event whose
 // payload is decoded lazily by the receiver. It checks only the envelope's
-// shape; it never decodes the payload.
+// shape; it never decodes the payload. A request's route has room for one
+// more hop, which no other event shares: Wire.Inbound pushes the link hop
+// there without allocating.
 func FromEnvelope(env *mtpb.Envelope) (*Event, error) {
 	if env == nil {
 		return nil, &DeliveryError{Code: CodeBadEvent, Message: "nil envelope"}
@@ -280,9 +289,19 @@ func FromEnvelope(env *mtpb.Envelope) (*Event, error) {
 			Message: fmt.Sprintf("unknown envelope kind %d", env.Kind)}
 	}
 	var ev *Event
+	request := Kind(env.Kind) == KindRequest
 	if env.Type != "" || env.DstNode != "" {
-		// One allocation for the event, its wire payload and its node.
-		we := &wireEvent{dstNode: env.DstNode}
+		// One allocation for the event, its wire payload and its node, and
+		// for a request without a route the hop the receiving node pushes.
+		var we *wireEvent
+		if request && len(env.Route) == 0 {
+			wr := new(wireRequest)
+			we = &wr.wireEvent
+			we.ev.Route = wr.hop[:0:1]
+		} else {
+			we = new(wireEvent)
+		}
+		we.dstNode = env.DstNode
 		ev = &we.ev
 		if env.Type != "" {
 			raw := env.Payload
@@ -300,7 +319,12 @@ func FromEnvelope(env *mtpb.Envelope) (*Event, error) {
 	}
 	ev.Kind, ev.ID, ev.Dst = Kind(env.Kind), env.Id, env.Dst
 	if len(env.Route) > 0 {
-		ev.Route = make(Route, len(env.Route))
+		n := len(env.Route)
+		if request {
+			ev.Route = make(Route, n, n+1) // room for the receiving node's hop
+		} else {
+			ev.Route = make(Route, n)
+		}
 		for i, h := range env.Route {
 			if h == nil || h.Kind < mtpb.Hop_SERVICE || h.Kind > mtpb.Hop_ENDPOINT {
 				return nil, &DeliveryError{Code: CodeBadEvent, EventType: env.Type, Dst: env.Dst,

@@ -17,6 +17,9 @@ type Wire interface {
 	DetachLink(id uint64)
 	// Inbound delivers an event received on link id. A request gets the
 	// link pushed onto its route, so its reply returns over the same link.
+	// Inbound owns ev and its route's backing array: it pushes the hop in
+	// place when the route has room, so the route must not share that
+	// room with another event's (a route from FromEnvelope never does).
 	Inbound(link uint64, ev *Event)
 	// Fail returns ev (a request the link accepted but could not deliver) to
 	// its sender as an error event with code.

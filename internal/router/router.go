@@ -403,11 +403,20 @@ func (r *Router) RemoveLink(id uint64) {
 
 // Inbound delivers an event that arrived on node link id: a request gets the
 // link pushed onto its route (so its reply goes back over the same link),
-// then every event is routed as usual.
+// then every event is routed as usual. Inbound owns ev and its route's
+// backing array (see sdk.Wire.Inbound).
 func (r *Router) Inbound(link uint64, ev *sdk.Event) {
 	if ev.Kind == sdk.KindRequest {
 		// A route longer than MaxRoute is failed back by Deliver.
-		ev.Route = ev.Route.Push(sdk.Hop{Kind: sdk.HopLink, ID: link, Epoch: r.epoch})
+		hop := sdk.Hop{Kind: sdk.HopLink, ID: link, Epoch: r.epoch}
+		if n := len(ev.Route); n < cap(ev.Route) {
+			// sdk.FromEnvelope left room for the hop, which saves the
+			// allocation of Push (9% of a link reader's time). Capped, so
+			// that nothing can push in place past it.
+			ev.Route = append(ev.Route, hop)[: n+1 : n+1]
+		} else {
+			ev.Route = ev.Route.Push(hop)
+		}
 	}
 	r.Deliver(ev)
 }

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -171,6 +172,40 @@ func TestInboundPushesLinkAndRefusesLoops(t *testing.T) {
 	}
 	if len(link.got) != 1 || link.got[0].Kind != sdk.KindError || !errors.Is(link.got[0].Err, sdk.ErrRouteTooLong) {
 		t.Fatalf("got %v on the link, want one ErrRouteTooLong error event", link.got)
+	}
+}
+
+// TestInboundPushesIntoRoom: a request from sdk.FromEnvelope gets the link
+// hop in the room its route was made with, with or without hops of its own;
+// two events from one envelope do not share that room, and the pushed route
+// is full, so a later push copies it.
+func TestInboundPushesIntoRoom(t *testing.T) {
+	l := newLocal("A")
+	r := New(l, "", 3, nil)
+	id := r.AddLink(&fakeLink{name: "node x"})
+	for _, route := range [][]*mtpb.Hop{nil, {{Kind: mtpb.Hop_SERVICE, Name: "Remote"}}} {
+		env := &mtpb.Envelope{Kind: mtpb.Envelope_REQUEST, Dst: "A", Type: "google.protobuf.StringValue", Route: route}
+		a, err := sdk.FromEnvelope(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := sdk.FromEnvelope(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := a.Route[:cap(a.Route)]
+		r.Inbound(id, a)
+		r.Inbound(id+1, b) // no such link: the hop is pushed all the same
+		n := len(route)
+		if len(a.Route) != n+1 || cap(a.Route) != n+1 || &a.Route[n] != &before[n] {
+			t.Errorf("%d hops: route %v (cap %d) not pushed in place", n, a.Route, cap(a.Route))
+		}
+		if a.Route[n].ID != id || b.Route[n].ID != id+1 {
+			t.Errorf("%d hops: got top hops %v and %v, want links %d and %d", n, a.Route[n], b.Route[n], id, id+1)
+		}
+		if p := a.Route.Push(sdk.Hop{Kind: sdk.HopService, Name: "X"}); &p[0] == &a.Route[0] {
+			t.Errorf("%d hops: a push after Inbound shares the route", n)
+		}
 	}
 }
 
