@@ -50,12 +50,17 @@ func (o *Outbox) Push(ev *sdk.Event) error {
 	first := len(o.q) == 1
 	o.mu.Unlock()
 	if first {
-		select {
-		case o.wake <- struct{}{}:
-		default:
-		}
+		o.wakeUp()
 	}
 	return nil
+}
+
+// wakeUp wakes the writer, if it is not awake already.
+func (o *Outbox) wakeUp() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Len returns the number of queued events.
@@ -151,11 +156,14 @@ func WriteLoop(ctx context.Context, o *Outbox, s Sender, lim Limits, bad func(ev
 		}
 		return err
 	}
+	// The loop parks on o.wake alone, which a receive does for less than a
+	// select with ctx.Done: ctx's end wakes it like a push does.
+	stop := context.AfterFunc(ctx, o.wakeUp)
+	defer stop()
 	for {
-		select {
-		case <-o.wake:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		<-o.wake
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		evs := o.take(done)
 		for i, ev := range evs {

@@ -144,3 +144,40 @@ func TestWriteLoopFailedBatchIsUnsent(t *testing.T) {
 		})
 	}
 }
+
+// signaller is a Sender that frees what it is given and signals each write.
+type signaller chan struct{}
+
+func (s signaller) SendMsg(m any) error {
+	bs, err := Codec{}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	bs.Free()
+	s <- struct{}{}
+	return nil
+}
+
+// BenchmarkLoneEvent measures the writer's hand-off: one event pushed on an
+// idle outbox until WriteLoop has written it, as each event of a request
+// and its reply is on a quiet link.
+func BenchmarkLoneEvent(b *testing.B) {
+	o := NewOutbox(100)
+	s := make(signaller)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		WriteLoop(ctx, o, s, Limits{}, func(*sdk.Event, error) {})
+	}()
+	ev := &sdk.Event{Msg: wrapperspb.Bytes(make([]byte, 16)), ID: 1, Dst: "Echo"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := o.Push(ev); err != nil {
+			b.Fatal(err)
+		}
+		<-s
+	}
+	cancel()
+	<-done
+}
