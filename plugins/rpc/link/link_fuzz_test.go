@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -127,5 +128,27 @@ func TestCheckHello(t *testing.T) {
 				t.Errorf("got %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// BenchmarkFrameDecode decodes a batch of 1024 one-way events as node-oneway
+// sends them: the same destination and type in each, 16-byte payloads.
+func BenchmarkFrameDecode(b *testing.B) {
+	var bs []byte
+	for range 1024 {
+		ev := &sdk.Event{Msg: wrapperspb.Bytes(make([]byte, 16)), Kind: sdk.KindRequest, Dst: "Sink"}
+		bs = protowire.AppendTag(bs, 1, protowire.BytesType)
+		var err error
+		if bs, err = ev.AppendEnvelope(bs, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var fr Frame
+	b.SetBytes(int64(len(bs)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := fr.Decode(bs); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
