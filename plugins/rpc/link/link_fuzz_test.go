@@ -1,6 +1,7 @@
 package link
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/metadata"
@@ -34,6 +35,11 @@ func seedBatch(t interface{ Fatal(...any) }) []byte {
 // Nothing may panic; an accepted event must encode again.
 func FuzzEnvelopeDecode(f *testing.F) {
 	f.Add(seedBatch(f))
+	// Values past one byte, so Frame reads them the long way.
+	big, _ := proto.Marshal(&mtpb.Batch{Credit: 1 << 20, Envelopes: []*mtpb.Envelope{{Kind: mtpb.Envelope_REPLY, Id: 1 << 40,
+		Dst: strings.Repeat("d", 200), Type: "t", Payload: make([]byte, 300),
+		Route: []*mtpb.Hop{{Kind: mtpb.Hop_LINK, Id: 300, Epoch: 1 << 50, Name: strings.Repeat("h", 130)}}}}})
+	f.Add(big)
 	hello, _ := proto.Marshal(&rpcpb.Hello{Protocol: Protocol, Node: "n", Epoch: 5, Token: "t", Listen: []string{"127.0.0.1:10100", "[::1]:10100"}})
 	f.Add(hello)
 	f.Add([]byte{})
