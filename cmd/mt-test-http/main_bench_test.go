@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,27 +13,10 @@ import (
 	"github.com/mtnode/mtnode/internal/boot"
 	"github.com/mtnode/mtnode/plugins/webserver"
 	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
 const benchReq = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\n\r\n"
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var listeningRE = regexp.MustCompile(`helloweb: listening" .*addrs=(\S+)`)
 
@@ -42,7 +24,7 @@ var listeningRE = regexp.MustCompile(`helloweb: listening" .*addrs=(\S+)`)
 // returns HelloWeb's address.
 func startNode(tb testing.TB, hello sdk.Spec) string {
 	tb.Helper()
-	var logs syncBuffer
+	var logs sdktest.LogBuffer
 	n, err := boot.Open(boot.Options{
 		Exe:      "mt-test-http",
 		Embedded: defaultConf,

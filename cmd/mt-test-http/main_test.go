@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,10 +11,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
 // buildProgram builds mt-test-http into a temporary folder.
@@ -31,24 +31,6 @@ func buildProgram(t *testing.T) string {
 	return bin
 }
 
-// lockedBuffer is a goroutine-safe output sink.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestProgram builds and runs mt-test-http: it prints the address it
 // bound (port 0 resolved) only once bound, serves Hello, World! there, and
 // exits 0 on SIGTERM; a port in use makes it say so and exit non-zero.
@@ -61,7 +43,7 @@ func TestProgram(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var stderr lockedBuffer
+		var stderr sdktest.LogBuffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -129,7 +111,7 @@ func TestProgram(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "--set", "HelloWeb.bindAddr="+busy.Addr().String(), "--set", "Node.logLevel=error")
-		var stderr lockedBuffer
+		var stderr sdktest.LogBuffer
 		cmd.Stderr = &stderr
 		stdout, err := cmd.Output()
 		if ctx.Err() != nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
 func TestSectionGetters(t *testing.T) {
@@ -90,7 +92,7 @@ func TestSectionGetters(t *testing.T) {
 			if tt.value != "-" {
 				emb = "S.k=" + tt.value + "\n"
 			}
-			var logs syncBuffer
+			var logs sdktest.LogBuffer
 			s := openT(t, Options{Embedded: emb, Env: noEnv, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			c := s.Sub("S")
 			got := tt.get(c)

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
 const baseConf = `# Addresses the node listens on (default: 127.0.0.1:10100)
@@ -114,7 +115,7 @@ func TestOpenTooLarge(t *testing.T) {
 func TestExternalEdit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mtnode.conf")
 	writeFileT(t, path, baseConf)
-	var logs syncBuffer
+	var logs sdktest.LogBuffer
 	s := openT(t, Options{Path: path, Env: noEnv, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	s.Lookup("RPC.bindAddr", "127.0.0.1:10100", "Addresses the node listens on")
 	if err := s.Set("RPC.queueLimit", "100"); err != nil {
@@ -539,7 +540,7 @@ func TestWriteFailure(t *testing.T) {
 	dir := t.TempDir()
 	blocker := filepath.Join(dir, "prefix")
 	path := filepath.Join(blocker, "conf", "mtnode.conf")
-	var logs syncBuffer
+	var logs sdktest.LogBuffer
 	s := openT(t, Options{Path: path, Env: noEnv, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	// A regular file where the config's directory should be.
 	writeFileT(t, blocker, "not a directory")
@@ -554,22 +555,4 @@ func TestWriteFailure(t *testing.T) {
 	if err := s.Set("A.k0", "w"); err == nil || !strings.HasPrefix(err.Error(), "config: ") || !strings.Contains(err.Error(), path) {
 		t.Errorf("Set with an unwritable file: got %v, want a write error", err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

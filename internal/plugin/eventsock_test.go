@@ -9,34 +9,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
-// logBuf collects a host's log lines.
-type logBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func withLog(l *logBuf) envOpt {
+func withLog(l *sdktest.LogBuffer) envOpt {
 	return func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(l, nil)) }
 }
 
@@ -74,7 +56,7 @@ func TestEventSocket(t *testing.T) {
 // TestEventListenerToken: the event socket takes only a connection that
 // starts with the launch's token, and says why it refused the others.
 func TestEventListenerToken(t *testing.T) {
-	var logs logBuf
+	var logs sdktest.LogBuffer
 	l, err := listenEvents(t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +126,7 @@ func TestEventListenerToken(t *testing.T) {
 // and logged, and the plugin's own link still comes up over the socket.
 func TestEventSocketWrongToken(t *testing.T) {
 	t.Setenv("MTTEST_BAD_TOKEN", "1")
-	var logs logBuf
+	var logs sdktest.LogBuffer
 	e := newEnv(t, []string{"testplugin"}, withLog(&logs))
 	if got, err := e.call(t, "TEcho", "x"); err != nil || got != "x" {
 		t.Fatalf("TEcho: got %q, %v", got, err)

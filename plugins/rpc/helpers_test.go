@@ -1,13 +1,11 @@
 package rpc_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"github.com/mtnode/mtnode/plugins/rpc"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
 // echoSpec answers every request with its payload.
@@ -85,24 +84,6 @@ func (h *hold) Handle(c sdk.Context, ev *sdk.Event) error {
 	return nil
 }
 
-// logBuf collects log output for assertions.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // node is a running test node.
 type node struct {
 	*core.Node
@@ -113,7 +94,7 @@ type nodeOpts struct {
 	name     string
 	conf     map[string]string // Service.key=value
 	services []sdk.Spec
-	log      *logBuf
+	log      *sdktest.LogBuffer
 	noStop   bool // the test stops it
 }
 

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
 // pki writes a CA and a leaf certificate (server and client use, for
@@ -87,7 +88,7 @@ func TestTLSAndToken(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs logBuf
+			var logs sdktest.LogBuffer
 			b := startNode(t, nodeOpts{name: "b", conf: tc.server, log: &logs})
 			a := startNode(t, nodeOpts{name: "a", conf: tc.client})
 			_, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("x"))

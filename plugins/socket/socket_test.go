@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -476,30 +475,12 @@ func TestSlowInlineOwnerDoesNotStallWrites(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestOwnerQueueFullLosesNoData: when the owner's queue is past its limit
 // and reserve, Data it cannot take is kept and offered again (reading
 // pauses meanwhile); every byte of every connection arrives, in order.
 func TestOwnerQueueFullLosesNoData(t *testing.T) {
 	const conns, perConn = 8, 128 << 10
-	logs := &syncBuffer{}
+	logs := &sdktest.LogBuffer{}
 	f := &fixture{t: t, events: make(chan any, 64)}
 	done := make(chan struct{})
 	f.n = sdktest.New(t, []sdk.Spec{socket.Spec, ownerSpec(f.events, done)},

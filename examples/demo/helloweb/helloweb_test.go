@@ -2,7 +2,6 @@ package helloweb_test
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,26 +19,8 @@ import (
 	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
-// logBuffer is a goroutine-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // waitLog polls the logs for re (bounded) and returns its first group.
-func waitLog(t *testing.T, logs *logBuffer, re *regexp.Regexp) string {
+func waitLog(t *testing.T, logs *sdktest.LogBuffer, re *regexp.Regexp) string {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -60,9 +40,9 @@ var listening = regexp.MustCompile(`msg="helloweb: listening" .*addrs=(\S+)`)
 // core runs an Inline service's Start while holding the node's service
 // table lock, so a Start that sends to a service not yet constructed
 // would wait on that lock.
-func start(t *testing.T, conf map[string]string) (addr string, logs *logBuffer) {
+func start(t *testing.T, conf map[string]string) (addr string, logs *sdktest.LogBuffer) {
 	t.Helper()
-	logs = &logBuffer{}
+	logs = &sdktest.LogBuffer{}
 	sdktest.New(t, []sdk.Spec{webserver.Spec, helloweb.Spec},
 		sdktest.WithConfig(map[string]map[string]string{helloweb.Name: conf}),
 		sdktest.WithStart(webserver.Name, helloweb.Name),
@@ -146,7 +126,7 @@ func TestBindFailureIsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	logs := &logBuffer{}
+	logs := &sdktest.LogBuffer{}
 	n := sdktest.New(t, []sdk.Spec{webserver.Spec, helloweb.Spec},
 		sdktest.WithConfig(map[string]map[string]string{helloweb.Name: {"bindAddr": busy.Addr().String()}}),
 		sdktest.WithStart(webserver.Name, helloweb.Name),
