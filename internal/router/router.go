@@ -148,29 +148,6 @@ func (r *Router) Reply(ev *sdk.Event) error {
 	}
 }
 
-// replyToService is toService for a reply or error event: it returns the
-// failure instead of answering it.
-func (r *Router) replyToService(name string, ev *sdk.Event) error {
-	err := r.local.Enqueue(name, ev)
-	if err != sdk.ErrNoService {
-		return linkErr(err)
-	}
-	r.mu.RLock()
-	l := r.services[name]
-	if l == nil {
-		l = r.upstream
-	}
-	r.mu.RUnlock()
-	if l == nil {
-		msg := fmt.Sprintf("router: no service %q on this node", name)
-		if s := r.local.Suggest(name); s != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", s)
-		}
-		return undeliverable(sdk.CodeNoService, msg)
-	}
-	return linkErr(l.Send(ev))
-}
-
 func undeliverable(code sdk.Code, why string) *sdk.DeliveryError {
 	return &sdk.DeliveryError{Code: code, Message: why}
 }
@@ -215,15 +192,29 @@ func (r *Router) request(ev *sdk.Event) {
 	r.toService(ev.Dst, ev)
 }
 
-// toService delivers to a named service wherever it lives.
+// toService delivers the request ev to a named service wherever it lives;
+// a failure becomes an error event to its sender.
 func (r *Router) toService(name string, ev *sdk.Event) {
-	err := r.local.Enqueue(name, ev)
-	if err == nil {
-		return
+	if hop, err := r.serviceHop(name, ev); err != nil {
+		r.failErr(ev, err, hop)
 	}
+}
+
+// replyToService is toService for a reply or error event: it returns the
+// failure instead of answering it.
+func (r *Router) replyToService(name string, ev *sdk.Event) error {
+	_, err := r.serviceHop(name, ev)
+	return linkErr(err)
+}
+
+// serviceHop hands ev to the service name: a local one's queue, or the link
+// of the plugin (or, inside a plugin, the host) that holds it. On failure it
+// returns the hop that refused ("" when there is no such service at all)
+// and the error.
+func (r *Router) serviceHop(name string, ev *sdk.Event) (hop string, err error) {
+	err = r.local.Enqueue(name, ev)
 	if err != sdk.ErrNoService {
-		r.failErr(ev, err, r.runtime)
-		return
+		return r.runtime, err
 	}
 	r.mu.RLock()
 	l := r.services[name]
@@ -236,16 +227,9 @@ func (r *Router) toService(name string, ev *sdk.Event) {
 		if s := r.local.Suggest(name); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
-		if ev.Kind == sdk.KindRequest {
-			r.fail(ev, sdk.CodeNoService, msg, "")
-		} else {
-			r.undeliverable(ev, msg)
-		}
-		return
+		return "", undeliverable(sdk.CodeNoService, msg)
 	}
-	if err := l.Send(ev); err != nil {
-		r.failErr(ev, err, l.Name())
-	}
+	return l.Name(), l.Send(ev)
 }
 
 // Fail turns the request ev into an error event with code and message and
