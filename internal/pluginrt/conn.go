@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
@@ -66,25 +67,56 @@ type ConnConfig struct {
 // Conn carries events over one Link stream: a writer goroutine gathers
 // everything queued into one Batch per write, within the credit the peer
 // granted; the reader hands each batch's events to Deliver and returns
-// credit. Send never blocks.
+// credit. Send never blocks. Over the event socket, an event sent when the
+// link has been idle for directGap is written by Send itself, as a frame
+// of its own, with one non-blocking write; what the socket does not take
+// at once is finished by the writer.
 type Conn struct {
 	cfg    ConnConfig
 	stream Stream
 
-	mu       sync.Mutex
-	queue    []*sdk.Event
-	spare    []*sdk.Event
-	ctrl     []*pluginpb.Frame
-	credit   uint32 // events we may still send
-	grant    uint32 // credit earned by the peer, not yet returned
-	closing  bool
-	dead     error // set when the stream failed
-	wake     chan struct{}
-	done     chan struct{}
-	doneOnce sync.Once
+	mu      sync.Mutex
+	queue   []*sdk.Event
+	spare   []*sdk.Event
+	ctrl    []*pluginpb.Frame
+	credit  uint32 // events we may still send
+	grant   uint32 // credit earned by the peer, not yet returned
+	closing bool
+	dead    error // set when the stream failed
+	// busy: a goroutine is writing to the stream, the writer or a Send
+	// writing its event directly; left: a direct write left part of its
+	// frame, which the writer sends before anything else.
+	busy, left bool
+	lastWrite  int64 // nanotime the last write ended, under mu
+	wake       chan struct{}
+	done       chan struct{}
+	doneOnce   sync.Once
 
-	fw frameWriter // the writer goroutine's
+	fw     frameWriter // the stream's writer's (whoever holds busy)
+	direct tryStream   // nil: the stream cannot write without waiting
 }
+
+// tryStream is a Stream that can write a frame on the caller's goroutine
+// without waiting for the peer (SocketStream): what the socket does not
+// take at once is kept, and Flush writes it.
+type tryStream interface {
+	TrySendMsg(m any) (left bool, err error)
+	Flush() error
+}
+
+// directGap is how long the stream must have been idle for Send to write
+// an event itself rather than wake the writer goroutine. A lone event (a
+// request, a reply) then costs no goroutine switch, which on a small
+// machine is a good part of a round trip; events that follow each other
+// closer than this are gathered into batches by the writer, as before.
+const directGap = 20 * time.Microsecond
+
+// clockBase is where nanotime counts from.
+var clockBase = time.Now()
+
+// nanotime reads the monotonic clock only (time.Since's fast path), not
+// the wall clock time.Now reads too: Send reads it for each lone event.
+func nanotime() int64 { return int64(time.Since(clockBase)) }
 
 // ErrConnClosed is returned by Send after the link closed.
 var ErrConnClosed = errors.New("pluginrt: link closed")
@@ -97,8 +129,11 @@ func NewConn(s Stream, cfg ConnConfig) *Conn {
 	if cfg.QueueLimit <= 0 {
 		cfg.QueueLimit = DefaultQueueLimit
 	}
-	return &Conn{cfg: cfg, stream: s, credit: cfg.Credit,
+	c := &Conn{cfg: cfg, stream: s, credit: cfg.Credit,
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c.direct, _ = s.(tryStream)
+
+	return c
 }
 
 func (c *Conn) signal() {
@@ -124,12 +159,68 @@ func (c *Conn) Send(ev *sdk.Event) error {
 			Message: fmt.Sprintf("%s: %d events wait for the plugin to take them", c.cfg.Name, len(c.queue))}
 	}
 	first := len(c.queue) == 0
+	if first && c.direct != nil && !c.busy && !c.left && len(c.ctrl) == 0 && c.credit > 0 {
+		if now := nanotime(); now-c.lastWrite > int64(directGap) {
+			c.busy = true
+			c.credit--
+			grant := c.grant
+			c.grant = 0
+			c.mu.Unlock()
+			c.writeDirect(ev, grant)
+			return nil
+		}
+	}
 	c.queue = append(c.queue, ev)
 	c.mu.Unlock()
 	if first {
 		c.signal()
 	}
 	return nil
+}
+
+// writeDirect writes ev, with the credit grant to return, as a frame of
+// its own on the caller's goroutine; the caller set busy. An event that
+// does not encode is queued for the writer, which answers it as it does
+// any other (Failed), on its own goroutine rather than the sender's.
+func (c *Conn) writeDirect(ev *sdk.Event, grant uint32) {
+	w := &c.fw
+	if w.buf == nil {
+		w.reset()
+	}
+	n, err := w.add(ev)
+	if err == nil && n > MaxMessageSize/2 {
+		w.drop(n)
+		err = c.tooBig(n)
+	}
+	if err != nil {
+		c.mu.Lock()
+		c.credit++
+		c.grant += grant
+		c.queue = append(c.queue, ev)
+		c.release()
+		return
+	}
+	left, err := c.direct.TrySendMsg(w.frame(grant))
+	c.mu.Lock()
+	if err != nil {
+		if c.dead == nil {
+			c.dead = err
+		}
+		// Not known to be written: Abandoned answers it.
+		c.queue = slices.Insert(c.queue, 0, ev)
+		c.spare = nil
+	}
+	c.left = left
+	c.release()
+}
+
+// release ends a direct write: it clears busy, unlocks c.mu (held by the
+// caller) and wakes the writer, which did not write while busy was set.
+func (c *Conn) release() {
+	c.busy = false
+	c.lastWrite = nanotime()
+	c.mu.Unlock()
+	c.signal()
 }
 
 // SendControl queues a frame without events (Hello, Ready, Defines); it is
@@ -259,10 +350,11 @@ func (c *Conn) writeLoop() {
 				c.mu.Unlock()
 				return
 			}
-			if len(c.ctrl) > 0 || (len(c.queue) > 0 && c.credit > 0) || c.grant >= c.cfg.Window/4 {
+			if c.busy {
+				// A Send is writing directly; it signals when done.
+			} else if c.left || len(c.ctrl) > 0 || (len(c.queue) > 0 && c.credit > 0) || c.grant >= c.cfg.Window/4 {
 				break
-			}
-			if c.closing && len(c.queue) == 0 {
+			} else if c.closing && len(c.queue) == 0 {
 				c.closing = false // close once
 				c.dead = ErrConnClosed
 				c.mu.Unlock()
@@ -292,23 +384,45 @@ func (c *Conn) writeLoop() {
 		c.credit -= uint32(n)
 		grant := c.grant
 		c.grant = 0
+		left := c.left
+		c.busy, c.left = true, false
 		c.mu.Unlock()
 
-		for _, f := range ctrl {
-			if err := c.stream.SendMsg(f); err != nil {
-				c.fail(err, batch)
-				return
-			}
-		}
-		if len(batch) == 0 && grant == 0 {
-			continue
-		}
-		if unsent, err := c.writeBatch(batch, grant); err != nil {
-			c.fail(err, unsent)
+		err := c.writeOut(left, ctrl, batch, grant)
+		c.mu.Lock()
+		c.busy = false
+		c.lastWrite = nanotime()
+		c.mu.Unlock()
+		if err != nil {
 			return
 		}
 		clear(batch)
 	}
+}
+
+// writeOut writes, in order, what a direct write left, the control
+// frames and the batch; on failure it has recorded the error (fail).
+func (c *Conn) writeOut(left bool, ctrl []*pluginpb.Frame, batch []*sdk.Event, grant uint32) error {
+	if left {
+		if err := c.direct.Flush(); err != nil {
+			c.fail(err, batch)
+			return err
+		}
+	}
+	for _, f := range ctrl {
+		if err := c.stream.SendMsg(f); err != nil {
+			c.fail(err, batch)
+			return err
+		}
+	}
+	if len(batch) == 0 && grant == 0 {
+		return nil
+	}
+	if unsent, err := c.writeBatch(batch, grant); err != nil {
+		c.fail(err, unsent)
+		return err
+	}
+	return nil
 }
 
 // writeBatch writes events as frames of at most about maxBatchBytes, each
@@ -334,8 +448,7 @@ func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) (unsent []*sdk.Event, 
 		n, err := w.add(ev)
 		if err == nil && n > MaxMessageSize/2 {
 			w.drop(n)
-			err = &sdk.DeliveryError{Code: sdk.CodeBadEvent,
-				Message: fmt.Sprintf("%s: event of %d bytes is larger than a link frame may be", c.cfg.Name, n)}
+			err = c.tooBig(n)
 		}
 		if err != nil {
 			evs[i] = nil
@@ -359,6 +472,11 @@ func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) (unsent []*sdk.Event, 
 		}
 	}
 	return nil, nil
+}
+
+func (c *Conn) tooBig(n int) error {
+	return &sdk.DeliveryError{Code: sdk.CodeBadEvent,
+		Message: fmt.Sprintf("%s: event of %d bytes is larger than a link frame may be", c.cfg.Name, n)}
 }
 
 // fail records that the stream failed and puts unsent, the events taken

@@ -52,6 +52,18 @@ type SocketStream struct {
 	max   int // largest frame accepted
 	codec link.Codec
 	head  [frameHeader]byte // SendMsg's
+
+	// TrySend's: the raw socket, and the part of a frame it could not
+	// write at once, which goes out before anything else.
+	raw  rawWriter
+	out  []byte
+	left []byte
+}
+
+// rawWriter writes to a socket without waiting: what the socket's buffer
+// takes now, possibly nothing.
+type rawWriter interface {
+	tryWrite(b []byte) (int, error)
 }
 
 // NewSocketStream returns a stream over c, which accepts frames of up to
@@ -68,7 +80,11 @@ func NewSocketStream(c net.Conn) *SocketStream {
 }
 
 func newSocketStream(c net.Conn, rw io.ReadWriter, limit int) *SocketStream {
-	return &SocketStream{c: c, r: bufio.NewReaderSize(rw, socketBuffer), w: bufio.NewWriterSize(rw, socketBuffer), max: limit}
+	s := &SocketStream{c: c, r: bufio.NewReaderSize(rw, socketBuffer), w: bufio.NewWriterSize(rw, socketBuffer), max: limit}
+	if rw == io.ReadWriter(c) {
+		s.raw = newRawWriter(c)
+	}
+	return s
 }
 
 // SendMsg writes m, a *pluginpb.Frame or a frame the Conn encoded (a
@@ -84,6 +100,12 @@ func (s *SocketStream) SendMsg(m any) error {
 	if n > s.max {
 		return fmt.Errorf("pluginrt: a link frame of %d bytes is larger than the %d the peer accepts", n, s.max)
 	}
+	if len(s.left) > 0 {
+		if _, err := s.w.Write(s.left); err != nil {
+			return s.writeErr(err)
+		}
+		s.left = nil
+	}
 	binary.BigEndian.PutUint32(s.head[:], uint32(n))
 	if _, err := s.w.Write(s.head[:]); err != nil {
 		return s.writeErr(err)
@@ -94,6 +116,55 @@ func (s *SocketStream) SendMsg(m any) error {
 		}
 	}
 	if err := s.w.Flush(); err != nil {
+		return s.writeErr(err)
+	}
+	return nil
+}
+
+// TrySendMsg is SendMsg on the caller's goroutine that never waits for
+// the peer: it writes as much of m's frame as the socket takes at once,
+// with one system call, and keeps the rest, which Flush or the next
+// SendMsg write first. It reports whether part of the frame was left.
+// Conn uses it to send a lone event without waking its writer goroutine.
+// Calls must not overlap with each other, SendMsg or Flush.
+func (s *SocketStream) TrySendMsg(m any) (left bool, err error) {
+	bufs, err := s.codec.Marshal(m)
+	if err != nil {
+		return false, fmt.Errorf("pluginrt: encoding a link frame: %w", err)
+	}
+	defer bufs.Free()
+	n := bufs.Len()
+	if n > s.max {
+		return false, fmt.Errorf("pluginrt: a link frame of %d bytes is larger than the %d the peer accepts", n, s.max)
+	}
+	out := binary.BigEndian.AppendUint32(s.out[:0], uint32(n))
+	for _, b := range bufs {
+		out = append(out, b.ReadOnlyData()...)
+	}
+	if cap(out) <= socketBuffer {
+		s.out = out // reused; a rare big frame is not kept
+	}
+	w := 0 // without a raw socket, or behind what is left, all waits
+	if s.raw != nil && len(s.left) == 0 {
+		if w, err = s.raw.tryWrite(out); err != nil {
+			return false, s.writeErr(err)
+		}
+	}
+	if w < len(out) {
+		s.left = append(s.left, out[w:]...)
+		return true, nil
+	}
+	return false, nil
+}
+
+// Flush writes what TrySendMsg left, waiting for the socket as needed.
+func (s *SocketStream) Flush() error {
+	if len(s.left) == 0 {
+		return nil
+	}
+	_, err := s.c.Write(s.left)
+	s.left = nil
+	if err != nil {
 		return s.writeErr(err)
 	}
 	return nil
