@@ -13,6 +13,7 @@ import (
 
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/internal/gctune"
 	"github.com/mtnode/mtnode/internal/plugin"
 	"github.com/mtnode/mtnode/sdk"
 )
@@ -158,6 +159,9 @@ func Open(opts Options) (*Node, error) {
 			start = append(start, s)
 		}
 	}
+	gcFloor := uint64(max(0, nodeConf.Int("gcFloorMiB", gctune.DefaultFloor>>20,
+		"heap growth (MiB) below which the garbage collector does not run, in this process and its plugins: small heaps then collect once per this much allocation rather than once per GOGC% of themselves; 0 = Go's GOGC alone")))
+	gctune.Start(gcFloor << 20)
 	n := &Node{Store: st, Log: log, Prefix: prefix, level: level, start: start,
 		shutdownTimeout: nodeConf.Duration("shutdownTimeout", 10*time.Second, "how long a stopping node waits for queues to drain")}
 	cn, err := core.New(core.Config{
@@ -189,6 +193,7 @@ func Open(opts Options) (*Node, error) {
 			Local:        cn.Has,
 			StartTimeout: nodeConf.Duration("pluginStartTimeout", 5*time.Second, "how long a plugin may take to start before it is killed and its events fail"),
 			IdleTimeout:  nodeConf.Duration("pluginIdleTimeout", 0, "stop a plugin process idle for this long (0 = never)"),
+			GCFloor:      gcFloor << 20,
 			Watch:        true,
 		})
 		if err != nil {

@@ -149,6 +149,7 @@ func TestPluginDefaultsWritten(t *testing.T) {
 		{"Node.pluginStartTimeout", "5s", "how long a plugin may take to start"},
 		{"Node.pluginIdleTimeout", "0s", "stop a plugin process idle for this long (0 = never)"},
 		{"Node.pluginsDir", filepath.Join(prefix, "plugins"), "folder of plugin binaries"},
+		{"Node.gcFloorMiB", "64", "heap growth (MiB) below which the garbage collector does not run"},
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -56,6 +56,10 @@ type Config struct {
 	// IdleTimeout stops a plugin process with no event for that long
 	// (Node.pluginIdleTimeout; 0, the default, never stops it).
 	IdleTimeout time.Duration
+	// GCFloor is passed to plugin processes (gctune.EnvFloor) as the heap
+	// growth below which their collector does not run (Node.gcFloorMiB,
+	// in bytes). Zero lets each plugin runtime use its default.
+	GCFloor uint64
 	// DrainTimeout bounds how long a replaced or removed binary's process
 	// may take to finish its in-flight events (default 30s).
 	DrainTimeout time.Duration

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/mtnode/mtnode/internal/gctune"
 	"github.com/mtnode/mtnode/internal/pluginrt"
 	"github.com/mtnode/mtnode/plugins/rpc/link"
 	"github.com/mtnode/mtnode/proto/pluginpb"
@@ -30,7 +32,7 @@ const defaultMaxInFlight = 1 << 17
 // and the Plugin service's stub. The caller kills the client.
 func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.Cmd, pluginpb.PluginClient, error) {
 	cmd := exec.Command(path)
-	cmd.Env = pluginEnv(os.Environ(), h.sockDir)
+	cmd.Env = pluginEnv(os.Environ(), h.sockDir, h.cfg.GCFloor)
 	setParentDeath(cmd)
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		// cmd.Env carries the node's environment already; go-plugin's own
@@ -80,17 +82,21 @@ func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.C
 // go-plugin variables that would move its socket out of our private
 // directory (or make it group-writable, or trust a client certificate),
 // then our socket directory. go-plugin appends the handshake variables.
-func pluginEnv(environ []string, sockDir string) []string {
-	env := make([]string, 0, len(environ)+1)
+func pluginEnv(environ []string, sockDir string, gcFloor uint64) []string {
+	env := make([]string, 0, len(environ)+2)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case goplugin.EnvUnixSocketDir, goplugin.EnvUnixSocketGroup, "PLUGIN_CLIENT_CERT":
+		case goplugin.EnvUnixSocketDir, goplugin.EnvUnixSocketGroup, "PLUGIN_CLIENT_CERT", gctune.EnvFloor:
 			continue
 		}
 		env = append(env, kv)
 	}
-	return append(env, goplugin.EnvUnixSocketDir+"="+sockDir)
+	env = append(env, goplugin.EnvUnixSocketDir+"="+sockDir)
+	if gcFloor > 0 {
+		env = append(env, gctune.EnvFloor+"="+strconv.FormatUint(gcFloor, 10))
+	}
+	return env
 }
 
 // explainStart turns go-plugin's start errors into messages that say what

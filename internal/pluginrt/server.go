@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/internal/gctune"
 	"github.com/mtnode/mtnode/plugins/rpc/link"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
@@ -206,6 +207,7 @@ func ServeServer(srv interface {
 	Done() <-chan struct{}
 }) {
 	stderr := os.Stderr // go-plugin swaps os.Stderr for a pipe; keep the real one
+	gctune.Start(gctune.FloorFromEnv())
 	hs := Handshake()
 	if os.Getenv(hs.MagicCookieKey) == hs.MagicCookieValue {
 		go watchParent(os.Getppid(), 100*time.Millisecond)
