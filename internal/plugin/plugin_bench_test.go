@@ -221,22 +221,40 @@ func BenchmarkOneWay(b *testing.B) {
 		if _, err := e.node.Request(ctx, sdk.To("Sink"), wrapperspb.String("flush")); err != nil {
 			b.Fatal(err)
 		}
-		pr := e.proc(b, "testplugin")
+		// Pace the producer end to end, as a gRPC stream's flow control
+		// would: every markEvery events a "mark" request follows, and no
+		// more than maxMarks may be unanswered. Without it a producer
+		// faster than Sink fills Sink's queue, which refuses the excess
+		// (error events to the sender), as a local queue would.
+		const markEvery, maxMarks = 8192, 3
+		acks := make(chan *sdk.Event, maxMarks+1)
+		ep := e.node.OpenEndpoint(func(ev *sdk.Event) { acks <- ev })
+		defer ep.Close()
+		marks := 0
+		ack := func() {
+			if ev := <-acks; ev.Kind == sdk.KindError {
+				b.Fatalf("a mark failed: %v", ev.Err)
+			}
+			marks--
+		}
+		mark := wrapperspb.String("mark")
 		msg := wrapperspb.String("0123456789abcdef")
 		t0 := time.Now()
 		n := 0
 		for b.Loop() {
-			// Pace the producer as a gRPC stream's flow control would: the
-			// link's queue is bounded and refuses events beyond it.
-			if n%1024 == 0 {
-				for pr.conn.Queued() > pluginrt.DefaultQueueLimit/2 {
-					time.Sleep(50 * time.Microsecond)
+			if n%markEvery == markEvery-1 {
+				ep.Send(sdk.To("Sink"), mark)
+				if marks++; marks > maxMarks {
+					ack()
 				}
 			}
 			if err := e.node.Send(sdk.To("Sink"), msg); err != nil {
 				b.Fatal(err)
 			}
 			n++
+		}
+		for marks > 0 {
+			ack()
 		}
 		ev, err := e.node.Request(ctx, sdk.To("Sink"), wrapperspb.String("flush"))
 		if err != nil {

@@ -1,7 +1,7 @@
 // Command testplugin is the plugin the plugin host's tests launch.
 //
 // Services: TEcho (replies with the payload), Sink (counts; "flush" answers
-// the count), Hold ("crash" exits with status 7; "hold <dur>" answers after
+// the count and ends a CPU profile, "mark" answers it), Hold ("crash" exits with status 7; "hold <dur>" answers after
 // dur; anything else is kept unanswered), Version (answers the version set
 // with -ldflags -X main.version=...), Conf (answers Conf.greeting), Relay
 // (relays the payload to HostEcho on the node), Pair (relays it to TEcho,
@@ -51,6 +51,10 @@ type sink struct{ n int64 }
 
 func (s *sink) Handle(c sdk.Context, ev *sdk.Event) error {
 	if ev.Kind != sdk.KindRequest {
+		return nil
+	}
+	if str(ev) == "mark" { // the benchmark's flow-control window
+		c.Reply(wrapperspb.String(strconv.FormatInt(s.n, 10)))
 		return nil
 	}
 	if str(ev) == "flush" {
