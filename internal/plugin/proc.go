@@ -170,8 +170,8 @@ type proc struct {
 	runDone  chan struct{}
 	runErr   error
 
-	stopping atomic.Bool // the host ended it on purpose
-	last     atomic.Int64
+	stopping atomic.Bool  // the host ended it on purpose
+	last     atomic.Int64 // monoNow of the last event sent, with an idle stop
 
 	mu       sync.Mutex
 	inflight map[trackKey]*sdk.Event
@@ -194,7 +194,7 @@ func keyFor(ev *sdk.Event) (trackKey, bool) {
 // Send implements router.Link for replies and errors routed to this
 // process (through its runtime's ENDPOINT hop).
 func (pr *proc) Send(ev *sdk.Event) error {
-	pr.last.Store(time.Now().UnixNano())
+	pr.touch()
 	// Counted first: the answer may be back before Send returns.
 	pr.p.toPlugin.Add(1)
 	err := pr.conn.Send(ev)
@@ -204,13 +204,28 @@ func (pr *proc) Send(ev *sdk.Event) error {
 	return err
 }
 
+// touch records that an event went to the process, for the idle stop
+// (Node.pluginIdleTimeout). Without one, the default, it reads no clock.
+func (pr *proc) touch() {
+	if pr.p.h.cfg.IdleTimeout > 0 {
+		pr.last.Store(monoNow())
+	}
+}
+
+// clockBase is where monoNow counts from.
+var clockBase = time.Now()
+
+// monoNow reads the monotonic clock alone (time.Since's fast path), not the
+// wall clock time.Now reads too: sends call it.
+func monoNow() int64 { return int64(time.Since(clockBase)) }
+
 // Name implements router.Link.
 func (pr *proc) Name() string { return "plugin " + pr.p.name }
 
 // send sends a request (or anything) to the process, tracking requests
 // that can be answered.
 func (pr *proc) send(ev *sdk.Event) error {
-	pr.last.Store(time.Now().UnixNano())
+	pr.touch()
 	k, track := keyFor(ev)
 	if track && ev.Kind == sdk.KindRequest {
 		pr.mu.Lock()
@@ -320,7 +335,7 @@ func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceM
 		CloseSend: up.closeSend,
 	})
 	pr.readyMsg = up.ready
-	pr.last.Store(time.Now().UnixNano())
+	pr.last.Store(monoNow())
 	if !h.spawn(func(<-chan struct{}) {
 		pr.runErr = pr.conn.Run()
 		if pr.closeLink != nil {

@@ -229,7 +229,10 @@ func (r *Router) serviceHop(name string, ev *sdk.Event) (hop string, err error) 
 		}
 		return "", undeliverable(sdk.CodeNoService, msg)
 	}
-	return l.Name(), l.Send(ev)
+	if err := l.Send(ev); err != nil {
+		return l.Name(), err // not before: a link may build its name
+	}
+	return "", nil
 }
 
 // Fail turns the request ev into an error event with code and message and
