@@ -22,6 +22,14 @@
 // hold the data and offer it again (SocketIO does). No send ever blocks a
 // service goroutine.
 //
+// # Memory
+//
+// A handler's burst of events to one running local service is allocated in
+// chunks of up to five events (see svcContext.newEvent), so an event a
+// receiver keeps pins the others of its chunk until it is dropped. A
+// service's goroutine lets go of the events it handled and the rest of its
+// chunks at the end of each batch.
+//
 // # Failures
 //
 // A handler that returns an error or panics is logged with the event type

@@ -3,8 +3,10 @@ package core
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
+	"weak"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -176,5 +178,109 @@ func TestSendIsQueuedWhenItReturns(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("no %q within 5s", want)
 		}
+	}
+}
+
+// TestKeptEventsStayIntact: a handler may keep the events it receives (see
+// sdk.Event). Events a handler sends in a burst share allocations, and the
+// events sent after them must never reuse their memory.
+func TestKeptEventsStayIntact(t *testing.T) {
+	const perBurst, bursts = 50, 3
+	kept := make(chan []*sdk.Event, 1)
+	var all []*sdk.Event
+	keep := sdk.Define("Keep", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if all = append(all, ev); len(all) == perBurst*bursts {
+				kept <- all
+			}
+			return nil
+		})
+	})
+	next := uint64(0)
+	src := sdk.Define("Src", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			for range perBurst {
+				c.Send(sdk.To("Keep"), wrapperspb.UInt64(next))
+				next++
+			}
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{keep, src}, Start: []string{"Keep", "Src"}})
+	for range bursts {
+		if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []*sdk.Event
+	select {
+	case got = <-kept:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the events did not all arrive within 5s")
+	}
+	ids := map[uint64]bool{}
+	for i, ev := range got {
+		if v := ev.Msg.(*wrapperspb.UInt64Value).GetValue(); v != uint64(i) || ev.Kind != sdk.KindRequest || ev.Dst != "Keep" || ids[ev.ID] {
+			t.Errorf("kept event %d: got value %d kind %v dst %q id %d (seen before: %v), want value %d, a request to Keep with an id of its own",
+				i, v, ev.Kind, ev.Dst, ev.ID, ids[ev.ID], i)
+		}
+		ids[ev.ID] = true
+	}
+}
+
+// TestIdleServiceKeepsNoEvents: once its batch is done, a service's
+// goroutine holds on to none of the events it handled or sent (neither the
+// last event handled nor spare room next to the events it sent), so their
+// payloads can be collected.
+func TestIdleServiceKeepsNoEvents(t *testing.T) {
+	const burst = 4 // the last one lands in a chunk with spare room
+	var payloads []weak.Pointer[wrapperspb.UInt64Value]
+	arrived := make(chan struct{}, 1)
+	count := 0
+	dst := sdk.Define("Dst", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if count++; count == burst {
+				arrived <- struct{}{}
+			}
+			return nil
+		})
+	})
+	src := sdk.Define("Src", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			for i := range uint64(burst) {
+				m := wrapperspb.UInt64(i)
+				payloads = append(payloads, weak.Make(m))
+				c.Send(sdk.To("Dst"), m)
+			}
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{dst, src}, Start: []string{"Dst", "Src"}})
+	if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the events did not all arrive within 5s")
+	}
+	// Both services end their batch soon after the last event arrives; no
+	// event reaches them after it.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		runtime.GC()
+		live := 0
+		for _, p := range payloads {
+			if p.Value() != nil {
+				live++
+			}
+		}
+		if live == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d payloads still reachable 5s after their services went idle", live, burst)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
