@@ -68,20 +68,34 @@ func TestMetricsEndpoint(t *testing.T) {
 	if n.MetricsAddr() == "" {
 		t.Fatal("metrics endpoint not started")
 	}
-	resp, err := http.Get("http://" + n.MetricsAddr() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	wants := []string{
 		`mtnode_service_events_handled_total{service="Echo"} 1`,
 		`mtnode_service_running{service="Echo"} 1`,
 		`mtnode_service_queue_limit{service="Echo"} 65536`,
-	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("metrics lack %q", want)
+	}
+	// A service adds its handled events to its counter when it ends the
+	// batch, which may be just after the reply has arrived here: scrape
+	// until the counter shows the event.
+	for {
+		resp, err := http.Get("http://" + n.MetricsAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var lack []string
+		for _, want := range wants {
+			if !strings.Contains(string(body), want) {
+				lack = append(lack, want)
+			}
+		}
+		if len(lack) == 0 {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("metrics lack %q", lack)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
