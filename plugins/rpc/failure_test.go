@@ -92,6 +92,13 @@ func TestStaleReplyRefused(t *testing.T) {
 		links := listLinks(t, b1).GetLinks()
 		return len(links) == 1 && links[0].GetInFlight() == 1
 	})
+	// Sent is not received: stopping b1 before c read the request could
+	// lose it in c's socket (a reset discards unread bytes), and b1 would
+	// rightly get ErrLinkLost with nothing held on c.
+	eventually(t, 5*time.Second, "request received by c", func() bool {
+		links := listLinks(t, c).GetLinks()
+		return len(links) == 1 && links[0].GetReceived() >= 1
+	})
 	b1.stop(t)
 	select {
 	case err := <-errs:
