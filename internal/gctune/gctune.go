@@ -42,6 +42,10 @@ func FloorFromEnv() uint64 {
 	return DefaultFloor
 }
 
+// heapMinimum is the runtime's minimum heap goal at GOGC=100
+// (defaultHeapMinimum, 4 MiB); at GOGC=p it is p/100 times that.
+const heapMinimum = 4 << 20
+
 // maxPercent bounds the percentage the tuner sets (a heap of a few hundred
 // KB live would otherwise ask for tens of thousands).
 const maxPercent = 50000
@@ -108,9 +112,11 @@ func (t *tuner) tune() {
 // Percent returns the GOGC percentage that makes a heap of live bytes grow
 // by max(base% of live, floor) before the next collection.
 func Percent(live, floor uint64, base int) int {
-	if live == 0 {
-		live = 1
-	}
+	// The runtime never sets a heap goal below its minimum heap, and
+	// scales that minimum with the percentage: worked out from a live
+	// heap smaller than it (or from 0, before the first collection), the
+	// percentage would give the process gigabytes before it collects.
+	live = max(live, heapMinimum)
 	p := floor * 100 / live
 	if p > maxPercent {
 		p = maxPercent

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +20,11 @@ func TestPercent(t *testing.T) {
 		{live: 64 << 20, floor: 64 << 20, base: 100, want: 100}, // at the floor: GOGC
 		{live: 1 << 30, floor: 64 << 20, base: 100, want: 100},  // big heap: GOGC alone
 		{live: 1 << 30, floor: 64 << 20, base: 200, want: 200},  // the user's GOGC is kept
-		{live: 0, floor: 64 << 20, base: 100, want: maxPercent}, // nothing live yet: capped
-		{live: 100 << 10, floor: 64 << 20, base: 100, want: maxPercent},
+		// Below the runtime's minimum heap, which the percentage scales:
+		// the goal is then the minimum heap times percent/100, the floor.
+		{live: 0, floor: 64 << 20, base: 100, want: 1600}, // nothing live yet
+		{live: 100 << 10, floor: 64 << 20, base: 100, want: 1600},
+		{live: 1 << 30, floor: 1 << 40, base: 100, want: maxPercent}, // capped
 	}
 	for _, tt := range tests {
 		if got := Percent(tt.live, tt.floor, tt.base); got != tt.want {
@@ -91,5 +95,26 @@ func TestFloorFromEnv(t *testing.T) {
 		if got := FloorFromEnv(); got != tt.want {
 			t.Errorf("%s=%q: got %d, want %d", EnvFloor, tt.env, got, tt.want)
 		}
+	}
+}
+
+// TestStartGoalIsTheFloor: from Start on, the heap goal the runtime works
+// to is about the floor, not the minimum heap times a percentage worked out
+// from a heap of nothing (which made it 2 GB before the first collection).
+func TestStartGoalIsTheFloor(t *testing.T) {
+	if os.Getenv("GCTUNE_CHILD") == "goal" {
+		Start(DefaultFloor)
+		s := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+		metrics.Read(s)
+		if goal := s[0].Value.Uint64(); goal > 2*DefaultFloor {
+			t.Fatalf("heap goal after Start(%d MiB) is %d MiB; want about the floor", DefaultFloor>>20, goal>>20)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStartGoalIsTheFloor$", "-test.v")
+	cmd.Env = append(os.Environ(), "GCTUNE_CHILD=goal", "GOGC=")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "PASS") {
+		t.Fatalf("child: %v\n%s", err, out)
 	}
 }
