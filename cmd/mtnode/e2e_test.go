@@ -37,8 +37,8 @@ func (p *proc) addrIn(t *testing.T, msg string) string {
 }
 
 // TestIntegrationInstalledNode runs an installed node the way a user does:
-// Start= names core services and a plugin service, the plugin launches,
-// HelloWeb answers over HTTP, the console shows a plugin's command, mtnode
+// Start= names core services and plugin services, the plugin launches,
+// HelloWeb and HttpRpc (through Echo) answer over HTTP, the console shows a plugin's command, mtnode
 // send reaches Echo in the plugin over RPC, and SIGTERM to the node's whole
 // process group (as timeout(1) or kill -- -PGID send it) stops it all in
 // order: exit 0, the plugin stopped by the node rather than killed by the
@@ -46,8 +46,9 @@ func (p *proc) addrIn(t *testing.T, msg string) string {
 func TestIntegrationInstalledNode(t *testing.T) {
 	p := prefix(t, "mtnode")
 	installDemo(t, p)
-	conf := "Start=RPC,Telnet,HelloWeb,TelnetDemo\n" +
-		"RPC.bindAddr=127.0.0.1:0\nTelnet.bindAddr=127.0.0.1:0\nHelloWeb.bindAddr=127.0.0.1:0\n"
+	conf := "Start=RPC,Telnet,HelloWeb,TelnetDemo,HttpRpc\n" +
+		"RPC.bindAddr=127.0.0.1:0\nTelnet.bindAddr=127.0.0.1:0\nHelloWeb.bindAddr=127.0.0.1:0\n" +
+		"HttpRpc.bindAddr=127.0.0.1:0\nHttpRpc.backend=local\n"
 	if err := os.WriteFile(filepath.Join(p, "conf", "mtnode.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,22 @@ func TestIntegrationInstalledNode(t *testing.T) {
 	rpcAddr := n.addrIn(t, "rpc listening")
 	telnetAddr := n.addrIn(t, "console listening")
 	webAddr := n.addrIn(t, "helloweb: listening")
+	rpcWebAddr := n.addrIn(t, "httprpc: listening")
 	n.waitFor(t, "node running")
+
+	t.Run("HttpRpc in the plugin answers HTTP through Echo", func(t *testing.T) {
+		// HttpRpc and HelloWeb send to the node's WebServer from their
+		// Start, before the plugin is ready: those events must wait.
+		resp, err := http.Get("http://" + rpcWebAddr + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "/x") {
+			t.Errorf("got %d %q, want 200 and the echoed target /x", resp.StatusCode, body)
+		}
+	})
 
 	t.Run("HelloWeb in the plugin answers HTTP", func(t *testing.T) {
 		resp, err := http.Get("http://" + webAddr + "/")
@@ -109,6 +125,29 @@ func TestIntegrationInstalledNode(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+}
+
+// TestIntegrationPluginSendsFromStart: a plugin service alone in Start=
+// (HttpRpc) sends to the node's WebServer from its Start, before the
+// plugin's link is ready; the plugin still starts and serves.
+func TestIntegrationPluginSendsFromStart(t *testing.T) {
+	p := prefix(t, "mtnode")
+	installDemo(t, p)
+	conf := "Start=HttpRpc\nHttpRpc.bindAddr=127.0.0.1:0\nHttpRpc.backend=local\n"
+	if err := os.WriteFile(filepath.Join(p, "conf", "mtnode.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := startCmd(t, exec.Command(filepath.Join(p, "bin", "mtnode")))
+	addr := n.addrIn(t, "httprpc: listening")
+	resp, err := http.Get("http://" + addr + "/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "/y") {
+		t.Errorf("got %d %q, want 200 and the echoed target /y; log:\n%s", resp.StatusCode, body, n.output())
 	}
 }
 

@@ -87,10 +87,13 @@ type Conn struct {
 	// writing its event directly; left: a direct write left part of its
 	// frame, which the writer sends before anything else.
 	busy, left bool
-	lastWrite  int64 // nanotime the last write ended, under mu
-	wake       chan struct{}
-	done       chan struct{}
-	doneOnce   sync.Once
+	// started: Run has started the writer. Before, Send only queues: the
+	// frames queued with SendControl (the plugin's Ready) go first.
+	started   bool
+	lastWrite int64 // nanotime the last write ended, under mu
+	wake      chan struct{}
+	done      chan struct{}
+	doneOnce  sync.Once
 
 	fw     frameWriter // the stream's writer's (whoever holds busy)
 	direct tryStream   // nil: the stream cannot write without waiting
@@ -159,7 +162,7 @@ func (c *Conn) Send(ev *sdk.Event) error {
 			Message: fmt.Sprintf("%s: %d events wait for the plugin to take them", c.cfg.Name, len(c.queue))}
 	}
 	first := len(c.queue) == 0
-	if first && c.direct != nil && !c.busy && !c.left && len(c.ctrl) == 0 && c.credit > 0 {
+	if first && c.started && c.direct != nil && !c.busy && !c.left && len(c.ctrl) == 0 && c.credit > 0 {
 		if now := nanotime(); now-c.lastWrite > int64(directGap) {
 			c.busy = true
 			c.credit--
@@ -257,6 +260,9 @@ func (c *Conn) Close() {
 // goroutine. It returns when the stream ends, after the writer has stopped;
 // the error is the reader's (io.EOF for a clean end).
 func (c *Conn) Run() error {
+	c.mu.Lock()
+	c.started = true
+	c.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -137,3 +137,38 @@ func TestDirectSendsNeverWait(t *testing.T) {
 		}
 	}
 }
+
+// TestControlFramesBeforeRunGoFirst: events a plugin's services send while
+// they start, before Run, are written after the control frames queued
+// before Run (the plugin's Ready), never ahead of them by a direct write:
+// the host refuses events that come before Ready.
+func TestControlFramesBeforeRunGoFirst(t *testing.T) {
+	a, b := socketPair(t)
+	sa, sb := NewSocketStream(a), NewSocketStream(b)
+	ca := NewConn(sa, ConnConfig{Name: "a", Credit: DefaultWindow, Deliver: func(*sdk.Event) {}, CloseSend: sa.CloseWrite})
+	// As the plugin runtime does: its services start, and may send, before
+	// it queues Ready and runs the link.
+	time.Sleep(2 * directGap) // the link is idle: a direct write would be allowed
+	if err := ca.Send(testEvents(1)[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.SendControl(&pluginpb.Frame{Ready: &pluginpb.Ready{Pid: 42}}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = ca.Run() }()
+	defer ca.Close()
+	var first pluginpb.Frame
+	if err := sb.RecvMsg(&first); err != nil {
+		t.Fatal(err)
+	}
+	if first.GetReady().GetPid() != 42 {
+		t.Fatalf("first frame: got %v, want Ready (an event went ahead of it)", &first)
+	}
+	var second pluginpb.Frame
+	if err := sb.RecvMsg(&second); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(second.GetBatch().GetEnvelopes()); n != 1 {
+		t.Fatalf("second frame: got %v, want the event", &second)
+	}
+}
