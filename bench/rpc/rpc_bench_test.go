@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -15,10 +16,20 @@ import (
 	"github.com/mtnode/mtnode/client"
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/internal/gctune"
 	"github.com/mtnode/mtnode/plugins/rpc"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
 )
+
+// TestMain gives the benchmark process the GC floor the mtnode daemon
+// starts (internal/boot), so its nodes run as the daemon's do. It is set for
+// the whole process, baselines included, so that no result depends on
+// which benchmark happened to run first.
+func TestMain(m *testing.M) {
+	gctune.Start(gctune.DefaultFloor)
+	os.Exit(m.Run())
+}
 
 // startNode runs a node with RPC on 127.0.0.1:0, Echo, Sink and extra
 // services; it returns its RPC address.

@@ -49,6 +49,7 @@ import (
 	"github.com/mtnode/mtnode/examples/demo/httprpc"
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/internal/gctune"
 	"github.com/mtnode/mtnode/plugins/rpc"
 	"github.com/mtnode/mtnode/plugins/webserver"
 	"github.com/mtnode/mtnode/proto/rpcpb"
@@ -122,7 +123,11 @@ func run(args []string) error {
 	return fmt.Errorf("unknown role %q", args[0])
 }
 
+// newNode builds and starts a node as the mtnode daemon runs one: with the
+// GC floor internal/boot starts (gctune.DefaultFloor, the default of
+// Node.gcFloorMiB), so the figures are those of the daemon's links.
 func newNode(conf map[string]string, start []string, extra ...sdk.Spec) (*core.Node, error) {
+	gctune.Start(gctune.DefaultFloor)
 	var text string
 	for k, v := range conf {
 		text += k + "=" + v + "\n"
