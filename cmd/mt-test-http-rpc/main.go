@@ -32,6 +32,7 @@ import (
 	"github.com/mtnode/mtnode/examples/demo/httprpc"
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/internal/gctune"
 	"github.com/mtnode/mtnode/plugins/rpc"
 	"github.com/mtnode/mtnode/plugins/webserver"
 	"github.com/mtnode/mtnode/proto/rpcpb"
@@ -91,6 +92,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The GC floor every binary built on internal/boot starts (mtnode and
+	// mt-test-http, this test's baseline, among them), with the same key.
+	gcFloor := uint64(max(0, store.Sub("Node").Int("gcFloorMiB", gctune.DefaultFloor>>20,
+		"heap growth (MiB) below which the garbage collector does not run: small heaps then collect once per this much allocation rather than once per GOGC% of themselves; 0 = Go's GOGC alone")))
+	gctune.Start(gcFloor << 20)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
