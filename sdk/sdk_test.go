@@ -146,3 +146,16 @@ func TestFromEnvelopeRejectsMalformed(t *testing.T) {
 		})
 	}
 }
+
+func TestSetDstNodeKeepsCopiesApart(t *testing.T) {
+	a := &sdk.Event{Kind: sdk.KindRequest, Dst: "Echo"}
+	a.SetDstNode("127.0.0.1:1")
+	b := *a // as a forward copies the event it forwards
+	b.SetDstNode("127.0.0.1:2")
+	c := *a
+	c.SetDstNode("127.0.0.1:1") // the address last set before: shared, never written
+	c.SetDstNode("")
+	if a.DstNode() != "127.0.0.1:1" || b.DstNode() != "127.0.0.1:2" || c.DstNode() != "" {
+		t.Errorf("DstNode = %q, %q, %q; want 127.0.0.1:1, 127.0.0.1:2 and empty", a.DstNode(), b.DstNode(), c.DstNode())
+	}
+}
