@@ -3,11 +3,13 @@ package sdk_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -157,5 +159,57 @@ func TestSetDstNodeKeepsCopiesApart(t *testing.T) {
 	c.SetDstNode("")
 	if a.DstNode() != "127.0.0.1:1" || b.DstNode() != "127.0.0.1:2" || c.DstNode() != "" {
 		t.Errorf("DstNode = %q, %q, %q; want 127.0.0.1:1, 127.0.0.1:2 and empty", a.DstNode(), b.DstNode(), c.DstNode())
+	}
+}
+
+// TestEventAllocMatchesFromEnvelope: events carved from an EventAlloc's
+// blocks are those FromEnvelope makes, and no two share route room: pushing
+// the receiving node's hop into one request's route (as Wire.Inbound does)
+// leaves every other event as it was, across block boundaries.
+func TestEventAllocMatchesFromEnvelope(t *testing.T) {
+	hop := func(i int) *mtpb.Hop { return &mtpb.Hop{Kind: mtpb.Hop_LINK, Id: uint64(i), Epoch: 7} }
+	var envs []*mtpb.Envelope
+	for i := range 300 { // several blocks of each kind
+		env := &mtpb.Envelope{Kind: mtpb.Envelope_Kind(i % 3), Id: uint64(i), Dst: "Echo", Type: "google.protobuf.StringValue", Payload: []byte{10, 1, 'x'}}
+		for j := range i % 4 {
+			env.Route = append(env.Route, hop(i*10+j))
+		}
+		if env.Kind == mtpb.Envelope_ERROR {
+			env.Error = &mtpb.Error{Code: mtpb.Code(sdk.CodeLinkLost), Message: "lost"}
+		}
+		if i%5 == 0 {
+			env.DstNode = "127.0.0.1:1"
+		}
+		envs = append(envs, env)
+	}
+	var a sdk.EventAlloc
+	var got []*sdk.Event
+	for _, env := range envs {
+		ev, err := a.FromEnvelope(env)
+		if err != nil {
+			t.Fatalf("EventAlloc.FromEnvelope(id %d): %v", env.Id, err)
+		}
+		got = append(got, ev)
+		if ev.Kind == sdk.KindRequest {
+			ev.Route = append(ev.Route, sdk.Hop{Kind: sdk.HopLink, ID: 999}) // Inbound's push
+		}
+	}
+	for i, env := range envs {
+		want, err := sdk.FromEnvelope(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want.Kind == sdk.KindRequest {
+			want.Route = append(want.Route, sdk.Hop{Kind: sdk.HopLink, ID: 999})
+		}
+		ev := got[i]
+		if ev.Kind != want.Kind || ev.ID != want.ID || ev.Dst != want.Dst || ev.Type() != want.Type() ||
+			ev.DstNode() != want.DstNode() || !slices.Equal(ev.Route, want.Route) || (ev.Err == nil) != (want.Err == nil) {
+			t.Fatalf("event %d: got kind %v id %d dst %q type %q node %q route %v err %v; want kind %v id %d dst %q type %q node %q route %v err %v",
+				i, ev.Kind, ev.ID, ev.Dst, ev.Type(), ev.DstNode(), ev.Route, ev.Err, want.Kind, want.ID, want.Dst, want.Type(), want.DstNode(), want.Route, want.Err)
+		}
+		if err := ev.Decode(); err != nil || ev.Msg.(*wrapperspb.StringValue).GetValue() != "x" {
+			t.Fatalf("event %d: Decode = %v, payload %v", i, err, ev.Msg)
+		}
 	}
 }

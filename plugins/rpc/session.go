@@ -189,11 +189,12 @@ func (sess *session) run(ctx context.Context, st stream) {
 	}()
 	var rerr error
 	f := new(link.Frame)
+	alloc := new(sdk.EventAlloc)
 	for {
 		if rerr = st.RecvMsg(f); rerr != nil {
 			break
 		}
-		sess.receive(f.Envelopes())
+		sess.receive(f.Envelopes(), alloc)
 	}
 	cancel()
 	sess.cancel()
@@ -205,11 +206,11 @@ func (sess *session) run(ctx context.Context, st stream) {
 	sess.close(reason, unsent)
 }
 
-// receive hands a batch's events to the node.
-func (sess *session) receive(envs []*mtpb.Envelope) {
+// receive hands a batch's events, made by alloc, to the node.
+func (sess *session) receive(envs []*mtpb.Envelope, alloc *sdk.EventAlloc) {
 	w := sess.s.wire
 	for _, env := range envs {
-		ev, err := sdk.FromEnvelope(env)
+		ev, err := alloc.FromEnvelope(env)
 		if err != nil {
 			sess.refuse(env, err)
 			continue
