@@ -179,10 +179,13 @@ func (e *Event) SetDstNode(node string) {
 // it sets that address on.
 var lastDstNode atomic.Pointer[string]
 
-// wirePayload is a payload as it arrived from a link: its type name and bytes.
+// wirePayload is a payload as it arrived from a link: its type name and
+// bytes, and the type itself when the link reader's EventAlloc already
+// looked it up.
 type wirePayload struct {
 	typ string
 	raw []byte
+	mt  protoreflect.MessageType
 }
 
 // wireEvent is an event that arrived from a link, allocated with its wire
@@ -224,7 +227,11 @@ func (e *Event) Decode() error {
 		return nil
 	}
 	typ := e.wire.typ
-	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(typ))
+	mt := e.wire.mt
+	var err error
+	if mt == nil {
+		mt, err = protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(typ))
+	}
 	if err != nil {
 		return &DeliveryError{Code: CodeUnknownEvent, EventType: typ, Dst: e.Dst,
 			Message: fmt.Sprintf("event type %q is not registered in this process (link its generated package into the receiver)", typ)}
@@ -318,6 +325,26 @@ type EventAlloc struct {
 	reqs []wireRequest
 	evs  []wireEvent
 	hops []Hop
+	// The last payload type looked up, and its name: the events of a
+	// batch mostly share a type, and the registry's lookup took 5% of a
+	// link reader's time. Decode looks up the types not found here.
+	lastTyp string
+	lastMT  protoreflect.MessageType
+}
+
+// messageType returns the registered type named typ, or nil.
+func (a *EventAlloc) messageType(typ string) protoreflect.MessageType {
+	if a == nil {
+		return nil
+	}
+	if typ != a.lastTyp {
+		mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(typ))
+		if err != nil {
+			return nil // Decode says what is wrong, if the event is decoded at all
+		}
+		a.lastTyp, a.lastMT = typ, mt
+	}
+	return a.lastMT
 }
 
 func (a *EventAlloc) request() *wireRequest {
@@ -393,7 +420,7 @@ func (a *EventAlloc) FromEnvelope(env *mtpb.Envelope) (*Event, error) {
 			if raw == nil {
 				raw = []byte{} // an empty message is still a payload to decode
 			}
-			we.wp = wirePayload{typ: env.Type, raw: raw}
+			we.wp = wirePayload{typ: env.Type, raw: raw, mt: a.messageType(env.Type)}
 			ev.wire = &we.wp
 		}
 		if env.DstNode != "" {

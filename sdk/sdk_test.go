@@ -213,3 +213,26 @@ func TestEventAllocMatchesFromEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// TestEventAllocTypes: the payload types an EventAlloc looks up ahead of
+// Decode give what Decode alone gives, an unknown type included, whatever
+// the order of types in the batch.
+func TestEventAllocTypes(t *testing.T) {
+	var a sdk.EventAlloc
+	for i, typ := range []string{"google.protobuf.StringValue", "no.such.Type", "no.such.Type", "google.protobuf.StringValue", "google.protobuf.BytesValue"} {
+		ev, err := a.FromEnvelope(&mtpb.Envelope{Kind: mtpb.Envelope_REQUEST, Dst: "Echo", Type: typ, Payload: []byte{10, 1, 'x'}})
+		if err != nil {
+			t.Fatalf("event %d (%s): %v", i, typ, err)
+		}
+		err = ev.Decode()
+		if typ == "no.such.Type" {
+			if sdk.CodeOf(err) != sdk.CodeUnknownEvent {
+				t.Errorf("event %d (%s): Decode = %v, want an unknown-event error", i, typ, err)
+			}
+			continue
+		}
+		if err != nil || string(ev.Msg.ProtoReflect().Descriptor().FullName()) != typ {
+			t.Errorf("event %d (%s): Decode = %v, message %T", i, typ, err, ev.Msg)
+		}
+	}
+}
