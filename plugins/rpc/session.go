@@ -206,9 +206,13 @@ func (sess *session) run(ctx context.Context, st stream) {
 	sess.close(reason, unsent)
 }
 
-// receive hands a batch's events, made by alloc, to the node.
+// receive hands a batch's events, made by alloc, to the node. The replies
+// that Inline services send meanwhile on this link are written together,
+// once the batch is handed over.
 func (sess *session) receive(envs []*mtpb.Envelope, alloc *sdk.EventAlloc) {
 	w := sess.s.wire
+	sess.out.Hold()
+	defer sess.out.Release()
 	for _, env := range envs {
 		ev, err := alloc.FromEnvelope(env)
 		if err != nil {

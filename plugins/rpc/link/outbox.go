@@ -17,6 +17,7 @@ type Outbox struct {
 	q     []*sdk.Event
 	limit int
 	err   error // set by Close
+	held  bool  // between Hold and Release
 	wake  chan struct{}
 	full  sdk.DeliveryError // template of the queue-full error
 }
@@ -47,12 +48,40 @@ func (o *Outbox) Push(ev *sdk.Event) error {
 		return &full
 	}
 	o.q = append(o.q, ev)
-	first := len(o.q) == 1
+	wake := len(o.q) == 1 && !o.held || len(o.q) == holdMax
 	o.mu.Unlock()
-	if first {
+	if wake {
 		o.wakeUp()
 	}
 	return nil
+}
+
+// holdMax is how many events a held outbox gathers before it wakes the
+// writer all the same, so that a long burst is written while it grows.
+const holdMax = 256
+
+// Hold keeps pushes from waking the writer until Release: a link's reader
+// holds its outbox while it hands the node one received batch, so the
+// replies its Inline services push meanwhile leave in one batch, after one
+// wake-up of the writer, rather than one each (each wake-up of a parked
+// writer also wakes an idle thread: a futex call). Pushes from other
+// goroutines wait no longer than the batch takes, or until holdMax events
+// are queued. Hold and Release are for one goroutine at a time.
+func (o *Outbox) Hold() {
+	o.mu.Lock()
+	o.held = true
+	o.mu.Unlock()
+}
+
+// Release ends Hold, waking the writer if events are queued.
+func (o *Outbox) Release() {
+	o.mu.Lock()
+	o.held = false
+	n := len(o.q)
+	o.mu.Unlock()
+	if n > 0 {
+		o.wakeUp()
+	}
 }
 
 // wakeUp wakes the writer, if it is not awake already.
