@@ -90,8 +90,8 @@ else
 		pair "mt-test-http-rpc req/s" 'wrkrate http://127.0.0.1:18191/' "mt-test-http (in-memory hello) req/s" 'wrkrate http://127.0.0.1:18190/'
 		echo "ratio mt-test-http-rpc/mt-test-http: $(ratio "$RA" "$RB")"
 	else
-		FAILED+=("3. mt-test-http-rpc: not ready: $(tail -3 "$OUT/hello.out" "$OUT/mthr.out" | tr "\n" " ")")
-		echo "ROW FAILED: not ready"; tail -5 "$OUT/hello.out" "$OUT/mthr.out"
+		FAILED+=("3. mt-test-http-rpc: not ready: $(tail -n 3 "$OUT/hello.out" "$OUT/mthr.out" | tr "\n" " ")")
+		echo "ROW FAILED: not ready"; tail -n 5 "$OUT/hello.out" "$OUT/mthr.out"
 	fi
 fi
 
@@ -117,7 +117,7 @@ if waithttp http://127.0.0.1:18194/; then
 	BASE=$RB
 else
 	FAILED+=("4. HttpRpc via mtnode: not ready: $(head -c 300 "$OUT/mtnode.build" "$OUT/mta.out" "$OUT/mtb.out" 2>/dev/null | tr "\n" " ")")
-	echo "ROW FAILED: the mtnode pair is not ready"; tail -5 "$OUT/mta.out" "$OUT/mtb.out"
+	echo "ROW FAILED: the mtnode pair is not ready"; tail -n 5 "$OUT/mta.out" "$OUT/mtb.out"
 	BASE=""
 fi
 echo "# linked-in variant: rpcbench httprpc (WebServer + HttpRpc + RPC linked into one binary, as mtnode links RPC) -> rpcbench node (Echo)"
