@@ -297,6 +297,7 @@ func (c *Conn) Abandoned() []*sdk.Event {
 
 func (c *Conn) readLoop() error {
 	in := new(inFrame)
+	alloc := new(sdk.EventAlloc) // events in blocks, payload types looked up once per run of a type
 	for {
 		if err := c.stream.RecvMsg(in); err != nil {
 			return err
@@ -326,7 +327,7 @@ func (c *Conn) readLoop() error {
 		n := 0
 		for _, env := range envs {
 			n++
-			ev, err := sdk.FromEnvelope(env)
+			ev, err := alloc.FromEnvelope(env)
 			if err != nil {
 				// A malformed envelope has no trustworthy route to answer;
 				// hand the peer's code path an error event it can count.
