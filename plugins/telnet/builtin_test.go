@@ -6,7 +6,6 @@ import (
 
 	"github.com/mtnode/mtnode/examples/demo/telnetdemo"
 	"github.com/mtnode/mtnode/plugins/telnet"
-	"github.com/mtnode/mtnode/plugins/telnet/internal/pwhash"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -19,10 +18,7 @@ func login(c *client, password string) {
 }
 
 func TestConfigGet(t *testing.T) {
-	hash, err := pwhash.HashIter("open sesame", 1000) // cheap to check
-	if err != nil {
-		t.Fatal(err)
-	}
+	hash := cheapHash(t, "open sesame")
 	_, addr := startFileNode(t, fileNodeOpts{
 		conf: "# sessions, at most\nTelnet.maxSessions=5\nTelnet.password=" + hash + "\n",
 		env:  map[string]string{"MT_Telnet_idleTimeout": "5m"},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mtnode/mtnode/examples/demo/telnetdemo"
 	"github.com/mtnode/mtnode/plugins/telnet"
+	"github.com/mtnode/mtnode/plugins/telnet/internal/pwhash"
 	"github.com/mtnode/mtnode/proto/telnetpb"
 	"github.com/mtnode/mtnode/sdk"
 	"github.com/mtnode/mtnode/sdk/sdktest"
@@ -198,8 +199,23 @@ func TestRefuseUnprotectedAddress(t *testing.T) {
 	}
 }
 
+// cheapHash returns a stored hash of password with a small work factor. A
+// plain password would be hashed at Start with pwhash.DefaultIterations, and
+// every login checked at that cost: several seconds each under the race
+// detector on a loaded machine, past sdktest's 10s start bound. Tests of the
+// login flow give the stored form; TestPasswordHashWrittenBackOnlyToItsFile
+// covers the hashing of a plain password.
+func cheapHash(t *testing.T, password string) string {
+	t.Helper()
+	hash, err := pwhash.HashIter(password, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hash
+}
+
 func TestPassword(t *testing.T) {
-	_, addr := startNode(t, map[string]string{"password": "open sesame"}, builtins)
+	_, addr := startNode(t, map[string]string{"password": cheapHash(t, "open sesame")}, builtins)
 	c := dial(t, addr)
 	c.expect("Password: ")
 	c.send("wrong\r\n")
@@ -212,7 +228,7 @@ func TestPassword(t *testing.T) {
 }
 
 func TestLoginTimeout(t *testing.T) {
-	n, addr := startNode(t, map[string]string{"password": "open sesame", "loginTimeout": "100ms", "maxSessions": "1"}, builtins)
+	n, addr := startNode(t, map[string]string{"password": cheapHash(t, "open sesame"), "loginTimeout": "100ms", "maxSessions": "1"}, builtins)
 	for i := range 2 { // the second session gets the slot the first one lost
 		c := dial(t, addr)
 		c.expect("Password: ")
