@@ -351,24 +351,25 @@ func (a *EventAlloc) request() *wireRequest {
 	if a == nil {
 		return new(wireRequest)
 	}
-	if len(a.reqs) == 0 {
-		a.reqs = make([]wireRequest, eventBlock)
-	}
-	r := &a.reqs[0]
-	a.reqs = a.reqs[1:]
-	return r
+	return carve(&a.reqs)
 }
 
 func (a *EventAlloc) event() *wireEvent {
 	if a == nil {
 		return new(wireEvent)
 	}
-	if len(a.evs) == 0 {
-		a.evs = make([]wireEvent, eventBlock)
+	return carve(&a.evs)
+}
+
+// carve returns the next free slot of *block, allocating a new block of
+// eventBlock slots when it is used up. Slots are never handed out twice.
+func carve[T any](block *[]T) *T {
+	if len(*block) == 0 {
+		*block = make([]T, eventBlock)
 	}
-	e := &a.evs[0]
-	a.evs = a.evs[1:]
-	return e
+	p := &(*block)[0]
+	*block = (*block)[1:]
+	return p
 }
 
 // route returns a route of n hops with capacity c, which no other route

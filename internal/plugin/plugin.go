@@ -347,7 +347,7 @@ func (p *plugin) supervise(quit <-chan struct{}, pr *proc) {
 			<-pr.runDone
 			done = true
 		case <-idle:
-			quiet := time.Duration(monoNow()-pr.last.Load()) >= h.cfg.IdleTimeout
+			quiet := time.Duration(pluginrt.Nanotime()-pr.last.Load()) >= h.cfg.IdleTimeout
 			if quiet && pr.inFlight() == 0 && pr.conn.Queued() == 0 {
 				p.mu.Lock()
 				if p.proc == pr {

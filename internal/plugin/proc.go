@@ -171,7 +171,7 @@ type proc struct {
 	runErr   error
 
 	stopping atomic.Bool  // the host ended it on purpose
-	last     atomic.Int64 // monoNow of the last event sent, with an idle stop
+	last     atomic.Int64 // pluginrt.Nanotime of the last event sent, with an idle stop
 
 	mu       sync.Mutex
 	inflight map[trackKey]*sdk.Event
@@ -208,16 +208,9 @@ func (pr *proc) Send(ev *sdk.Event) error {
 // (Node.pluginIdleTimeout). Without one, the default, it reads no clock.
 func (pr *proc) touch() {
 	if pr.p.h.cfg.IdleTimeout > 0 {
-		pr.last.Store(monoNow())
+		pr.last.Store(pluginrt.Nanotime())
 	}
 }
-
-// clockBase is where monoNow counts from.
-var clockBase = time.Now()
-
-// monoNow reads the monotonic clock alone (time.Since's fast path), not the
-// wall clock time.Now reads too: sends call it.
-func monoNow() int64 { return int64(time.Since(clockBase)) }
 
 // Name implements router.Link.
 func (pr *proc) Name() string { return "plugin " + pr.p.name }
@@ -335,7 +328,7 @@ func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceM
 		CloseSend: up.closeSend,
 	})
 	pr.readyMsg = up.ready
-	pr.last.Store(monoNow())
+	pr.last.Store(pluginrt.Nanotime())
 	if !h.spawn(func(<-chan struct{}) {
 		pr.runErr = pr.conn.Run()
 		if pr.closeLink != nil {

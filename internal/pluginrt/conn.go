@@ -90,7 +90,7 @@ type Conn struct {
 	// started: Run has started the writer. Before, Send only queues: the
 	// frames queued with SendControl (the plugin's Ready) go first.
 	started   bool
-	lastWrite int64 // nanotime the last write ended, under mu
+	lastWrite int64 // Nanotime the last write ended, under mu
 	wake      chan struct{}
 	done      chan struct{}
 	doneOnce  sync.Once
@@ -114,12 +114,14 @@ type tryStream interface {
 // closer than this are gathered into batches by the writer, as before.
 const directGap = 20 * time.Microsecond
 
-// clockBase is where nanotime counts from.
+// clockBase is where Nanotime counts from.
 var clockBase = time.Now()
 
-// nanotime reads the monotonic clock only (time.Since's fast path), not
-// the wall clock time.Now reads too: Send reads it for each lone event.
-func nanotime() int64 { return int64(time.Since(clockBase)) }
+// Nanotime returns nanoseconds on the monotonic clock alone (time.Since's
+// fast path), without the wall clock time.Now reads too: cheap enough for
+// a link's per-event bookkeeping (Send reads it for each lone event, the
+// host's idle stop for each event sent).
+func Nanotime() int64 { return int64(time.Since(clockBase)) }
 
 // ErrConnClosed is returned by Send after the link closed.
 var ErrConnClosed = errors.New("pluginrt: link closed")
@@ -135,7 +137,6 @@ func NewConn(s Stream, cfg ConnConfig) *Conn {
 	c := &Conn{cfg: cfg, stream: s, credit: cfg.Credit,
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	c.direct, _ = s.(tryStream)
-
 	return c
 }
 
@@ -163,7 +164,7 @@ func (c *Conn) Send(ev *sdk.Event) error {
 	}
 	first := len(c.queue) == 0
 	if first && c.started && c.direct != nil && !c.busy && !c.left && len(c.ctrl) == 0 && c.credit > 0 {
-		if now := nanotime(); now-c.lastWrite > int64(directGap) {
+		if now := Nanotime(); now-c.lastWrite > int64(directGap) {
 			c.busy = true
 			c.credit--
 			grant := c.grant
@@ -221,7 +222,7 @@ func (c *Conn) writeDirect(ev *sdk.Event, grant uint32) {
 // caller) and wakes the writer, which did not write while busy was set.
 func (c *Conn) release() {
 	c.busy = false
-	c.lastWrite = nanotime()
+	c.lastWrite = Nanotime()
 	c.mu.Unlock()
 	c.signal()
 }
@@ -398,7 +399,7 @@ func (c *Conn) writeLoop() {
 		err := c.writeOut(left, ctrl, batch, grant)
 		c.mu.Lock()
 		c.busy = false
-		c.lastWrite = nanotime()
+		c.lastWrite = Nanotime()
 		c.mu.Unlock()
 		if err != nil {
 			return
