@@ -74,6 +74,47 @@ func (q *queue) push(ev *sdk.Event) error {
 	return nil
 }
 
+// pushBatch appends the events of evs that the queue admits, in order,
+// under one lock, as push would one at a time. The events it refuses are
+// moved to the front of evs and returned, with the error for them (all are
+// refused for one reason: the queue is full or closed).
+func (q *queue) pushBatch(evs []*sdk.Event) (refused []*sdk.Event, err error) {
+	q.mu.Lock()
+	if q.closed != nil {
+		q.mu.Unlock()
+		return evs, q.closed
+	}
+	n0 := len(q.items)
+	k := 0
+	for _, ev := range evs {
+		n := len(q.items)
+		if n >= q.limit && (ev.Kind == sdk.KindRequest || n >= q.limit+q.reserve) {
+			evs[k] = ev
+			k++
+			continue
+		}
+		q.items = append(q.items, ev)
+	}
+	n := len(q.items)
+	if n > q.high {
+		q.high = n
+	}
+	wake := false
+	if n0 == 0 && n > 0 {
+		q.ready.Store(true)
+		wake = q.waiting
+		q.waiting = false
+	}
+	q.mu.Unlock()
+	if wake {
+		q.signal <- struct{}{}
+	}
+	if k > 0 {
+		return evs[:k], errQueueFull
+	}
+	return nil, nil
+}
+
 var errQueueFull = &sdk.DeliveryError{Code: sdk.CodeQueueFull, Message: "queue is full (raise <Service>.queueLimit, or slow the sender down)"}
 
 // pop hands back the previous batch (nil at first) for reuse, waits for

@@ -224,13 +224,20 @@ func (s *service) deliver(ev *sdk.Event) error {
 
 func (s *service) push(q *queue, ev *sdk.Event) error {
 	err := q.push(ev)
+	if err != nil {
+		s.refused(ev, err)
+	}
+	return err
+}
+
+// refused counts ev, refused by one of s's queues with err.
+func (s *service) refused(ev *sdk.Event, err error) {
 	if err == errQueueFull {
 		s.queueFull.Add(1)
 		if ev.Kind != sdk.KindRequest {
 			s.n.droppedReplies.Add(1)
 		}
 	}
-	return err
 }
 
 // dispatch runs the handler for one event and turns a failure into an error
@@ -247,6 +254,7 @@ func (s *service) dispatch(c *svcContext, ev *sdk.Event) {
 	}
 	c.ev = ev
 	err := s.call(c, ev)
+	c.endRun()
 	s.handled.Add(1)
 	if err != nil {
 		s.handlerFailed(ev, err)
@@ -272,6 +280,7 @@ func (s *service) dispatchBatch(c *svcContext, batch []*sdk.Event) {
 func (s *service) dispatchFrom(c *svcContext, batch []*sdk.Event, i int) (next int) {
 	defer func() {
 		if p := recover(); p != nil {
+			c.endRun()
 			ev := batch[next]
 			s.handlerFailed(ev, s.panicked(ev, p))
 			next++
@@ -288,7 +297,9 @@ func (s *service) dispatchFrom(c *svcContext, batch []*sdk.Event, i int) (next i
 		}
 		c.ev = ev
 		c.calls++
-		if err := s.impl.Handle(c, ev); err != nil {
+		err := s.impl.Handle(c, ev)
+		c.endRun()
+		if err != nil {
 			s.handlerFailed(ev, err)
 		}
 	}

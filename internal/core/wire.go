@@ -9,6 +9,7 @@ func (c *svcContext) Wire() sdk.Wire {
 	if c.s.n.cfg.NoAdmin {
 		return nil
 	}
+	c.endRun()
 	return wireView{c.s.n}
 }
 

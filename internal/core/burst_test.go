@@ -1,0 +1,189 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// recv returns the next value from ch, failing the test after 5 s.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		var zero T
+		t.Fatalf("no %s within 5s", what)
+		return zero
+	}
+}
+
+// TestBurstKeepsOrderAcrossServices: the events of one handler call reach
+// their receivers in the order they were sent, even when a burst to one
+// service is gathered: Src sends a burst to Dst, then asks Mid to send Dst
+// something, and waits until Mid has. Dst must see the whole burst first,
+// so the burst was queued when Src sent elsewhere, not when Src returned.
+func TestBurstKeepsOrderAcrossServices(t *testing.T) {
+	const burst = outMax + outMax/2 // a full batch and a part of one
+	got := make(chan string, 2*burst)
+	forwarded := make(chan struct{}, 1)
+	dst := sdk.Define("Dst", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			got <- ev.Msg.(*wrapperspb.StringValue).GetValue()
+			return nil
+		})
+	})
+	mid := sdk.Define("Mid", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if ev.Kind == sdk.KindRequest {
+				c.Send(sdk.To("Dst"), wrapperspb.String("from Mid"))
+				forwarded <- struct{}{}
+			}
+			return nil
+		})
+	})
+	src := sdk.Define("Src", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if ev.Kind != sdk.KindRequest {
+				return nil
+			}
+			for i := range burst {
+				c.Send(sdk.To("Dst"), wrapperspb.String(strconv.Itoa(i)))
+			}
+			c.Send(sdk.To("Mid"), wrapperspb.String("go"))
+			<-forwarded // Mid has queued its event: still in this handler
+			c.Send(sdk.To("Dst"), wrapperspb.String("last"))
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{dst, mid, src}, Start: []string{"Dst", "Mid", "Src"}})
+	if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range burst {
+		if v := recv(t, got, "event "+strconv.Itoa(i)); v != strconv.Itoa(i) {
+			t.Fatalf("event %d: got %q, want %q (a burst's events must arrive in order, before what its sender caused later)", i, v, strconv.Itoa(i))
+		}
+	}
+	for _, want := range []string{"from Mid", "last"} {
+		if v := recv(t, got, want); v != want {
+			t.Fatalf("got %q, want %q", v, want)
+		}
+	}
+}
+
+// TestBurstPastQueueLimit: a burst longer than the receiver's queue limit
+// fills the queue and no more: every event past the limit comes back to the
+// sender as a queue-full error event, each counted once, and the receiver
+// gets the ones admitted, in order.
+func TestBurstPastQueueLimit(t *testing.T) {
+	const limit, burst = 100, 2*outMax + 30 // the limit falls inside a gathered batch
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	got := make(chan string, burst)
+	slow := sdk.Define("Slow", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			v := ev.Msg.(*wrapperspb.StringValue).GetValue()
+			if v == "hold" {
+				close(entered)
+				<-release
+				return nil
+			}
+			got <- v
+			return nil
+		})
+	}, sdk.QueueLen(limit))
+	errs := make(chan *sdk.Event, burst)
+	src := sdk.Define("Src", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if ev.Kind == sdk.KindError {
+				errs <- ev
+				return nil
+			}
+			for i := range burst {
+				c.Send(sdk.To("Slow"), wrapperspb.String(strconv.Itoa(i)))
+			}
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{slow, src}, Start: []string{"Slow", "Src"}})
+	if err := n.Send(sdk.To("Slow"), wrapperspb.String("hold")); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
+		t.Fatal(err)
+	}
+	refused := map[uint64]bool{}
+	for range burst - limit {
+		ev := recv(t, errs, "queue-full error event")
+		if !errors.Is(ev.Err, sdk.ErrQueueFull) {
+			t.Fatalf("got error %v, want ErrQueueFull", ev.Err)
+		}
+		refused[ev.ID] = true
+	}
+	if len(refused) != burst-limit {
+		t.Fatalf("got %d distinct refused requests, want %d", len(refused), burst-limit)
+	}
+	close(release)
+	for i := range limit {
+		if v := recv(t, got, "admitted event"); v != strconv.Itoa(i) {
+			t.Fatalf("admitted event %d: got %q, want %q", i, v, strconv.Itoa(i))
+		}
+	}
+	select {
+	case v := <-got:
+		t.Fatalf("got %q past the queue limit", v)
+	case ev := <-errs:
+		t.Fatalf("got an extra error event: %v", ev.Err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if st := findStats(n, "Slow"); st.QueueFull != burst-limit {
+		t.Errorf("got queue_full=%d, want %d", st.QueueFull, burst-limit)
+	}
+}
+
+// TestBurstSurvivesFailingHandler: what a handler sent before it failed or
+// panicked is delivered, ahead of the error event its failure causes.
+func TestBurstSurvivesFailingHandler(t *testing.T) {
+	for _, how := range []string{"error", "panic"} {
+		t.Run(how, func(t *testing.T) {
+			const burst = outMax + 3
+			got := make(chan string, burst)
+			sink := sdk.Define("Sink", func() sdk.Service {
+				return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+					got <- ev.Msg.(*wrapperspb.StringValue).GetValue()
+					return nil
+				})
+			})
+			bad := sdk.Define("Bad", func() sdk.Service {
+				return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+					for i := range burst {
+						c.Send(sdk.To("Sink"), wrapperspb.String(strconv.Itoa(i)))
+					}
+					if how == "panic" {
+						panic("after a burst")
+					}
+					return fmt.Errorf("after a burst")
+				})
+			})
+			n := newNode(t, Config{Services: []sdk.Spec{sink, bad}, Start: []string{"Sink", "Bad"}})
+			rep, err := n.Request(t.Context(), sdk.To("Bad"), wrapperspb.String("go"))
+			if err == nil {
+				t.Fatalf("got reply %v, want the handler's failure", rep)
+			}
+			for i := range burst {
+				if v := recv(t, got, "event "+strconv.Itoa(i)); v != strconv.Itoa(i) {
+					t.Fatalf("event %d: got %q", i, v)
+				}
+			}
+		})
+	}
+}
