@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -226,6 +227,15 @@ func (c *conn) fill(need int) error {
 			return ErrServerClosed
 		}
 		c.setReadDeadline(c.now.Add(cfg.idleTimeout), cfg.idleTimeout)
+		// Let the other runnable goroutines (connections netpoll woke)
+		// go first. Under load the client's next request is then
+		// usually here by the time this one reads, which saves a read
+		// that would find nothing, a park and a netpoll wake-up: per
+		// request 1.27 reads instead of 1.96 under wrk -c100 with the
+		// server pinned to one core (perf stat), as nginx's edge-
+		// triggered loop skips that read. With nothing else runnable it
+		// returns at once.
+		runtime.Gosched()
 	} else {
 		c.setReadDeadline(c.reqStart.Add(cfg.readTimeout), cfg.readTimeout)
 	}
