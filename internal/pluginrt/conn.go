@@ -386,8 +386,14 @@ func (c *Conn) writeLoop() {
 		if n == len(c.queue) {
 			c.queue, c.spare = c.spare[:0], c.queue[:0]
 		} else {
-			c.queue = append(c.spare[:0], c.queue[n:]...)
-			c.spare = nil
+			// Credit ran out first: the tail moves to the spare array,
+			// and the emptied queue array becomes the spare (cleared, so
+			// that it pins no event), rather than both being dropped and
+			// the queue growing again from nothing under a producer that
+			// keeps ahead of the peer's credit.
+			rest := append(c.spare[:0], c.queue[n:]...)
+			clear(c.queue)
+			c.queue, c.spare = rest, c.queue[:0]
 		}
 		c.credit -= uint32(n)
 		grant := c.grant

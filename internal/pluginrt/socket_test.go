@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -40,14 +41,24 @@ func socketPair(t testing.TB) (*net.UnixConn, *net.UnixConn) {
 
 // TestSocketConns: two Conns over the event socket carry events in order
 // within credit, and a Close on one side ends both, as over gRPC.
+//
+// With a small credit window the writer mostly finds more queued than it may
+// send, and carries the rest over to its next write: the order must hold
+// across those carries too.
 func TestSocketConns(t *testing.T) {
+	for _, window := range []uint32{DefaultWindow, 64} {
+		t.Run(fmt.Sprintf("window=%d", window), func(t *testing.T) { testSocketConns(t, window) })
+	}
+}
+
+func testSocketConns(t *testing.T, window uint32) {
 	a, b := socketPair(t)
 	sa, sb := NewSocketStream(a), NewSocketStream(b)
 	const n = 50000
 	var mu sync.Mutex
 	var got []uint64
-	ca := NewConn(sa, ConnConfig{Name: "a", Credit: DefaultWindow, Deliver: func(*sdk.Event) {}, CloseSend: sa.CloseWrite})
-	cb := NewConn(sb, ConnConfig{Name: "b", Credit: DefaultWindow, Deliver: func(ev *sdk.Event) {
+	ca := NewConn(sa, ConnConfig{Name: "a", Credit: window, Window: window, Deliver: func(*sdk.Event) {}, CloseSend: sa.CloseWrite})
+	cb := NewConn(sb, ConnConfig{Name: "b", Credit: window, Window: window, Deliver: func(ev *sdk.Event) {
 		mu.Lock()
 		got = append(got, ev.ID)
 		mu.Unlock()
