@@ -4,7 +4,8 @@
 # Runs the same wrk command against each server in turn, alternating, RUNS
 # times each: first with the server pinned to CPU 0 and wrk to CPU 1
 # (taskset), then unpinned. Prints medians, spreads and ratios to nginx,
-# an `ab -k -c 100` row, and what 10,000 idle keep-alive connections cost.
+# an `ab -k -c 100` row, what 10,000 idle keep-alive connections cost, and
+# a reference row: bench/http/rawhello, the ceiling of a Go net server here.
 # Only loopback addresses; every run is bounded in time.
 #
 # Knobs (environment): DURATION (wrk seconds, default 10), RUNS (3),
@@ -27,6 +28,11 @@ NGINX_PORT=$PORT_BASE
 MEM_PORT=$((PORT_BASE + 1))
 DISK_PORT=$((PORT_BASE + 2))
 PLUGIN_PORT=$((PORT_BASE + 3))
+RAW_PORT=$((PORT_BASE + 4))
+# The reference row: bench/http/rawhello, the least a Go net server does per
+# request (no parsing, no timeouts), to read mt-test-http's ratio beside the
+# ceiling Go and the kernel leave on this machine. Not a goal row.
+RAW="raw Go net.Conn (ceiling)"
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -77,6 +83,7 @@ trap cleanup EXIT
 log "bench-http: building into $TMP"
 go build -trimpath -o "$TMP/mt-test-http" ./cmd/mt-test-http
 go build -trimpath -o "$TMP/idleconns" ./bench/http/idleconns
+go build -trimpath -o "$TMP/rawhello" ./bench/http/rawhello
 
 mkdir -p "$TMP/www"
 printf 'Hello, World!' >"$TMP/www/index.html" # 13 bytes, as HelloWeb's body
@@ -135,10 +142,13 @@ start_servers() {
 	$prefix "$TMP/mt-test-http" --set HelloWeb.bindAddr=127.0.0.1:$DISK_PORT --set HelloWeb.docRoot="$TMP/www" \
 		--set Node.logLevel=warn >"$TMP/disk.log" 2>&1 &
 	PIDS+=($!)
+	$prefix "$TMP/rawhello" -addr 127.0.0.1:$RAW_PORT >"$TMP/raw.log" 2>&1 &
+	PIDS+=($!)
 	UP=()
 	check_server "nginx" "http://127.0.0.1:$NGINX_PORT/" "$TMP/nginx-error.log"
 	check_server "mt-test-http (memory)" "http://127.0.0.1:$MEM_PORT/" "$TMP/mem.log"
 	check_server "mt-test-http (disk)" "http://127.0.0.1:$DISK_PORT/" "$TMP/disk.log"
+	check_server "$RAW" "http://127.0.0.1:$RAW_PORT/" "$TMP/raw.log"
 }
 
 # check_server NAME URL LOG: adds "NAME|URL" to UP when the server answers
@@ -274,7 +284,7 @@ ab_rows() {
 	for run in $(seq "$RUNS"); do
 		for row in "${UP[@]}"; do
 			local name=${row%%|*} url=${row#*|}
-			[ "$name" = "mt-test-http (disk)" ] && continue
+			[ "$name" = "mt-test-http (disk)" ] || [ "$name" = "$RAW" ] && continue
 			# ab exits non-zero on a socket timeout (-s): one failed run,
 			# not the end of the benchmark.
 			if ! m=$($wp ab -q -k -c 100 -t "$DURATION" -n 100000000 -s 5 "$url" 2>&1); then
@@ -358,7 +368,7 @@ report() {
 		ab) echo "-- ab -k -c 100 -t $DURATION, pinned" ;;
 		esac
 		printf '%-26s %12s %8s %8s   %s\n' server "median req/s" spread "x nginx" "runs"
-		for name in "nginx" "mt-test-http (memory)" "mt-test-http (disk)" "mtnode + mt-demo plugin"; do
+		for name in "nginx" "mt-test-http (memory)" "mt-test-http (disk)" "mtnode + mt-demo plugin" "$RAW"; do
 			local vals=${RESULTS["$phase|$name"]:-}
 			local why=${FAILED["$phase|$name"]:-}
 			if [ -z "$why" ] && [ "$phase" = ab ]; then
