@@ -53,6 +53,11 @@ type ConnConfig struct {
 	// Deliver receives each inbound event, in order, on the reader
 	// goroutine. It must not block for long.
 	Deliver func(ev *sdk.Event)
+	// Delivered, when set, is called on the reader goroutine after the
+	// events of each inbound frame went to Deliver, before the reader
+	// waits for the next: a Deliver that gathers events (core.Inbox)
+	// queues them there.
+	Delivered func()
 	// Control receives inbound frames that carry no batch (Ready,
 	// Defines), on the reader goroutine. May be nil.
 	Control func(f *pluginpb.Frame)
@@ -336,6 +341,9 @@ func (c *Conn) readLoop() error {
 				ev = &sdk.Event{Kind: sdk.KindError, ID: env.GetId(), Err: de}
 			}
 			c.cfg.Deliver(ev)
+		}
+		if n > 0 && c.cfg.Delivered != nil {
+			c.cfg.Delivered()
 		}
 		if n > 0 {
 			c.mu.Lock()

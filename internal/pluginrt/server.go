@@ -131,6 +131,9 @@ func (s *Server) Link(stream pluginpb.Plugin_LinkServer) error {
 	}
 	rt := node.Router()
 	hostHop := UpHop("")
+	// Requests for the plugin's services gather per frame, queued a run
+	// at a time rather than one lock and wake-up each.
+	inbox := node.NewInbox()
 	conn = NewConn(link, ConnConfig{
 		Name:   "host link",
 		Credit: hello.Credit,
@@ -141,13 +144,19 @@ func (s *Server) Link(stream pluginpb.Plugin_LinkServer) error {
 				}
 				if ev.DstNode() == "" && !node.Has(ev.Dst) {
 					// Never send it back up: the host routed it here.
+					inbox.Flush()
 					rt.Fail(ev, sdk.CodeNoService, fmt.Sprintf("plugin %s does not hold service %q", hello.Name, ev.Dst), hello.Name)
 					return
 				}
+				if inbox.Deliver(ev) {
+					return
+				}
 			}
+			inbox.Flush()
 			rt.Deliver(ev)
 		},
-		Failed: func(ev *sdk.Event, err error) { rt.Fail(ev, sdk.CodeOf(err), err.Error(), hello.Name) },
+		Delivered: inbox.Flush,
+		Failed:    func(ev *sdk.Event, err error) { rt.Fail(ev, sdk.CodeOf(err), err.Error(), hello.Name) },
 	})
 	up.conn = conn
 	rt.SetUpstream(up)
