@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"

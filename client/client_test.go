@@ -15,8 +15,8 @@ import (
 
 	"github.com/mtnode/mtnode/client"
 	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/plugins/rpc"
-	"github.com/mtnode/mtnode/plugins/rpc/link"
 	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"

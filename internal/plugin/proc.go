@@ -19,7 +19,7 @@ import (
 
 	"github.com/mtnode/mtnode/internal/gctune"
 	"github.com/mtnode/mtnode/internal/pluginrt"
-	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
 )

@@ -16,7 +16,7 @@ import (
 
 	"github.com/mtnode/mtnode/internal/core"
 	"github.com/mtnode/mtnode/internal/gctune"
-	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
 )

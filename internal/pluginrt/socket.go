@@ -12,7 +12,7 @@ import (
 
 	"google.golang.org/grpc/mem"
 
-	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/link"
 )
 
 // The event socket carries the same frames as the Link stream, each as a

@@ -3,7 +3,7 @@ package rpc
 import (
 	"time"
 
-	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/sdk"
 )
 

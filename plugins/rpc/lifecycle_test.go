@@ -34,7 +34,7 @@ func TestNoGoroutinesLeft(t *testing.T) {
 // TestImportsOnlySDK: the RPC service reaches the node only through sdk
 // (sdk.Wire), never through internal packages.
 func TestImportsOnlySDK(t *testing.T) {
-	for _, dir := range []string{".", "link"} {
+	for _, dir := range []string{".", "../../link"} {
 		pkg, err := build.ImportDir(dir, 0)
 		if err != nil {
 			t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
 )

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"

@@ -31,7 +31,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mtnode/mtnode/internal/pluginrt"
-	"github.com/mtnode/mtnode/plugins/rpc/link"
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"

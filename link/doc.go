@@ -1,5 +1,7 @@
-// Package link is the wire protocol of mtnode's node links, shared by the
-// RPC service (package rpc) and the client API (package client).
+// Package link is the wire protocol of mtnode's links, shared by the RPC
+// service (package rpc), the client API (package client), and the plugin
+// host and runtime (packages plugin and pluginrt), whose event stream
+// carries the same batches.
 //
 // # Protocol
 //
