@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"os"
 	"path/filepath"
@@ -53,9 +54,15 @@ func FileRequestOf(r *Request) FileRequest {
 	return fr
 }
 
+// cachedFile is the size up to which a file's content is kept in its cache
+// entry (at most maxEntries of them: 16 MiB). Larger files are read (up to
+// smallFile) or sent with sendfile on each request.
+const cachedFile = 4 << 10
+
 // FileServer serves the files under one folder. It keeps open files in a
-// cache and checks each against the file system at most once per
-// Revalidate. It never serves anything outside the folder: paths with
+// cache, the content of those up to cachedFile bytes too, and checks each
+// against the file system at most once per Revalidate (a second): a file
+// replaced or changed is served anew from then on. It never serves anything outside the folder: paths with
 // ".." segments, encoded slashes or backslashes, NUL bytes, and symbolic
 // links that resolve outside it are refused.
 type FileServer struct {
@@ -78,8 +85,12 @@ type fileEntry struct {
 	lastMod  string
 	ctype    string
 	redirect bool // a directory: answer with a redirect to "path/"
-	checked  atomic.Int64
-	refs     atomic.Int32
+	// data is the content of a file of at most cachedFile bytes, read when
+	// it was opened: such a file is answered from memory, without a read,
+	// and its body always matches the size and ETag sent with it.
+	data    []byte
+	checked atomic.Int64
+	refs    atomic.Int32
 }
 
 func (e *fileEntry) release() {
@@ -390,7 +401,15 @@ func (fs *FileServer) load(rel string) (*fileEntry, error) {
 	}
 	ctype := contentType(real)
 	mt := st.ModTime()
+	var data []byte
+	if size := st.Size(); size <= cachedFile {
+		data = make([]byte, size)
+		if n, err := f.ReadAt(data, 0); int64(n) != size || (err != nil && !errors.Is(err, io.EOF)) {
+			data = nil // changing as we read: read it per request until revalidated
+		}
+	}
 	return &fileEntry{
+		data:    data,
 		f:       f,
 		name:    real,
 		size:    st.Size(),

@@ -230,23 +230,28 @@ func TestCleanPath(t *testing.T) {
 	}
 }
 
-// TestFileShrunk serves a small file that shrank after it was opened and
-// cached: the response must carry only the file's real bytes and then close
-// the connection, never fill the promised length from a reused buffer.
+// TestFileShrunk serves a file read per request (bigger than cachedFile,
+// at most smallFile) that shrank after it was opened and cached: the
+// response must carry only the file's real bytes and then close the
+// connection, never fill the promised length from a reused buffer.
 func TestFileShrunk(t *testing.T) {
 	addr, root, fs := fileFixture(t)
 	fs.revalidate = time.Hour // keep serving the entry opened before the change
-	c := dial(t, addr)
-	// Fill the connection's write buffer with other bytes first.
-	c.send("GET /sub/a.css HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-	c.read("GET")
-	if r := c.read("GET"); r.body != "Hello, World!" {
-		t.Fatalf("before: got %q", r.body)
-	}
-	if err := os.Truncate(filepath.Join(root, "hello.txt"), 5); err != nil {
+	content := "Hello" + strings.Repeat("x", cachedFile)
+	if err := os.WriteFile(filepath.Join(root, "mid.txt"), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.send("GET /sub/a.css HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /sub/a.css HTTP/1.1\r\nHost: x\r\n\r\n")
+	c := dial(t, addr)
+	// Fill the connection's write buffer with other bytes first.
+	c.send("GET /sub/a.css HTTP/1.1\r\nHost: x\r\n\r\nGET /mid.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.read("GET")
+	if r := c.read("GET"); r.body != content {
+		t.Fatalf("before: got %d bytes, want %d", len(r.body), len(content))
+	}
+	if err := os.Truncate(filepath.Join(root, "mid.txt"), 5); err != nil {
+		t.Fatal(err)
+	}
+	c.send("GET /sub/a.css HTTP/1.1\r\nHost: x\r\n\r\nGET /mid.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /sub/a.css HTTP/1.1\r\nHost: x\r\n\r\n")
 	c.read("GET")
 	r, err := http.ReadResponse(c.br, &http.Request{Method: "GET"})
 	if err != nil {
@@ -257,6 +262,35 @@ func TestFileShrunk(t *testing.T) {
 		t.Fatalf("got body %q, %v; want %q cut short by the close (io.ErrUnexpectedEOF)", b, err, "Hello")
 	}
 	c.expectClosed()
+}
+
+// TestFileSnapshot: a file of at most cachedFile bytes is answered from the
+// content read when it was opened, whole and matching its Content-Length
+// and ETag, even if it changes in place; once the entry is revalidated the
+// new content is served.
+func TestFileSnapshot(t *testing.T) {
+	addr, root, fs := fileFixture(t)
+	fs.revalidate = time.Hour
+	first := get(t, addr, "GET", "/hello.txt")
+	if first.body != "Hello, World!" {
+		t.Fatalf("got %q", first.body)
+	}
+	name := filepath.Join(root, "hello.txt")
+	if err := os.WriteFile(name, []byte("Bye"), 0o644); err != nil { // in place: same inode
+		t.Fatal(err)
+	}
+	r := get(t, addr, "GET", "/hello.txt")
+	if r.body != "Hello, World!" || r.header.Get("ETag") != first.header.Get("ETag") {
+		t.Fatalf("before revalidation: got %q with ETag %s, want the snapshot %q with ETag %s",
+			r.body, r.header.Get("ETag"), "Hello, World!", first.header.Get("ETag"))
+	}
+	fs.mu.Lock()
+	fs.revalidate = 0
+	fs.mu.Unlock()
+	r = get(t, addr, "GET", "/hello.txt")
+	if r.body != "Bye" || r.header.Get("ETag") == first.header.Get("ETag") {
+		t.Fatalf("after revalidation: got %q with ETag %s, want %q with a new ETag", r.body, r.header.Get("ETag"), "Bye")
+	}
 }
 
 // TestFolderRedirect checks that a folder's redirect stays on this host:

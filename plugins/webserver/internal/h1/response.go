@@ -214,7 +214,10 @@ func (w *ResponseWriter) appendResponse(dst, date []byte) []byte {
 		return dst
 	}
 	if w.file != nil {
-		if w.fileLen <= smallFile {
+		if d := w.file.data; d != nil {
+			dst = append(dst, d[w.fileOff:w.fileOff+w.fileLen]...)
+			w.dropFile()
+		} else if w.fileLen <= smallFile {
 			l := len(dst)
 			dst = grow(dst, int(w.fileLen))
 			n, _ := w.file.f.ReadAt(dst[l:l+int(w.fileLen)], w.fileOff)
