@@ -1,6 +1,7 @@
 // Command testplugin is the plugin the plugin host's tests launch.
 //
-// Services: TEcho (replies with the payload), Sink (counts; "flush" answers
+// Services: TEcho (replies with the payload), TInline (the same, Inline),
+// Sink (counts; "flush" answers
 // the count and ends a CPU profile, "mark" answers it), Hold ("crash" exits with status 7; "hold <dur>" answers after
 // dur; anything else is kept unanswered), Version (answers the version set
 // with -ldflags -X main.version=...), Conf (answers Conf.greeting), Relay
@@ -152,6 +153,16 @@ func main() {
 				return nil
 			})
 		}, sdk.Accepts(&wrapperspb.StringValue{})),
+		// TInline is TEcho declared Inline, as mt-demo's Echo is: it runs
+		// on the link reader's goroutine.
+		sdk.Define("TInline", func() sdk.Service {
+			return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+				if ev.Kind == sdk.KindRequest {
+					c.Reply(ev.Msg)
+				}
+				return nil
+			})
+		}, sdk.Accepts(&wrapperspb.StringValue{}), sdk.Inline()),
 		sdk.Define("Sink", func() sdk.Service { return new(sink) }),
 		sdk.Define("Hold", func() sdk.Service { return new(hold) }),
 		sdk.Define("Version", func() sdk.Service {
