@@ -27,7 +27,10 @@ func (e *Event) AppendEnvelope(b []byte, withDstNode bool) ([]byte, error) {
 	if withDstNode {
 		dstNode = e.DstNode()
 	}
-	if !utf8.ValidString(e.Dst) || !utf8.ValidString(typ) || !utf8.ValidString(dstNode) {
+	// A decoded payload's type name is its descriptor's full name, dotted
+	// identifiers (protodesc checks them), so only a type name that came
+	// in from a peer with undecoded bytes needs checking.
+	if !utf8.ValidString(e.Dst) || (e.Msg == nil && !utf8.ValidString(typ)) || !utf8.ValidString(dstNode) {
 		return b, fmt.Errorf("sdk: encoding %s: %w", typ, errNotUTF8)
 	}
 	var payload []byte
