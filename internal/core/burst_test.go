@@ -25,6 +25,24 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
+// collector is a queued service (queue limit limit) that passes on to got
+// the string values it is sent, except "hold": on that one it closes
+// entered and waits in its handler until release is closed.
+func collector(name string, limit int, got chan<- string, entered chan<- struct{}, release <-chan struct{}) sdk.Spec {
+	return sdk.Define(name, func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			v := ev.Msg.(*wrapperspb.StringValue).GetValue()
+			if v == "hold" {
+				close(entered)
+				<-release
+				return nil
+			}
+			got <- v
+			return nil
+		})
+	}, sdk.QueueLen(limit))
+}
+
 // TestBurstKeepsOrderAcrossServices: the events of one handler call reach
 // their receivers in the order they were sent, even when a burst to one
 // service is gathered: Src sends a burst to Dst, then asks Mid to send Dst
@@ -88,18 +106,7 @@ func TestBurstPastQueueLimit(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{})
 	got := make(chan string, burst)
-	slow := sdk.Define("Slow", func() sdk.Service {
-		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
-			v := ev.Msg.(*wrapperspb.StringValue).GetValue()
-			if v == "hold" {
-				close(entered)
-				<-release
-				return nil
-			}
-			got <- v
-			return nil
-		})
-	}, sdk.QueueLen(limit))
+	slow := collector("Slow", limit, got, entered, release)
 	errs := make(chan *sdk.Event, burst)
 	src := sdk.Define("Src", func() sdk.Service {
 		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {

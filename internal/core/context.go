@@ -94,12 +94,7 @@ func (c *svcContext) flushOut() {
 	if len(c.out) == 0 {
 		return
 	}
-	d := c.outDst
-	refused, err := d.queues[0].pushBatch(c.out)
-	for _, ev := range refused {
-		d.refused(ev, err)
-		c.s.n.router.Refuse(ev, err)
-	}
+	c.outDst.queueBatch(c.out)
 	clear(c.out)
 	c.out = c.out[:0]
 }

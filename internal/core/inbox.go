@@ -54,12 +54,7 @@ func (b *Inbox) Flush() {
 	if len(b.out) == 0 {
 		return
 	}
-	d := b.dst
-	refused, err := d.queues[0].pushBatch(b.out)
-	for _, ev := range refused {
-		d.refused(ev, err)
-		b.n.router.Refuse(ev, err)
-	}
+	b.dst.queueBatch(b.out)
 	clear(b.out)
 	b.out = b.out[:0]
 }

@@ -20,20 +20,7 @@ func TestInbox(t *testing.T) {
 	got := map[string]chan string{"A": make(chan string, 300), "B": make(chan string, 300)}
 	release := make(chan struct{})
 	entered := make(chan struct{})
-	collect := func(name string) sdk.Spec {
-		return sdk.Define(name, func() sdk.Service {
-			return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
-				v := ev.Msg.(*wrapperspb.StringValue).GetValue()
-				if v == "hold" {
-					close(entered)
-					<-release
-					return nil
-				}
-				got[name] <- v
-				return nil
-			})
-		}, sdk.QueueLen(limit))
-	}
+	collect := func(name string) sdk.Spec { return collector(name, limit, got[name], entered, release) }
 	inline := sdk.Define("I", func() sdk.Service {
 		return sdk.HandlerFunc(func(sdk.Context, *sdk.Event) error { return nil })
 	}, sdk.Inline())

@@ -230,6 +230,17 @@ func (s *service) push(q *queue, ev *sdk.Event) error {
 	return err
 }
 
+// queueBatch queues evs, in order, into the one queue of s under one lock
+// (see queue.pushBatch). The events it refuses are counted and answered
+// with error events, as push's refusals are.
+func (s *service) queueBatch(evs []*sdk.Event) {
+	refused, err := s.queues[0].pushBatch(evs)
+	for _, ev := range refused {
+		s.refused(ev, err)
+		s.n.router.Refuse(ev, err)
+	}
+}
+
 // refused counts ev, refused by one of s's queues with err.
 func (s *service) refused(ev *sdk.Event, err error) {
 	if err == errQueueFull {
