@@ -54,7 +54,7 @@ func (q *queue) push(ev *sdk.Event) error {
 		return q.closed
 	}
 	n := len(q.items)
-	if n >= q.limit && (ev.Kind == sdk.KindRequest || n >= q.limit+q.reserve) {
+	if !q.admits(n, ev) {
 		q.mu.Unlock()
 		return errQueueFull
 	}
@@ -74,6 +74,13 @@ func (q *queue) push(ev *sdk.Event) error {
 	return nil
 }
 
+// admits reports whether a queue holding n events takes ev: a request up
+// to limit, a reply or error event up to limit+reserve. Call it with q.mu
+// held.
+func (q *queue) admits(n int, ev *sdk.Event) bool {
+	return n < q.limit || (ev.Kind != sdk.KindRequest && n < q.limit+q.reserve)
+}
+
 // pushBatch appends the events of evs that the queue admits, in order,
 // under one lock, as push would one at a time. The events it refuses are
 // moved to the front of evs and returned, with the error for them (all are
@@ -87,8 +94,7 @@ func (q *queue) pushBatch(evs []*sdk.Event) (refused []*sdk.Event, err error) {
 	n0 := len(q.items)
 	k := 0
 	for _, ev := range evs {
-		n := len(q.items)
-		if n >= q.limit && (ev.Kind == sdk.KindRequest || n >= q.limit+q.reserve) {
+		if !q.admits(len(q.items), ev) {
 			evs[k] = ev
 			k++
 			continue
