@@ -40,23 +40,17 @@ type svcContext struct {
 	chunkDst *service
 	burst    int
 
-	// outDst is the local service the current handler call sent its last
-	// event to, while that event began or continued a burst; out holds the
+	// run.dst is the local service the current handler call sent its last
+	// event to, while that event began or continued a burst; run holds the
 	// burst's events not queued yet. See post.
-	out    []*sdk.Event
-	outDst *service
+	run gather
 }
-
-// outMax is how many events of a handler's burst to one service wait in
-// out before they are queued: one lock, and at most one wake-up of the
-// receiver, for each outMax events instead of one each.
-const outMax = 64
 
 // post queues ev, a request or reply for the running local service d.
 //
 // The first event a handler call sends to d is queued before post returns,
 // like any lone send. The events it sends right after that to the same
-// service (a burst) are gathered in c.out instead, and queued together
+// service (a burst) are gathered in c.run instead, and queued together
 // when outMax wait, when the handler sends anywhere else or by another
 // path, and at the latest when it returns (see endRun). So each receiver
 // gets a handler's events in the order they were sent, the events of one
@@ -65,16 +59,13 @@ const outMax = 64
 // (queue full, stopped) come back to the sender as error events, as they
 // would from a lone send.
 func (c *svcContext) post(d *service, ev *sdk.Event) {
-	if d == c.outDst {
-		c.out = append(c.out, ev)
-		if len(c.out) == outMax {
-			c.flushOut()
-		}
+	if d == c.run.dst {
+		c.run.add(ev)
 		return
 	}
 	c.endRun()
 	if len(d.queues) == 1 {
-		c.outDst = d // a burst to d gathers from the next event on
+		c.run.dst = d // a burst to d gathers from the next event on
 	}
 	if err := d.deliver(ev); err != nil {
 		c.s.n.router.Refuse(ev, err)
@@ -83,20 +74,10 @@ func (c *svcContext) post(d *service, ev *sdk.Event) {
 
 // endRun queues the events of the current burst, if any, and ends it.
 func (c *svcContext) endRun() {
-	if c.outDst != nil {
-		c.flushOut()
-		c.outDst = nil
+	if c.run.dst != nil {
+		c.run.flush()
+		c.run.dst = nil
 	}
-}
-
-// flushOut queues the events post gathered for c.outDst.
-func (c *svcContext) flushOut() {
-	if len(c.out) == 0 {
-		return
-	}
-	c.outDst.queueBatch(c.out)
-	clear(c.out)
-	c.out = c.out[:0]
 }
 
 // evChunks are the chunk lengths newEvent allocates, smallest first. 96·k

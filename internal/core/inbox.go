@@ -13,8 +13,7 @@ import "github.com/mtnode/mtnode/sdk"
 // gathered: the reader must Flush before it blocks.
 type Inbox struct {
 	n   *Node
-	dst *service
-	out []*sdk.Event
+	run gather
 }
 
 // NewInbox returns an Inbox that queues into n's services.
@@ -29,32 +28,19 @@ func (b *Inbox) Deliver(ev *sdk.Event) bool {
 	if ev.Kind != sdk.KindRequest || ev.DstNode() != "" || len(ev.Route) > sdk.MaxRoute {
 		return false
 	}
-	d := b.dst
+	d := b.run.dst
 	if d == nil || d.name != ev.Dst || d.state.Load() != stateRunning {
 		d = b.n.lookup(ev.Dst)
 		if d == nil || len(d.queues) != 1 || d.state.Load() != stateRunning {
 			return false
 		}
 	}
-	if d != b.dst {
-		b.Flush()
-		b.dst = d
-	}
-	b.out = append(b.out, ev)
-	if len(b.out) == outMax {
-		b.Flush()
-	}
+	b.run.to(d)
+	b.run.add(ev)
 	return true
 }
 
 // Flush queues what Deliver gathered. Events the service refuses (queue
 // full, stopped) are answered with error events and counted, as a lone
 // delivery's would be.
-func (b *Inbox) Flush() {
-	if len(b.out) == 0 {
-		return
-	}
-	b.dst.queueBatch(b.out)
-	clear(b.out)
-	b.out = b.out[:0]
-}
+func (b *Inbox) Flush() { b.run.flush() }
