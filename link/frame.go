@@ -72,37 +72,37 @@ func (f *Frame) Decode(b []byte) error {
 	return nil
 }
 
-// newEnvelope returns a zeroed envelope from the reusable storage. When the
-// storage grows, envelopes handed out earlier in this batch stay where they
-// are (the old array lives on while referenced).
+// newEnvelope returns a zeroed envelope from the reusable storage, keeping
+// its route's storage.
 func (f *Frame) newEnvelope() *mtpb.Envelope {
-	if len(f.envs) == cap(f.envs) {
-		f.envs = make([]mtpb.Envelope, 0, max(64, 2*cap(f.envs)))
-	}
-	f.envs = f.envs[:len(f.envs)+1]
-	env := &f.envs[len(f.envs)-1]
+	env := nextSlot(&f.envs, 64)
 	*env = mtpb.Envelope{Route: env.Route[:0]}
 	return env
 }
 
 func (f *Frame) newHop() *mtpb.Hop {
-	if len(f.hops) == cap(f.hops) {
-		f.hops = make([]mtpb.Hop, 0, max(64, 2*cap(f.hops)))
-	}
-	f.hops = f.hops[:len(f.hops)+1]
-	h := &f.hops[len(f.hops)-1]
+	h := nextSlot(&f.hops, 64)
 	*h = mtpb.Hop{}
 	return h
 }
 
 func (f *Frame) newError() *mtpb.Error {
-	if len(f.errs) == cap(f.errs) {
-		f.errs = make([]mtpb.Error, 0, max(8, 2*cap(f.errs)))
-	}
-	f.errs = f.errs[:len(f.errs)+1]
-	e := &f.errs[len(f.errs)-1]
+	e := nextSlot(&f.errs, 8)
 	*e = mtpb.Error{}
 	return e
+}
+
+// nextSlot returns the next slot of *s, which Decode empties (length 0,
+// storage kept) for each batch; the caller zeroes it. When the storage is
+// full a new array of at least minCap slots replaces it, and the slots
+// handed out earlier in this batch stay where they are (the old array lives
+// on while referenced).
+func nextSlot[T any](s *[]T, minCap int) *T {
+	if len(*s) == cap(*s) {
+		*s = make([]T, 0, max(minCap, 2*cap(*s)))
+	}
+	*s = (*s)[:len(*s)+1]
+	return &(*s)[len(*s)-1]
 }
 
 // name returns b as a string, interned; *last is the field's last name,
