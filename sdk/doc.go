@@ -73,18 +73,6 @@
 // again; past that they are counted as dropped replies and logged at Warn.
 // Sending never blocks a service goroutine.
 //
-// A handler's lone send to a local service is in the receiver's queue when
-// Send (or Reply) returns. A burst, that is events sent one after another
-// to the same local service in one Handle call, is queued in batches: the
-// events after the first may wait until 64 have gathered, the handler sends
-// to another service or by another path, or Handle returns. Each receiver
-// still gets a handler's events in the order they were sent, and the events
-// of one Handle call reach their receivers in sending order; a burst just
-// takes the receiver's queue lock, and wakes it, once per batch instead of
-// once per event. So a handler that sends a burst and then waits for its
-// receiver to handle the last event (on a channel, say) waits forever:
-// handlers should not wait for each other.
-//
 // # Delivery kinds
 //
 // By default a service has one goroutine and one queue. [Workers] gives it N

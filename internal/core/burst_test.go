@@ -44,12 +44,11 @@ func collector(name string, limit int, got chan<- string, entered chan<- struct{
 }
 
 // TestBurstKeepsOrderAcrossServices: the events of one handler call reach
-// their receivers in the order they were sent, even when a burst to one
-// service is gathered: Src sends a burst to Dst, then asks Mid to send Dst
-// something, and waits until Mid has. Dst must see the whole burst first,
-// so the burst was queued when Src sent elsewhere, not when Src returned.
+// their receivers in the order they were sent: Src sends a burst to Dst,
+// then asks Mid to send Dst something, and waits until Mid has. Dst must
+// see the whole burst first.
 func TestBurstKeepsOrderAcrossServices(t *testing.T) {
-	const burst = outMax + outMax/2 // a full batch and a part of one
+	const burst = 96
 	got := make(chan string, 2*burst)
 	forwarded := make(chan struct{}, 1)
 	dst := sdk.Define("Dst", func() sdk.Service {
@@ -97,12 +96,57 @@ func TestBurstKeepsOrderAcrossServices(t *testing.T) {
 	}
 }
 
+// TestBurstIsQueuedWhenSendReturns: every event of a burst, not only the
+// first, is in its receiver's queue when Send returns, so what the handler
+// then signals to another goroutine comes after all of them (as
+// TestSendIsQueuedWhenItReturns checks for one event). Sends gathered and
+// queued when the handler returns would break this; the Timer's test
+// harness, which signals from inside a handler, relies on it.
+func TestBurstIsQueuedWhenSendReturns(t *testing.T) {
+	const burst = 200
+	got := make(chan string, burst+1)
+	sink := sdk.Define("Sink", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			got <- ev.Msg.(*wrapperspb.StringValue).GetValue()
+			return nil
+		})
+	})
+	sent, release := make(chan struct{}), make(chan struct{})
+	src := sdk.Define("Src", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			for i := range burst {
+				c.Send(sdk.To("Sink"), wrapperspb.String(strconv.Itoa(i)))
+			}
+			close(sent)
+			<-release // still in the handler when the test sends
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{sink, src}, Start: []string{"Sink", "Src"}})
+	defer close(release)
+	if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
+		t.Fatal(err)
+	}
+	<-sent
+	if err := n.Send(sdk.To("Sink"), wrapperspb.String("from outside")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range burst {
+		if v := recv(t, got, "event "+strconv.Itoa(i)); v != strconv.Itoa(i) {
+			t.Fatalf("event %d: got %q, want %q (all of the burst before what came after Send returned)", i, v, strconv.Itoa(i))
+		}
+	}
+	if v := recv(t, got, "the outside event"); v != "from outside" {
+		t.Fatalf("got %q, want %q", v, "from outside")
+	}
+}
+
 // TestBurstPastQueueLimit: a burst longer than the receiver's queue limit
 // fills the queue and no more: every event past the limit comes back to the
 // sender as a queue-full error event, each counted once, and the receiver
 // gets the ones admitted, in order.
 func TestBurstPastQueueLimit(t *testing.T) {
-	const limit, burst = 100, 2*outMax + 30 // the limit falls inside a gathered batch
+	const limit, burst = 100, 158
 	release := make(chan struct{})
 	entered := make(chan struct{})
 	got := make(chan string, burst)
@@ -162,7 +206,7 @@ func TestBurstPastQueueLimit(t *testing.T) {
 func TestBurstSurvivesFailingHandler(t *testing.T) {
 	for _, how := range []string{"error", "panic"} {
 		t.Run(how, func(t *testing.T) {
-			const burst = outMax + 3
+			const burst = 67
 			got := make(chan string, burst)
 			sink := sdk.Define("Sink", func() sdk.Service {
 				return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {

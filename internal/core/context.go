@@ -39,45 +39,6 @@ type svcContext struct {
 	spare    []sdk.Event
 	chunkDst *service
 	burst    int
-
-	// run.dst is the local service the current handler call sent its last
-	// event to, while that event began or continued a burst; run holds the
-	// burst's events not queued yet. See post.
-	run gather
-}
-
-// post queues ev, a request or reply for the running local service d.
-//
-// The first event a handler call sends to d is queued before post returns,
-// like any lone send. The events it sends right after that to the same
-// service (a burst) are gathered in c.run instead, and queued together
-// when outMax wait, when the handler sends anywhere else or by another
-// path, and at the latest when it returns (see endRun). So each receiver
-// gets a handler's events in the order they were sent, the events of one
-// handler call reach their receivers in sending order, and a burst takes
-// the receiver's lock once per outMax events. Events the receiver refuses
-// (queue full, stopped) come back to the sender as error events, as they
-// would from a lone send.
-func (c *svcContext) post(d *service, ev *sdk.Event) {
-	if d == c.run.dst {
-		c.run.add(ev)
-		return
-	}
-	c.endRun()
-	if len(d.queues) == 1 {
-		c.run.dst = d // a burst to d gathers from the next event on
-	}
-	if err := d.deliver(ev); err != nil {
-		c.s.n.router.Refuse(ev, err)
-	}
-}
-
-// endRun queues the events of the current burst, if any, and ends it.
-func (c *svcContext) endRun() {
-	if c.run.dst != nil {
-		c.run.flush()
-		c.run.dst = nil
-	}
 }
 
 // evChunks are the chunk lengths newEvent allocates, smallest first. 96·k
@@ -142,7 +103,6 @@ func (c *svcContext) newID() uint64 {
 // last event handled and of the spare event slots, so that an idle service
 // keeps none of the events it handled or sent alive.
 func (c *svcContext) flush() {
-	c.endRun()
 	if c.sent != 0 {
 		c.s.sent.Add(c.sent)
 		c.sent = 0
@@ -181,17 +141,17 @@ func (c *svcContext) send(to sdk.Addr, msg proto.Message, route sdk.Route, id ui
 		id = c.newID()
 	}
 	if to.Node != "" || len(route) > sdk.MaxRoute {
-		c.endRun()
 		return s.send(to, msg, route, id)
 	}
 	c.sent++
 	if d := c.local(to.Service); d != nil {
 		ev := c.newEvent(d)
 		ev.Msg, ev.Kind, ev.ID, ev.Dst, ev.Route = msg, sdk.KindRequest, id, to.Service, route
-		c.post(d, ev)
+		if err := d.deliver(ev); err != nil {
+			s.n.router.Refuse(ev, err)
+		}
 		return id
 	}
-	c.endRun()
 	s.n.router.Deliver(&sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: to.Service, Route: route})
 	return id
 }
@@ -215,7 +175,6 @@ func (c *svcContext) Forward(to sdk.Addr, msg proto.Message) {
 		c.s.log.Warn("forward outside of an event handler ignored")
 		return
 	}
-	c.endRun()
 	ev := *c.ev
 	ev.Kind = sdk.KindRequest
 	ev.Dst = to.Service
@@ -241,36 +200,31 @@ func (c *svcContext) ReplyTo(ev *sdk.Event, msg proto.Message) { c.replyTo(ev, m
 // hop is a running local service.
 func (c *svcContext) replyTo(ev *sdk.Event, msg proto.Message) {
 	n := len(ev.Route) - 1
-	var d *service
-	if n >= 0 && ev.Route[n].Kind == sdk.HopService {
-		d = c.local(ev.Route[n].Name)
+	if n < 0 || ev.Route[n].Kind != sdk.HopService {
+		c.s.replyTo(ev, msg)
+		return
 	}
+	d := c.local(ev.Route[n].Name)
 	if d == nil {
-		c.endRun()
 		c.s.replyTo(ev, msg)
 		return
 	}
 	c.sent++
 	rep := c.newEvent(d)
 	rep.Msg, rep.Kind, rep.ID, rep.Route = msg, sdk.KindReply, ev.ID, ev.Route[:n:n]
-	c.post(d, rep)
+	if err := d.deliver(rep); err != nil {
+		c.s.n.router.Refuse(rep, err)
+	}
 }
-func (c *svcContext) Fail(ev *sdk.Event, err error) {
-	c.endRun()
-	c.s.fail(ev, err)
-}
+func (c *svcContext) Fail(ev *sdk.Event, err error) { c.s.fail(ev, err) }
 
-func (c *svcContext) Go(fn func(ctx context.Context)) {
-	c.endRun()
-	c.s.goOwned(fn)
-}
+func (c *svcContext) Go(fn func(ctx context.Context)) { c.s.goOwned(fn) }
 
 // Admin implements sdk.AdminContext, unless the node withholds it.
 func (c *svcContext) Admin() sdk.Admin {
 	if c.s.n.cfg.NoAdmin {
 		return nil
 	}
-	c.endRun()
 	return adminView{c.s.n}
 }
 

@@ -8,9 +8,13 @@ import "github.com/mtnode/mtnode/sdk"
 const outMax = 64
 
 // gather is a run of events for one local service with one queue that are
-// not queued yet: a handler's burst (svcContext.post) or the requests of a
-// link reader's frame (Inbox). Its owner adds events in order and flushes
-// before anything that must come after them.
+// not queued yet: the requests of a link reader's frame (Inbox). Its owner
+// adds events in order and flushes before anything that must come after
+// them.
+//
+// A handler's sends do not gather: each is in its receiver's queue when
+// Send returns (TestSendIsQueuedWhenItReturns, TestBurstIsQueuedWhenSendReturns),
+// which code that signals another goroutine after sending relies on.
 type gather struct {
 	dst *service
 	out []*sdk.Event

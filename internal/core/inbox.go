@@ -4,7 +4,7 @@ import "github.com/mtnode/mtnode/sdk"
 
 // Inbox gathers the requests a link reader hands in, so that a run of
 // events for one local service is queued under one lock, with at most one
-// wake-up of the service, as a handler's burst is (see svcContext.post).
+// wake-up of the service (see gather).
 // A reader that decodes a frame of many events delivers each with Deliver
 // and calls Flush at the end of the frame.
 //

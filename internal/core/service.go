@@ -265,7 +265,6 @@ func (s *service) dispatch(c *svcContext, ev *sdk.Event) {
 	}
 	c.ev = ev
 	err := s.call(c, ev)
-	c.endRun()
 	s.handled.Add(1)
 	if err != nil {
 		s.handlerFailed(ev, err)
@@ -291,7 +290,6 @@ func (s *service) dispatchBatch(c *svcContext, batch []*sdk.Event) {
 func (s *service) dispatchFrom(c *svcContext, batch []*sdk.Event, i int) (next int) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.endRun()
 			ev := batch[next]
 			s.handlerFailed(ev, s.panicked(ev, p))
 			next++
@@ -308,9 +306,7 @@ func (s *service) dispatchFrom(c *svcContext, batch []*sdk.Event, i int) (next i
 		}
 		c.ev = ev
 		c.calls++
-		err := s.impl.Handle(c, ev)
-		c.endRun()
-		if err != nil {
+		if err := s.impl.Handle(c, ev); err != nil {
 			s.handlerFailed(ev, err)
 		}
 	}

@@ -9,7 +9,6 @@ func (c *svcContext) Wire() sdk.Wire {
 	if c.s.n.cfg.NoAdmin {
 		return nil
 	}
-	c.endRun()
 	return wireView{c.s.n}
 }
 
