@@ -92,6 +92,9 @@ type Conn struct {
 	// writing its event directly; left: a direct write left part of its
 	// frame, which the writer sends before anything else.
 	busy, left bool
+	// writing: the events of the write in progress while busy, which are
+	// taken from queue but not written yet (see Queued).
+	writing int
 	// started: Run has started the writer. Before, Send only queues: the
 	// frames queued with SendControl (the plugin's Ready) go first.
 	started   bool
@@ -170,7 +173,7 @@ func (c *Conn) Send(ev *sdk.Event) error {
 	first := len(c.queue) == 0
 	if first && c.started && c.direct != nil && !c.busy && !c.left && len(c.ctrl) == 0 && c.credit > 0 {
 		if now := Nanotime(); now-c.lastWrite > int64(directGap) {
-			c.busy = true
+			c.busy, c.writing = true, 1
 			c.credit--
 			grant := c.grant
 			c.grant = 0
@@ -226,7 +229,7 @@ func (c *Conn) writeDirect(ev *sdk.Event, grant uint32) {
 // release ends a direct write: it clears busy, unlocks c.mu (held by the
 // caller) and wakes the writer, which did not write while busy was set.
 func (c *Conn) release() {
-	c.busy = false
+	c.busy, c.writing = false, 0
 	c.lastWrite = Nanotime()
 	c.mu.Unlock()
 	c.signal()
@@ -246,11 +249,12 @@ func (c *Conn) SendControl(f *pluginpb.Frame) error {
 	return nil
 }
 
-// Queued returns the number of events waiting to be written.
+// Queued returns the number of events not written yet: queued, or taken
+// by a write still in progress.
 func (c *Conn) Queued() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.queue)
+	return len(c.queue) + c.writing
 }
 
 // Close asks the writer to flush what is queued and half-close the stream
@@ -407,12 +411,12 @@ func (c *Conn) writeLoop() {
 		grant := c.grant
 		c.grant = 0
 		left := c.left
-		c.busy, c.left = true, false
+		c.busy, c.left, c.writing = true, false, n
 		c.mu.Unlock()
 
 		err := c.writeOut(left, ctrl, batch, grant)
 		c.mu.Lock()
-		c.busy = false
+		c.busy, c.writing = false, 0
 		c.lastWrite = Nanotime()
 		c.mu.Unlock()
 		if err != nil {
