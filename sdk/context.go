@@ -36,7 +36,8 @@ type Context interface {
 	Reply(msg proto.Message)
 	// ReplyTo answers ev, an event this service received earlier (a stored
 	// request). It may be called more than once for the same ev (periodic
-	// answers such as timer ticks).
+	// answers such as timer ticks). It reads ev's id and route and does not
+	// keep ev.
 	ReplyTo(ev *Event, msg proto.Message)
 	// Fail answers ev with an error event carrying err's code (see CodeOf).
 	Fail(ev *Event, err error)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/internal/gctune"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -33,7 +34,9 @@ import (
 // (x-chan: rate ratio, higher is better; time-x-chan: time ratio, lower is
 // better). With -count N the baseline runs N times before the service
 // does, and the ratio is to the median of those N runs, not to the last
-// one alone: on a shared machine one baseline run can be 20% off.
+// one alone: on a shared machine one baseline run can be 20% off. The
+// process collects as a node's does, with the heap growth floor of
+// internal/gctune, baselines included (logMachine).
 
 const benchBurst = 4096
 
@@ -311,8 +314,12 @@ func liveBytes() uint64 {
 	return ms.HeapAlloc + ms.StackInuse
 }
 
-// logMachine records the machine beside the figures.
+// logMachine records the machine beside the figures, and starts the
+// collector tuning every node process runs with (Node.gcFloorMiB, default
+// 64 MiB; see internal/gctune). It is process-wide, so the baselines run
+// under it too.
 func logMachine(b *testing.B) {
+	gctune.Start(gctune.DefaultFloor)
 	cpu := "unknown"
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
@@ -322,7 +329,7 @@ func logMachine(b *testing.B) {
 			}
 		}
 	}
-	b.Logf("machine: cpu=%q cores=%d GOMAXPROCS=%d go=%s %s/%s", cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	b.Logf("machine: cpu=%q cores=%d GOMAXPROCS=%d go=%s %s/%s gc-floor=%dMiB", cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, gctune.DefaultFloor>>20)
 }
 
 // median returns the median of xs (which it sorts).

@@ -51,6 +51,11 @@ type Service struct {
 	arm         chan time.Time // latest wake-up instant, to the clock goroutine
 	wakePending atomic.Bool    // a Wake is queued; the clock does not post another
 	manual      bool           // no clock goroutine: tests send Wake themselves
+
+	// to is the request a tick answers, rebuilt for each tick: ReplyTo
+	// reads its id and route and keeps nothing, so one will do, and a fire
+	// of many ticks allocates only the ticks and their events.
+	to sdk.Event
 }
 
 // New returns a Timer service, ready for Spec.
@@ -245,11 +250,12 @@ func (s *Service) fire(c sdk.Context) {
 			break
 		}
 		if n == s.fireBatch {
+			s.to = sdk.Event{}
 			s.wakeSoon(c, now)
 			return
 		}
 		n++
-		to := &sdk.Event{Kind: sdk.KindRequest, ID: e.reqID, Route: e.req.route}
+		s.to = sdk.Event{Kind: sdk.KindRequest, ID: e.reqID, Route: e.req.route}
 		if e.period == 0 {
 			tick := &timerpb.TickAlarm{Id: e.id, Data: e.data, Cookie: e.cookie,
 				DeadlineUnixNano: s.epochUnix + top.at, FiredAtUnixNano: firedAt}
@@ -257,15 +263,16 @@ func (s *Service) fire(c sdk.Context) {
 			s.idx.unlink(top.idx)
 			s.idx.release(top.idx)
 			s.live--
-			c.ReplyTo(to, tick)
+			c.ReplyTo(&s.to, tick)
 			continue
 		}
 		missed := (now - top.at) / e.period
 		at := top.at + missed*e.period
 		s.heap.ReplaceTop(item{at: at + e.period, idx: top.idx})
-		c.ReplyTo(to, &timerpb.TickTimer{Id: e.id, Data: e.data, Cookie: e.cookie,
+		c.ReplyTo(&s.to, &timerpb.TickTimer{Id: e.id, Data: e.data, Cookie: e.cookie,
 			DeadlineUnixNano: s.epochUnix + at, FiredAtUnixNano: firedAt, Missed: uint64(missed)})
 	}
+	s.to = sdk.Event{} // keeps no route alive
 	if s.heap.Len() > 0 {
 		s.rearm(c, s.heap.Top().at)
 	}
