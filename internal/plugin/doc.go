@@ -44,7 +44,7 @@
 // private directory, and a token of 32 random bytes made for this launch.
 // A plugin of this SDK connects, writes the token, and from then on the
 // link's frames (Ready, Defines, batches) travel there, each as a 4-byte
-// length and the bytes link.Codec produces (pluginrt.SocketStream); the
+// length and the bytes link.Codec produces (link.SocketStream); the
 // same Conn runs over it. A connection that does not start with the token
 // is closed and logged, and the host keeps waiting for the plugin's; the
 // socket file is removed as soon as the plugin is connected (or the launch

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
 )
@@ -23,7 +24,7 @@ func TestTrySendMsgLeavesWhatTheSocketCannotTake(t *testing.T) {
 	a, b := socketPair(t)
 	_ = a.SetWriteBuffer(4 << 10)
 	_ = b.SetReadBuffer(4 << 10)
-	sa, sb := newSocketStream(a, a, MaxMessageSize), NewSocketStream(b) // keep a's small buffer
+	sa, sb := link.NewSocketStream(a, MaxMessageSize), NewSocketStream(b) // keep a's small buffer
 	big := strings.Repeat("x", 1<<20)
 	want := &pluginpb.Frame{Defines: []*pluginpb.Define{{Key: "k", Description: big}}}
 
@@ -72,7 +73,7 @@ func TestDirectSendsNeverWait(t *testing.T) {
 	a, b := socketPair(t)
 	_ = a.SetWriteBuffer(4 << 10)
 	_ = b.SetReadBuffer(4 << 10)
-	sa, sb := newSocketStream(a, a, MaxMessageSize), NewSocketStream(b) // keep a's small buffer
+	sa, sb := link.NewSocketStream(a, MaxMessageSize), NewSocketStream(b) // keep a's small buffer
 	payload := bytes.Repeat([]byte("y"), 64<<10)
 	const n = 20
 	ca := NewConn(sa, ConnConfig{Name: "a", Credit: DefaultWindow, Deliver: func(*sdk.Event) {}, CloseSend: sa.CloseWrite})

@@ -22,7 +22,7 @@
 // (DialEventSocket), writes Hello's token first, and the rest of the link
 // (Ready, Defines, batches) goes over the socket instead of the stream:
 // each frame is a 4-byte big-endian length followed by the bytes
-// link.Codec would have given gRPC, read and written by SocketStream. The
+// link.Codec would have given gRPC, read and written by link.SocketStream. The
 // Link stream stays open, silent, for the link's lifetime. A gRPC stream
 // adds a transport reader goroutine, a loopy writer goroutine and HTTP/2
 // framing to every frame; on a 2-core machine its round trip was about

@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 )
 
@@ -15,7 +16,7 @@ import (
 // never a panic, and never more frames than the bytes could hold.
 func FuzzSocketFrames(f *testing.F) {
 	var buf bytes.Buffer
-	w := newSocketStream(nil, &buf, MaxMessageSize)
+	w := link.NewSocketStream(bufConn{w: &buf}, MaxMessageSize)
 	for _, fr := range []*pluginpb.Frame{
 		{Hello: &pluginpb.Hello{Name: "p", Credit: 9, EventSocket: "/s", EventToken: make([]byte, TokenSize)}},
 		{Ready: &pluginpb.Ready{Credit: 5}},
@@ -39,15 +40,12 @@ func FuzzSocketFrames(f *testing.F) {
 	f.Add(frameBytes(0xffffffff, nil))
 	f.Add(frameBytes(3, []byte{0xff, 0xff, 0xff}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := newSocketStream(nil, struct {
-			io.Reader
-			io.Writer
-		}{bytes.NewReader(b), io.Discard}, 1<<16) // a small limit, so that lengths past it are common
+		s := link.NewSocketStream(bufConn{r: bytes.NewReader(b), w: io.Discard}, 1<<16) // a small limit, so that lengths past it are common
 		in := new(inFrame)
 		for frames := 0; ; frames++ {
 			err := s.RecvMsg(in)
 			if err == nil {
-				if frames > len(b)/frameHeader {
+				if frames > len(b)/4 {
 					t.Fatalf("read %d frames from %d bytes", frames+1, len(b))
 				}
 				continue

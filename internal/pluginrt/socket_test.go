@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
@@ -187,21 +188,32 @@ func TestSocketCleanEnd(t *testing.T) {
 // TestSocketSendLimit: SendMsg refuses a frame the peer would refuse.
 func TestSocketSendLimit(t *testing.T) {
 	a, _ := socketPair(t)
-	s := newSocketStream(a, a, 64)
+	s := link.NewSocketStream(a, 64)
 	err := s.SendMsg(&pluginpb.Frame{Defines: []*pluginpb.Define{{Key: strings.Repeat("k", 100)}}})
 	if err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("got %v, want a frame-too-large error", err)
 	}
 }
 
+// bufConn is a net.Conn that reads r and writes w: a SocketStream over
+// bytes in memory.
+type bufConn struct {
+	net.Conn
+	r io.Reader
+	w io.Writer
+}
+
+func (c bufConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
+func (c bufConn) Write(b []byte) (int, error) { return c.w.Write(b) }
+
 func mustMarshal(t testing.TB, f *pluginpb.Frame) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	s := newSocketStream(nil, &buf, MaxMessageSize)
+	s := link.NewSocketStream(bufConn{w: &buf}, MaxMessageSize)
 	if err := s.SendMsg(f); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()[frameHeader:]
+	return buf.Bytes()[4:]
 }
 
 // BenchmarkSocketRoundTrip: one event to a peer Conn over the event socket

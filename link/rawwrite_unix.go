@@ -1,6 +1,6 @@
 //go:build unix
 
-package pluginrt
+package link
 
 import (
 	"errors"

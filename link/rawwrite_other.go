@@ -1,9 +1,9 @@
 //go:build !unix
 
-package pluginrt
+package link
 
 import "net"
 
 // newRawWriter returns nil: without a non-blocking write, every frame goes
-// through the Conn's writer goroutine.
+// through the link's writer goroutine.
 func newRawWriter(net.Conn) rawWriter { return nil }
