@@ -5,12 +5,15 @@
 //
 // # Protocol
 //
-// A link is one gRPC bidirectional stream, rpcpb.Link/Stream, carrying
-// mtpb.Batch messages both ways. The dialler sends its rpcpb.Hello in the
-// request metadata under HelloKey; the acceptor checks it (CheckHello: the
-// protocol version, the epoch, the shared token, compared in constant time)
-// and answers with its own Hello in the response header, or ends the stream
-// with a status that says why it refused.
+// A link carries mtpb.Batch messages both ways, in order. Between nodes
+// and between a node and its plugins it is a socket (SocketStream: each
+// batch behind a 4-byte big-endian length); a client's link is one gRPC
+// bidirectional stream, rpcpb.Link/Stream, whose dialler sends its
+// rpcpb.Hello in the request metadata under HelloKey and whose acceptor
+// answers with its own Hello in the response header, or ends the stream
+// with a status that says why it refused. Either way the acceptor checks
+// the Hello (DecodeHello and CheckToken: the protocol version, the epoch,
+// the shared token, compared in constant time).
 //
 // After the handshake each side writes batches of envelopes, in order, from
 // an Outbox drained by one writer goroutine (WriteLoop), and reads them into

@@ -12,9 +12,18 @@
 // # Links
 //
 // RPC listens on RPC.bindAddr (a comma-separated list of IPv4 and IPv6
-// addresses, default 127.0.0.1:10100). A link is one long-lived gRPC
-// bidirectional stream per peer (package link describes the protocol),
-// created on the first send to that peer. Events sent while it connects wait
+// addresses, default 127.0.0.1:10100). A link between nodes is one
+// long-lived TCP connection per peer (TLS when configured), carrying
+// length-prefixed batches of envelopes both ways (link.SocketStream; the
+// handshake is described at socketMagic), created on the first send to
+// that peer. Clients (package client) link through the gRPC method
+// rpcpb.Link/Stream on the same port: the acceptor tells the two apart by
+// the connection's first bytes (or, under TLS, after the handshake, which
+// offers ALPN "h2" and "mtlink/1"). Over gRPC, a relay hop cost about
+// 54 µs at p50 on a 2-core machine; gRPC's reader and writer goroutines
+// and HTTP/2 framing on each node were most of what was not the kernel.
+// Silent peers are found by TCP keepalive (probes after 30 s idle, every
+// 10 s, three missed end the link). Events sent while it connects wait
 // in order, up to RPC.maxPending per peer; beyond that the sender gets an
 // ErrQueueFull error event. Requests awaiting answers on a link are bounded
 // by RPC.maxInflight per link; past it a request is refused with
@@ -30,7 +39,7 @@
 // A link that dies is dialled again with a bounded, jittered backoff
 // (RPC.reconnectMin to RPC.reconnectMax). Every request in flight on it (sent,
 // no reply yet) is returned to its sender as an ErrLinkLost error event as
-// soon as the stream ends; requests sent while the peer is unreachable fail
+// soon as the connection ends; requests sent while the peer is unreachable fail
 // at once. Link hops are per connection, and the kernel stamps them with the
 // node's epoch, so a reply meant for a peer's previous incarnation is refused
 // (ErrNodeRestarted or ErrLinkLost), never delivered to the new one. A

@@ -11,13 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-
-	"github.com/mtnode/mtnode/link"
-	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -298,66 +291,4 @@ func backoff(n int, lo, hi time.Duration) time.Duration {
 	}
 	d = min(d, hi)
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// dial connects to addr and exchanges Hellos. The session it returns owns
-// the connection.
-func (s *Service) dial(ctx context.Context, addr string) (*session, stream, error) {
-	cc, err := grpc.NewClient("passthrough:///"+addr, s.dialOp...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("rpc: dialling %s: %w", addr, err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	stop := func() { cancel(); cc.Close() }
-	hctx, hcancel := context.WithTimeout(sctx, s.cfg.dialTimeout+s.cfg.handshakeTimeout)
-	defer hcancel()
-	// The stream lives on sctx; the handshake deadline cancels it only
-	// until the Hello is back.
-	timer := context.AfterFunc(hctx, func() {
-		if hctx.Err() == context.DeadlineExceeded {
-			cancel()
-		}
-	})
-	defer timer()
-	st, err := rpcpb.NewLinkClient(cc).Stream(metadata.NewOutgoingContext(sctx, link.HelloMD(s.hello())))
-	if err != nil {
-		stop()
-		return nil, nil, dialErr(addr, err)
-	}
-	md, err := st.Header()
-	if err == nil && len(md.Get(link.HelloKey)) == 0 {
-		// A refusal comes as a response with no header: its status says why.
-		err = st.RecvMsg(new(rpcpb.Hello))
-		if err == nil {
-			err = errors.New("peer sent no hello")
-		}
-	}
-	if err != nil {
-		stop()
-		return nil, nil, dialErr(addr, err)
-	}
-	h, err := link.CheckHello(md, "")
-	if err != nil {
-		stop()
-		return nil, nil, fmt.Errorf("rpc: %s: %w", addr, err)
-	}
-	if h.GetEpoch() == s.wire.Epoch() {
-		stop()
-		s.markSelf(addr)
-		return nil, nil, fmt.Errorf("rpc: %s is this node itself (%w); send to the service locally", addr, sdk.ErrNoService)
-	}
-	return s.newSession(addr, h, true, stop), st, nil
-}
-
-// dialErr turns a dial or handshake failure into an error that says what
-// to do; a refusal wraps sdk.ErrRefused.
-func dialErr(addr string, err error) error {
-	st, _ := status.FromError(err)
-	switch st.Code() {
-	case codes.Unauthenticated, codes.FailedPrecondition, codes.PermissionDenied:
-		return fmt.Errorf("rpc: %s refused the link: %s (%w)", addr, st.Message(), sdk.ErrRefused)
-	case codes.DeadlineExceeded, codes.Canceled:
-		return fmt.Errorf("rpc: %s did not complete the handshake in time", addr)
-	}
-	return fmt.Errorf("rpc: cannot reach %s: %s", addr, st.Message())
 }

@@ -110,7 +110,8 @@ func TestTLSAndToken(t *testing.T) {
 }
 
 // TestGarbage: garbage bytes and half-open connections on the RPC port are
-// closed without hurting the node.
+// closed without hurting the node, whether they look like gRPC (a client)
+// or a socket link (a node).
 func TestGarbage(t *testing.T) {
 	a := startNode(t, nodeOpts{name: "a"})
 	b := startNode(t, nodeOpts{name: "b", conf: map[string]string{"RPC.handshakeTimeout": "300ms"}})
@@ -123,6 +124,11 @@ func TestGarbage(t *testing.T) {
 		{"binary", []byte{0x00, 0xff, 0x01, 0x73, 0x70, 0x13, 0x37, 0, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef}},
 		{"http/2 preface then junk", append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), []byte(strings.Repeat("\xff", 64))...)},
 		{"huge frame header", append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), 0xff, 0xff, 0xff, 0x00, 0x00, 0, 0, 0, 1)},
+		{"socket link, no hello", []byte("MTLINK/1\n")},
+		{"socket link, hello of 4 GiB", append([]byte("MTLINK/1\n"), 0xff, 0xff, 0xff, 0xff, 1, 2, 3)},
+		{"socket link, hello cut short", append([]byte("MTLINK/1\n"), 0, 0, 0, 100, 'a', 'b')},
+		{"socket link, hello that is not one", append([]byte("MTLINK/1\n"), 0, 0, 0, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)},
+		{"socket magic cut short", []byte("MTLI")},
 	}
 	for _, in := range inputs {
 		t.Run(in.name, func(t *testing.T) {

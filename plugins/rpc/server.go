@@ -3,11 +3,9 @@ package rpc
 import (
 	"errors"
 	"log/slog"
-	"net"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	grpcpeer "google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -63,23 +61,4 @@ func (ls linkServer) Stream(st grpc.BidiStreamingServer[mtpb.Batch, mtpb.Batch])
 	s.adopt(sess, remote, h.GetListen())
 	sess.run(st.Context(), st)
 	return nil
-}
-
-// loggedCreds logs refused TLS handshakes with their reason.
-type loggedCreds struct {
-	credentials.TransportCredentials
-	log *slog.Logger
-}
-
-func (c loggedCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	nc, ai, err := c.TransportCredentials.ServerHandshake(conn)
-	if err != nil {
-		c.log.Warn("link refused", slog.String(sdk.KeyPeer, conn.RemoteAddr().String()),
-			slog.String("reason", "tls: "+err.Error()))
-	}
-	return nc, ai, err
-}
-
-func (c loggedCreds) Clone() credentials.TransportCredentials {
-	return loggedCreds{c.TransportCredentials.Clone(), c.log}
 }

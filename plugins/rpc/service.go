@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,8 +13,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/mtnode/mtnode/link"
@@ -36,10 +35,13 @@ type Service struct {
 	handle sdk.Handle
 	log    *slog.Logger
 	node   string
-	srv    *grpc.Server
-	lis    []net.Listener
-	listen []string // bound addresses, as peers should dial them
-	dialOp []grpc.DialOption
+	srv    *grpc.Server   // clients' Link/Stream, on the connections accept hands it
+	lis    []net.Listener // the RPC port(s), served by serve
+
+	// TLS of socket links and of clients' gRPC connections, which accept
+	// terminates for both; nil without RPC.tlsCert.
+	tlsServer, tlsClient *tls.Config
+	listen               []string // bound addresses, as peers should dial them
 
 	mu       sync.Mutex
 	peers    map[string]*peer
@@ -96,15 +98,6 @@ func (s *Service) Start(c sdk.Context) error {
 		grpc.WriteBufferSize(256 << 10),
 		grpc.ReadBufferSize(256 << 10),
 	}
-	s.dialOp = []grpc.DialOption{
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(s.cfg.maxMessage), grpc.MaxCallSendMsgSize(s.cfg.maxMessage),
-			grpc.ForceCodecV2(link.Codec{})),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		grpc.WithInitialWindowSize(1 << 20),
-		grpc.WithInitialConnWindowSize(4 << 20),
-		grpc.WithWriteBufferSize(256 << 10),
-		grpc.WithReadBufferSize(256 << 10),
-	}
 	if s.cfg.tls.Enabled() {
 		sc, err := s.cfg.tls.Server()
 		if err != nil {
@@ -114,10 +107,8 @@ func (s *Service) Start(c sdk.Context) error {
 		if err != nil {
 			return fmt.Errorf("rpc: %w", err)
 		}
-		srvOpts = append(srvOpts, grpc.Creds(loggedCreds{credentials.NewTLS(sc), s.log}))
-		s.dialOp = append(s.dialOp, grpc.WithTransportCredentials(credentials.NewTLS(cc)))
-	} else {
-		s.dialOp = append(s.dialOp, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		sc.NextProtos = []string{"h2", alpnSocket}
+		s.tlsServer, s.tlsClient = sc, cc
 	}
 	s.srv = grpc.NewServer(srvOpts...)
 	rpcpb.RegisterLinkServer(s.srv, linkServer{s: s})
@@ -149,12 +140,15 @@ func (s *Service) Stop(ctx context.Context) error {
 	if s.wire != nil {
 		s.wire.SetCarrier(nil)
 	}
+	for _, l := range s.lis {
+		l.Close()
+	}
 	if s.srv != nil {
-		s.srv.Stop() // closes the listeners and the accepted links
+		s.srv.Stop() // closes the clients' links
 	}
 	s.mu.Lock()
 	for sess := range s.sessions {
-		sess.cancel() // dialled links
+		sess.cancel() // node links: closes their connections
 	}
 	s.mu.Unlock()
 	return nil
@@ -165,10 +159,15 @@ func (s *Service) Stop(ctx context.Context) error {
 func (s *Service) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, l := range s.lis {
-		wg.Add(1)
+		g := newConnListener(l.Addr())
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			if err := s.srv.Serve(l); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.serve(ctx, l, g, &wg)
+		}()
+		go func() {
+			defer wg.Done()
+			if err := s.srv.Serve(g); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 				s.log.Error("rpc listener failed", slog.String("addr", l.Addr().String()), slog.String(sdk.KeyErr, err.Error()))
 			}
 		}()
@@ -188,6 +187,9 @@ func (s *Service) run(ctx context.Context) {
 				}()
 			}
 		case <-ctx.Done():
+			for _, l := range s.lis {
+				l.Close()
+			}
 			s.srv.Stop()
 			wg.Wait()
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -17,8 +18,8 @@ import (
 // maxEpochs bounds the peer epochs remembered to tell a restarted peer.
 const maxEpochs = 4096
 
-// session is one established link: one gRPC stream to one peer
-// incarnation. Its link id (the LINK hops the kernel pushes for requests
+// session is one established link: one socket link (or a client's gRPC
+// stream) to one peer incarnation. Its link id (the LINK hops the kernel pushes for requests
 // that arrive on it) is never reused, so a reply can only leave on the
 // connection its request came in on.
 type session struct {
@@ -158,7 +159,8 @@ func (sess *session) lostErr() *sdk.DeliveryError {
 		Message: fmt.Sprintf("rpc: link to %s closed", sess.addr)}
 }
 
-// stream is the part of a gRPC stream a session uses.
+// stream is the part of a link stream a session uses: a socket link's
+// link.SocketStream, or a client's gRPC stream.
 type stream interface {
 	SendMsg(m any) error
 	RecvMsg(m any) error
@@ -169,6 +171,12 @@ type stream interface {
 func (sess *session) run(ctx context.Context, st stream) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if c, ok := st.(io.Closer); ok {
+		// A socket's read does not watch ctx: closing it ends the read
+		// when the writer fails or the service stops.
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+	}
 	var (
 		wg      sync.WaitGroup
 		unsent  []*sdk.Event

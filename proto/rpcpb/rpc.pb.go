@@ -108,6 +108,77 @@ func (x *Hello) GetListen() []string {
 	return nil
 }
 
+// Answer is the acceptor's reply to a Hello on a socket link: nodes link
+// over a plain TCP (or TLS) connection on the RPC port rather than through
+// Link/Stream. The dialler writes "MTLINK/1\n", then its Hello as a frame
+// (a 4-byte big-endian length and the message), and waits for one Answer
+// frame. After an Answer with a hello, both sides write frames of
+// mtnode.v1.Batch, as the Link stream carries them; after a refusal the
+// acceptor closes the connection.
+type Answer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The acceptor's own Hello; unset when the link is refused.
+	Hello *Hello `protobuf:"bytes,1,opt,name=hello,proto3" json:"hello,omitempty"`
+	// Why the link is refused, for the dialler's log and errors.
+	Refused string `protobuf:"bytes,2,opt,name=refused,proto3" json:"refused,omitempty"`
+	// Whether the refusal is for a reason that retrying will not fix (wrong
+	// token, incompatible protocol) rather than a passing one (stopping).
+	Permanent     bool `protobuf:"varint,3,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Answer) Reset() {
+	*x = Answer{}
+	mi := &file_rpcpb_rpc_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Answer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Answer) ProtoMessage() {}
+
+func (x *Answer) ProtoReflect() protoreflect.Message {
+	mi := &file_rpcpb_rpc_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Answer.ProtoReflect.Descriptor instead.
+func (*Answer) Descriptor() ([]byte, []int) {
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Answer) GetHello() *Hello {
+	if x != nil {
+		return x.Hello
+	}
+	return nil
+}
+
+func (x *Answer) GetRefused() string {
+	if x != nil {
+		return x.Refused
+	}
+	return ""
+}
+
+func (x *Answer) GetPermanent() bool {
+	if x != nil {
+		return x.Permanent
+	}
+	return false
+}
+
 // Subscribe asks the RPC service to tell the sender's route about links going
 // up and down (LinkUp, LinkDown replies, repeated until the subscriber sends
 // Unsubscribe, the link it subscribed over closes, or the node stops). A
@@ -120,7 +191,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[1]
+	mi := &file_rpcpb_rpc_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -132,7 +203,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[1]
+	mi := &file_rpcpb_rpc_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -145,7 +216,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{1}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{2}
 }
 
 // Unsubscribe ends the subscription of the sender's route (the same route
@@ -158,7 +229,7 @@ type Unsubscribe struct {
 
 func (x *Unsubscribe) Reset() {
 	*x = Unsubscribe{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[2]
+	mi := &file_rpcpb_rpc_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -170,7 +241,7 @@ func (x *Unsubscribe) String() string {
 func (*Unsubscribe) ProtoMessage() {}
 
 func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[2]
+	mi := &file_rpcpb_rpc_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -183,7 +254,7 @@ func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribe.ProtoReflect.Descriptor instead.
 func (*Unsubscribe) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{2}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{3}
 }
 
 // LinkUp tells a subscriber that a link to a peer is established.
@@ -205,7 +276,7 @@ type LinkUp struct {
 
 func (x *LinkUp) Reset() {
 	*x = LinkUp{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[3]
+	mi := &file_rpcpb_rpc_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -217,7 +288,7 @@ func (x *LinkUp) String() string {
 func (*LinkUp) ProtoMessage() {}
 
 func (x *LinkUp) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[3]
+	mi := &file_rpcpb_rpc_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -230,7 +301,7 @@ func (x *LinkUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkUp.ProtoReflect.Descriptor instead.
 func (*LinkUp) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{3}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LinkUp) GetPeer() string {
@@ -284,7 +355,7 @@ type LinkDown struct {
 
 func (x *LinkDown) Reset() {
 	*x = LinkDown{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[4]
+	mi := &file_rpcpb_rpc_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -296,7 +367,7 @@ func (x *LinkDown) String() string {
 func (*LinkDown) ProtoMessage() {}
 
 func (x *LinkDown) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[4]
+	mi := &file_rpcpb_rpc_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -309,7 +380,7 @@ func (x *LinkDown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkDown.ProtoReflect.Descriptor instead.
 func (*LinkDown) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{4}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LinkDown) GetPeer() string {
@@ -356,7 +427,7 @@ type ListLinks struct {
 
 func (x *ListLinks) Reset() {
 	*x = ListLinks{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[5]
+	mi := &file_rpcpb_rpc_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -368,7 +439,7 @@ func (x *ListLinks) String() string {
 func (*ListLinks) ProtoMessage() {}
 
 func (x *ListLinks) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[5]
+	mi := &file_rpcpb_rpc_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -381,7 +452,7 @@ func (x *ListLinks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLinks.ProtoReflect.Descriptor instead.
 func (*ListLinks) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{5}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{6}
 }
 
 // Links describes the RPC service's links.
@@ -399,7 +470,7 @@ type Links struct {
 
 func (x *Links) Reset() {
 	*x = Links{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[6]
+	mi := &file_rpcpb_rpc_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +482,7 @@ func (x *Links) String() string {
 func (*Links) ProtoMessage() {}
 
 func (x *Links) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[6]
+	mi := &file_rpcpb_rpc_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +495,7 @@ func (x *Links) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Links.ProtoReflect.Descriptor instead.
 func (*Links) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{6}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Links) GetLinks() []*LinkInfo {
@@ -471,7 +542,7 @@ type LinkInfo struct {
 
 func (x *LinkInfo) Reset() {
 	*x = LinkInfo{}
-	mi := &file_rpcpb_rpc_proto_msgTypes[7]
+	mi := &file_rpcpb_rpc_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +554,7 @@ func (x *LinkInfo) String() string {
 func (*LinkInfo) ProtoMessage() {}
 
 func (x *LinkInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_rpcpb_rpc_proto_msgTypes[7]
+	mi := &file_rpcpb_rpc_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +567,7 @@ func (x *LinkInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkInfo.ProtoReflect.Descriptor instead.
 func (*LinkInfo) Descriptor() ([]byte, []int) {
-	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{7}
+	return file_rpcpb_rpc_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LinkInfo) GetPeer() string {
@@ -558,7 +629,11 @@ const file_rpcpb_rpc_proto_rawDesc = "" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x12\x16\n" +
-	"\x06listen\x18\x05 \x03(\tR\x06listen\"\v\n" +
+	"\x06listen\x18\x05 \x03(\tR\x06listen\"l\n" +
+	"\x06Answer\x12*\n" +
+	"\x05hello\x18\x01 \x01(\v2\x14.mtnode.rpc.v1.HelloR\x05hello\x12\x18\n" +
+	"\arefused\x18\x02 \x01(\tR\arefused\x12\x1c\n" +
+	"\tpermanent\x18\x03 \x01(\bR\tpermanent\"\v\n" +
 	"\tSubscribe\"\r\n" +
 	"\vUnsubscribe\"~\n" +
 	"\x06LinkUp\x12\x12\n" +
@@ -602,27 +677,29 @@ func file_rpcpb_rpc_proto_rawDescGZIP() []byte {
 	return file_rpcpb_rpc_proto_rawDescData
 }
 
-var file_rpcpb_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_rpcpb_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_rpcpb_rpc_proto_goTypes = []any{
 	(*Hello)(nil),       // 0: mtnode.rpc.v1.Hello
-	(*Subscribe)(nil),   // 1: mtnode.rpc.v1.Subscribe
-	(*Unsubscribe)(nil), // 2: mtnode.rpc.v1.Unsubscribe
-	(*LinkUp)(nil),      // 3: mtnode.rpc.v1.LinkUp
-	(*LinkDown)(nil),    // 4: mtnode.rpc.v1.LinkDown
-	(*ListLinks)(nil),   // 5: mtnode.rpc.v1.ListLinks
-	(*Links)(nil),       // 6: mtnode.rpc.v1.Links
-	(*LinkInfo)(nil),    // 7: mtnode.rpc.v1.LinkInfo
-	(*mtpb.Batch)(nil),  // 8: mtnode.v1.Batch
+	(*Answer)(nil),      // 1: mtnode.rpc.v1.Answer
+	(*Subscribe)(nil),   // 2: mtnode.rpc.v1.Subscribe
+	(*Unsubscribe)(nil), // 3: mtnode.rpc.v1.Unsubscribe
+	(*LinkUp)(nil),      // 4: mtnode.rpc.v1.LinkUp
+	(*LinkDown)(nil),    // 5: mtnode.rpc.v1.LinkDown
+	(*ListLinks)(nil),   // 6: mtnode.rpc.v1.ListLinks
+	(*Links)(nil),       // 7: mtnode.rpc.v1.Links
+	(*LinkInfo)(nil),    // 8: mtnode.rpc.v1.LinkInfo
+	(*mtpb.Batch)(nil),  // 9: mtnode.v1.Batch
 }
 var file_rpcpb_rpc_proto_depIdxs = []int32{
-	7, // 0: mtnode.rpc.v1.Links.links:type_name -> mtnode.rpc.v1.LinkInfo
-	8, // 1: mtnode.rpc.v1.Link.Stream:input_type -> mtnode.v1.Batch
-	8, // 2: mtnode.rpc.v1.Link.Stream:output_type -> mtnode.v1.Batch
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	0, // 0: mtnode.rpc.v1.Answer.hello:type_name -> mtnode.rpc.v1.Hello
+	8, // 1: mtnode.rpc.v1.Links.links:type_name -> mtnode.rpc.v1.LinkInfo
+	9, // 2: mtnode.rpc.v1.Link.Stream:input_type -> mtnode.v1.Batch
+	9, // 3: mtnode.rpc.v1.Link.Stream:output_type -> mtnode.v1.Batch
+	3, // [3:4] is the sub-list for method output_type
+	2, // [2:3] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_rpcpb_rpc_proto_init() }
@@ -636,7 +713,7 @@ func file_rpcpb_rpc_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rpcpb_rpc_proto_rawDesc), len(file_rpcpb_rpc_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
