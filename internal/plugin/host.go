@@ -60,6 +60,11 @@ type Config struct {
 	// growth below which their collector does not run (Node.gcFloorMiB,
 	// in bytes). Zero lets each plugin runtime use its default.
 	GCFloor uint64
+	// LinkSpin is how long each end of a plugin's event socket polls for
+	// the next frame before it parks (Node.pluginLinkSpin; 0, the default,
+	// never: see link.SocketStream.SetSpin). The plugin gets it in
+	// pluginrt.EnvLinkSpin.
+	LinkSpin time.Duration
 	// DrainTimeout bounds how long a replaced or removed binary's process
 	// may take to finish its in-flight events (default 30s).
 	DrainTimeout time.Duration

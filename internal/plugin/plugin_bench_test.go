@@ -159,6 +159,11 @@ func BenchmarkRoundTrip(b *testing.B) {
 	roundTrips := func(b *testing.B) { roundTripsTo(b, "TEcho", base) }
 	b.Run("mtnode", roundTrips)
 	b.Run("mtnode-inline", func(b *testing.B) { roundTripsTo(b, "TInline", base) })
+	// Node.pluginLinkSpin=50us: both ends of the link poll for the next
+	// frame before they sleep (link.SocketStream.SetSpin).
+	spin := func(c *Config) { c.LinkSpin = 50 * time.Microsecond }
+	b.Run("mtnode/spin=50us", func(b *testing.B) { roundTripsTo(b, "TEcho", base, spin) })
+	b.Run("mtnode-inline/spin=50us", func(b *testing.B) { roundTripsTo(b, "TInline", base, spin) })
 	b.Run("mtnode-grpc-link", func(b *testing.B) {
 		grpcLink(b)
 		roundTrips(b)
@@ -168,10 +173,10 @@ func BenchmarkRoundTrip(b *testing.B) {
 // roundTripsTo times requests from the node to the plugin service svc
 // (TEcho, a queued service, or TInline, the same declared Inline, which
 // runs on the plugin's link reader as mt-demo's Echo does); base is the
-// baseline's p50 for the ratio.
-func roundTripsTo(b *testing.B, svc string, base float64) {
+// baseline's p50 for the ratio; opts configure the host.
+func roundTripsTo(b *testing.B, svc string, base float64, opts ...envOpt) {
 	b.ReportAllocs()
-	e := newEnv(b, []string{"testplugin"})
+	e := newEnv(b, []string{"testplugin"}, opts...)
 	msg := wrapperspb.String("0123456789abcdef")
 	ctx := context.Background()
 	if _, err := e.node.Request(ctx, sdk.To(svc), msg); err != nil {

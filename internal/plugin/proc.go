@@ -32,7 +32,7 @@ const defaultMaxInFlight = 1 << 17
 // and the Plugin service's stub. The caller kills the client.
 func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.Cmd, pluginpb.PluginClient, error) {
 	cmd := exec.Command(path)
-	cmd.Env = pluginEnv(os.Environ(), h.sockDir, h.cfg.GCFloor)
+	cmd.Env = pluginEnv(os.Environ(), h.sockDir, h.cfg.GCFloor, h.cfg.LinkSpin)
 	setParentDeath(cmd)
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		// cmd.Env carries the node's environment already; go-plugin's own
@@ -82,12 +82,12 @@ func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.C
 // go-plugin variables that would move its socket out of our private
 // directory (or make it group-writable, or trust a client certificate),
 // then our socket directory. go-plugin appends the handshake variables.
-func pluginEnv(environ []string, sockDir string, gcFloor uint64) []string {
+func pluginEnv(environ []string, sockDir string, gcFloor uint64, spin time.Duration) []string {
 	env := make([]string, 0, len(environ)+2)
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case goplugin.EnvUnixSocketDir, goplugin.EnvUnixSocketGroup, "PLUGIN_CLIENT_CERT", gctune.EnvFloor:
+		case goplugin.EnvUnixSocketDir, goplugin.EnvUnixSocketGroup, "PLUGIN_CLIENT_CERT", gctune.EnvFloor, pluginrt.EnvLinkSpin:
 			continue
 		}
 		env = append(env, kv)
@@ -95,6 +95,9 @@ func pluginEnv(environ []string, sockDir string, gcFloor uint64) []string {
 	env = append(env, goplugin.EnvUnixSocketDir+"="+sockDir)
 	if gcFloor > 0 {
 		env = append(env, gctune.EnvFloor+"="+strconv.FormatUint(gcFloor, 10))
+	}
+	if spin > 0 {
+		env = append(env, pluginrt.EnvLinkSpin+"="+spin.String())
 	}
 	return env
 }
@@ -383,6 +386,7 @@ func (pr *proc) awaitLink(stream pluginpb.Plugin_LinkClient, ln *eventListener, 
 			}
 			ln.close() // connected: the file goes
 			s := pluginrt.NewSocketStream(c)
+			s.SetSpin(pr.p.h.cfg.LinkSpin)
 			ready, err := awaitReady(s, pr.control)
 			results <- linkUp{stream: s, closeSend: s.CloseWrite, close: func() { _ = s.Close() },
 				transport: transportSocket, ready: ready, err: err}

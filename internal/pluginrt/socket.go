@@ -3,6 +3,7 @@ package pluginrt
 import (
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/mtnode/mtnode/link"
@@ -29,6 +30,12 @@ func NewSocketStream(c net.Conn) *link.SocketStream {
 	return link.NewSocketStream(c, MaxMessageSize)
 }
 
+// EnvLinkSpin is the environment variable in which the host gives its
+// plugins Node.pluginLinkSpin: how long the plugin's end of the event
+// socket polls for the next frame (a Go duration; see
+// link.SocketStream.SetSpin). Unset or unparsable: no spinning.
+const EnvLinkSpin = "MTNODE_LINK_SPIN"
+
 // DialEventSocket connects to the host's event socket at path and writes
 // the token, as the host requires of the first bytes.
 func DialEventSocket(path string, token []byte, timeout time.Duration) (*link.SocketStream, error) {
@@ -45,7 +52,11 @@ func DialEventSocket(path string, token []byte, timeout time.Duration) (*link.So
 		return nil, fmt.Errorf("pluginrt: writing the token to the host's event socket: %w", err)
 	}
 	_ = c.SetWriteDeadline(time.Time{})
-	return NewSocketStream(c), nil
+	s := NewSocketStream(c)
+	if d, err := time.ParseDuration(os.Getenv(EnvLinkSpin)); err == nil {
+		s.SetSpin(d)
+	}
+	return s, nil
 }
 
 var _ Stream = (*link.SocketStream)(nil)

@@ -24,6 +24,7 @@ type settings struct {
 	reconnectMin     time.Duration
 	reconnectMax     time.Duration
 	idleAfter        time.Duration
+	spin             time.Duration
 }
 
 func readSettings(c sdk.Config) settings {
@@ -43,6 +44,7 @@ func readSettings(c sdk.Config) settings {
 		reconnectMin:     c.Duration("reconnectMin", 50*time.Millisecond, "first delay before dialling a lost peer again"),
 		reconnectMax:     c.Duration("reconnectMax", 2*time.Second, "longest delay between dials of a lost peer"),
 		idleAfter:        c.Duration("idleAfter", time.Minute, "stop redialling an unreachable peer nobody sent to for this long"),
+		spin:             c.Duration("linkSpin", 0, "how long a link's reader polls for the next batch before it sleeps: fewer thread wake-ups per request, for up to this much CPU after each batch (0 = never; see link.SocketStream.SetSpin)"),
 	}
 	s.limits.MaxBatch = int(c.Int("maxBatch", 1024, "most envelopes written in one batch"))
 	s.limits.MaxBytes = s.maxMessage / 2

@@ -199,7 +199,9 @@ func (s *Service) acceptSocket(ctx context.Context, c net.Conn, remote string) {
 	}
 	sess := s.newSession(key, h, false, func() { c.Close() })
 	s.adopt(sess, remote, h.GetListen())
-	sess.run(ctx, link.NewSocketStream(c, s.cfg.maxMessage))
+	st := link.NewSocketStream(c, s.cfg.maxMessage)
+	st.SetSpin(s.cfg.spin)
+	sess.run(ctx, st)
 }
 
 // dial connects to addr and exchanges Hellos. The session it returns owns
@@ -274,7 +276,9 @@ func (s *Service) dial(ctx context.Context, addr string) (*session, stream, erro
 	_ = c.SetDeadline(time.Time{})
 	ok = true
 	conn := c
-	return s.newSession(addr, h, true, func() { conn.Close() }), link.NewSocketStream(c, s.cfg.maxMessage), nil
+	st := link.NewSocketStream(c, s.cfg.maxMessage)
+	st.SetSpin(s.cfg.spin)
+	return s.newSession(addr, h, true, func() { conn.Close() }), st, nil
 }
 
 // readHello reads the dialler's Hello frame and checks it against token.
