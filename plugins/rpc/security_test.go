@@ -1,6 +1,7 @@
 package rpc_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,6 +20,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/client"
 	"github.com/mtnode/mtnode/sdk"
 	"github.com/mtnode/mtnode/sdk/sdktest"
 )
@@ -153,4 +155,57 @@ func TestGarbage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClientsShareThePort: the RPC port takes node links on sockets and
+// clients' gRPC links side by side, with TLS (the acceptor offers ALPN h2
+// to clients and mtlink/1 to nodes) and without.
+func TestClientsShareThePort(t *testing.T) {
+	dir := t.TempDir()
+	good := newPKI(t, dir, "good")
+	for _, tc := range []struct {
+		name string
+		conf map[string]string
+		opts []client.Option
+	}{
+		{"plain", nil, nil},
+		{"mutual tls", tlsConf(good.cert, good.key, good.ca), []client.Option{client.WithTLS(good.cert, good.key, good.ca)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := startNode(t, nodeOpts{name: "b", conf: tc.conf})
+			a := startNode(t, nodeOpts{name: "a", conf: tc.conf})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, err := client.Dial(ctx, b.addr, tc.opts...)
+			if err != nil {
+				t.Fatalf("client: %v", err)
+			}
+			defer c.Close()
+			for i := range 3 { // interleaved, over both kinds of link
+				got, err := c.Request(ctx, sdk.To("Echo"), wrapperspb.String("from a client"))
+				if err != nil {
+					t.Fatalf("client request %d: %v", i, err)
+				}
+				if s := got.(*wrapperspb.StringValue).GetValue(); s != "from a client" {
+					t.Fatalf("client got %q", s)
+				}
+				if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("from a node")); err != nil {
+					t.Fatalf("node request %d: %v", i, err)
+				}
+			}
+		})
+	}
+	t.Run("plain client, tls node", func(t *testing.T) {
+		b := startNode(t, nodeOpts{name: "b", conf: tlsConf(good.cert, good.key, good.ca)})
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		c, err := client.Dial(ctx, b.addr)
+		if err == nil {
+			_, err = c.Request(ctx, sdk.To("Echo"), wrapperspb.String("x"))
+			c.Close()
+		}
+		if err == nil {
+			t.Fatal("a plain client reached a TLS node")
+		}
+	})
 }
