@@ -23,7 +23,8 @@
 // 54 µs at p50 on a 2-core machine; gRPC's reader and writer goroutines
 // and HTTP/2 framing on each node were most of what was not the kernel.
 // Silent peers are found by TCP keepalive (probes after 30 s idle, every
-// 10 s, three missed end the link). Events sent while it connects wait
+// 10 s, three missed end the link) and, while data is in flight, by
+// TCP_USER_TIMEOUT (60 s unacknowledged end the link) on Linux. Events sent while it connects wait
 // in order, up to RPC.maxPending per peer; beyond that the sender gets an
 // ErrQueueFull error event. Requests awaiting answers on a link are bounded
 // by RPC.maxInflight per link; past it a request is refused with

@@ -51,6 +51,11 @@ const maxAnswer = 2*link.MaxHelloBytes + 1024
 // did.
 var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
 
+// userTimeout is how long written data may stay unacknowledged before a
+// link is given up (setUserTimeout): as long as keepalive takes to give up
+// on an idle link.
+const userTimeout = 60 * time.Second
+
 // connListener is the listener the gRPC server serves: the connections
 // the acceptor found to be gRPC, passed on with the bytes it looked at.
 type connListener struct {
@@ -131,6 +136,7 @@ func (s *Service) accept(ctx context.Context, c net.Conn, g *connListener) {
 		_ = tc.SetKeepAliveConfig(keepAlive)
 		_ = tc.SetNoDelay(true)
 	}
+	setUserTimeout(c, userTimeout)
 	_ = c.SetDeadline(time.Now().Add(s.cfg.handshakeTimeout))
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
@@ -214,6 +220,7 @@ func (s *Service) dial(ctx context.Context, addr string) (*session, stream, erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("rpc: cannot reach %s: %w", addr, unwrapOp(err))
 	}
+	setUserTimeout(c, userTimeout)
 	ok := false
 	defer func() {
 		if !ok {
