@@ -41,6 +41,7 @@ type Outbox struct {
 	broken    error // a direct write failed: WriteLoop ends with it
 	lastWrite int64 // nanotime the last write ended
 	scratch   []byte
+	enc       sdk.EnvelopeEncoder // a direct write's
 }
 
 // DirectSender is a Sender that can also write on the caller's goroutine
@@ -111,7 +112,7 @@ func (o *Outbox) Push(ev *sdk.Event) error {
 // its caller fails ev, and the writer ends the link with it.
 func (o *Outbox) writeDirect(ev *sdk.Event) error {
 	b := protowire.AppendTag(o.scratch[:0], 1, protowire.BytesType) // Batch.envelopes
-	b, err := ev.AppendEnvelope(b, false)
+	b, err := o.enc.Append(b, ev, false)
 	var werr error
 	if err == nil {
 		o.scratch = b[:0]
@@ -276,7 +277,7 @@ func NewEncoded(buf *[]byte) *Encoded { return &Encoded{buf: buf} }
 
 // WriteLoop drains o into batches written to s until ctx ends or a write
 // fails. Each event is encoded straight into the batch's buffer
-// (sdk.Event.AppendEnvelope), with no mtpb.Envelope built. An event that
+// (an sdk.EnvelopeEncoder), with no mtpb.Envelope built. An event that
 // cannot be encoded is passed to bad. On return, unsent holds the events
 // taken from the outbox but not written, including those of the batch whose
 // write failed (the peer cannot be assumed to have them); the caller owns
@@ -285,7 +286,8 @@ func NewEncoded(buf *[]byte) *Encoded { return &Encoded{buf: buf} }
 func WriteLoop(ctx context.Context, o *Outbox, s Sender, lim Limits, bad func(ev *sdk.Event, err error)) (unsent []*sdk.Event, err error) {
 	lim = lim.withDefaults()
 	var done, inBatch []*sdk.Event // inBatch: the events encoded in buf
-	next := 1 << minClass          // buffer size to ask for: the last batch's
+	var enc sdk.EnvelopeEncoder
+	next := 1 << minClass // buffer size to ask for: the last batch's
 	buf := bufPool.Get(next)
 	b := (*buf)[:0]
 	send := func() error { // on success, inBatch is emptied
@@ -332,7 +334,7 @@ func WriteLoop(ctx context.Context, o *Outbox, s Sender, lim Limits, bad func(ev
 			b = protowire.AppendTag(b, 1, protowire.BytesType) // Batch.envelopes
 			// DstNode is left out: the event has reached its node once written.
 			var err error
-			if b, err = ev.AppendEnvelope(b, false); err != nil {
+			if b, err = enc.Append(b, ev, false); err != nil {
 				b = b[:at]
 				bad(ev, err)
 				continue

@@ -23,14 +23,57 @@ var errNotUTF8 = errors.New("a string field is not valid UTF-8")
 // UTF-8, which proto.Marshal would refuse too) it returns b unchanged.
 func (e *Event) AppendEnvelope(b []byte, withDstNode bool) ([]byte, error) {
 	typ := e.Type()
+	// A decoded payload's type name is its descriptor's full name, dotted
+	// identifiers (protodesc checks them), so only a type name that came
+	// in from a peer with undecoded bytes needs checking.
+	if !utf8.ValidString(e.Dst) || (e.Msg == nil && !utf8.ValidString(typ)) || !routeUTF8(e.Route) {
+		return b, fmt.Errorf("sdk: encoding %s: %w", typ, errNotUTF8)
+	}
+	return e.appendEnvelope(b, withDstNode, typ, nil, nil)
+}
+
+// EnvelopeEncoder appends events in wire form as AppendEnvelope does,
+// keeping the encoded destination and type of the last event, and its
+// encoded route: a link's writer mostly encodes runs of events that share
+// them (one sender's stream to one service, a service's replies to one
+// requester), and copies their bytes rather than checking and encoding
+// the strings again. The zero value is ready to use; an encoder is for one
+// goroutine.
+type EnvelopeEncoder struct {
+	dst, typ string
+	dt       []byte // the Dst and Type fields for dst and typ; nil: none yet
+	route    Route  // a copy of the last route
+	rt       []byte // its Route fields; nil: none yet
+}
+
+// Append appends e's envelope to b, as e.AppendEnvelope(b, withDstNode).
+func (c *EnvelopeEncoder) Append(b []byte, e *Event, withDstNode bool) ([]byte, error) {
+	typ := e.Type()
+	if c.dt == nil || e.Dst != c.dst || typ != c.typ {
+		if !utf8.ValidString(e.Dst) || (e.Msg == nil && !utf8.ValidString(typ)) {
+			return b, fmt.Errorf("sdk: encoding %s: %w", typ, errNotUTF8)
+		}
+		c.dt = appendStringField(appendStringField(c.dt[:0], 2, e.Dst), 3, typ)
+		c.dst, c.typ = e.Dst, typ
+	}
+	if c.rt == nil || !sameRoute(e.Route, c.route) {
+		if !routeUTF8(e.Route) {
+			return b, fmt.Errorf("sdk: encoding %s: %w", typ, errNotUTF8)
+		}
+		c.rt = appendRoute(c.rt[:0], e.Route)
+		c.route = append(c.route[:0], e.Route...)
+	}
+	return e.appendEnvelope(b, withDstNode, typ, c.dt, c.rt)
+}
+
+// appendEnvelope is AppendEnvelope once e's Dst, type and route are known
+// to be valid UTF-8; dt and rt, when not nil, are their encoded fields.
+func (e *Event) appendEnvelope(b []byte, withDstNode bool, typ string, dt, rt []byte) ([]byte, error) {
 	dstNode := ""
 	if withDstNode {
 		dstNode = e.DstNode()
 	}
-	// A decoded payload's type name is its descriptor's full name, dotted
-	// identifiers (protodesc checks them), so only a type name that came
-	// in from a peer with undecoded bytes needs checking.
-	if !utf8.ValidString(e.Dst) || (e.Msg == nil && !utf8.ValidString(typ)) || !utf8.ValidString(dstNode) {
+	if !utf8.ValidString(dstNode) {
 		return b, fmt.Errorf("sdk: encoding %s: %w", typ, errNotUTF8)
 	}
 	var payload []byte
@@ -43,16 +86,21 @@ func (e *Event) AppendEnvelope(b []byte, withDstNode bool) ([]byte, error) {
 		payload = e.wire.raw
 		psize = len(payload)
 	}
-	n := sizeVarintField(uint64(e.Kind)) + sizeStringField(e.Dst) + sizeStringField(typ) +
-		sizeVarintField(e.ID) + sizeStringField(dstNode)
+	n := sizeVarintField(uint64(e.Kind)) + sizeVarintField(e.ID) + sizeStringField(dstNode)
+	if dt != nil {
+		n += len(dt)
+	} else {
+		n += sizeStringField(e.Dst) + sizeStringField(typ)
+	}
 	if psize > 0 {
 		n += 1 + protowire.SizeBytes(psize)
 	}
-	for _, h := range e.Route {
-		if !utf8.ValidString(h.Name) {
-			return b, fmt.Errorf("sdk: encoding %s: %w", typ, errNotUTF8)
+	if rt != nil {
+		n += len(rt)
+	} else {
+		for _, h := range e.Route {
+			n += 1 + protowire.SizeBytes(hopSize(h))
 		}
-		n += 1 + protowire.SizeBytes(hopSize(h))
 	}
 	if de := e.Err; de != nil {
 		if !utf8.ValidString(de.Message) || !utf8.ValidString(de.EventType) || !utf8.ValidString(de.Dst) || !utf8.ValidString(de.Hop) {
@@ -64,8 +112,12 @@ func (e *Event) AppendEnvelope(b []byte, withDstNode bool) ([]byte, error) {
 	start := len(b)
 	b = protowire.AppendVarint(b, uint64(n))
 	b = appendVarintField(b, 1, uint64(e.Kind))
-	b = appendStringField(b, 2, e.Dst)
-	b = appendStringField(b, 3, typ)
+	if dt != nil {
+		b = append(b, dt...)
+	} else {
+		b = appendStringField(b, 2, e.Dst)
+		b = appendStringField(b, 3, typ)
+	}
 	if psize > 0 {
 		b = protowire.AppendTag(b, 4, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(psize))
@@ -82,13 +134,10 @@ func (e *Event) AppendEnvelope(b []byte, withDstNode bool) ([]byte, error) {
 			}
 		}
 	}
-	for _, h := range e.Route {
-		b = protowire.AppendTag(b, 5, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(hopSize(h)))
-		b = appendVarintField(b, 1, uint64(h.Kind))
-		b = appendStringField(b, 2, h.Name)
-		b = appendVarintField(b, 3, h.ID)
-		b = appendVarintField(b, 4, h.Epoch)
+	if rt != nil {
+		b = append(b, rt...)
+	} else {
+		b = appendRoute(b, e.Route)
 	}
 	b = appendVarintField(b, 6, e.ID)
 	if de := e.Err; de != nil {
@@ -102,6 +151,42 @@ func (e *Event) AppendEnvelope(b []byte, withDstNode bool) ([]byte, error) {
 	}
 	b = appendStringField(b, 8, dstNode)
 	return b, nil
+}
+
+// appendRoute appends r's hops as Envelope.route fields.
+func appendRoute(b []byte, r Route) []byte {
+	for _, h := range r {
+		b = protowire.AppendTag(b, 5, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(hopSize(h)))
+		b = appendVarintField(b, 1, uint64(h.Kind))
+		b = appendStringField(b, 2, h.Name)
+		b = appendVarintField(b, 3, h.ID)
+		b = appendVarintField(b, 4, h.Epoch)
+	}
+	return b
+}
+
+// routeUTF8 reports whether every hop name of r is valid UTF-8.
+func routeUTF8(r Route) bool {
+	for _, h := range r {
+		if !utf8.ValidString(h.Name) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameRoute reports whether a and b hold the same hops.
+func sameRoute(a, b Route) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func hopSize(h Hop) int {

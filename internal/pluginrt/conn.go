@@ -452,7 +452,7 @@ func (c *Conn) writeOut(left bool, ctrl []*pluginpb.Frame, batch []*sdk.Event, g
 }
 
 // writeBatch writes events as frames of at most about maxBatchBytes, each
-// event encoded straight into the frame (sdk.Event.AppendEnvelope). On a
+// event encoded straight into the frame (sdk.EnvelopeEncoder). On a
 // failed write it returns the events not known to be written (those of the
 // failed frame and after it). It may overwrite evs.
 func (c *Conn) writeBatch(evs []*sdk.Event, grant uint32) (unsent []*sdk.Event, err error) {

@@ -65,6 +65,7 @@ type frameWriter struct {
 	buf  *[]byte
 	b    []byte
 	next int // size to ask the pool for: the last frame's
+	enc  sdk.EnvelopeEncoder
 }
 
 func (w *frameWriter) reset() {
@@ -84,7 +85,7 @@ func (w *frameWriter) size() int { return len(w.b) - frameHead }
 func (w *frameWriter) add(ev *sdk.Event) (int, error) {
 	at := len(w.b)
 	b := protowire.AppendTag(w.b, 1, protowire.BytesType)
-	b, err := ev.AppendEnvelope(b, true)
+	b, err := w.enc.Append(b, ev, true)
 	if err != nil {
 		w.b = b[:at]
 		return 0, err
