@@ -107,19 +107,27 @@ func (c *prefixConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 // to g, the gRPC server's listener.
 func (s *Service) serve(ctx context.Context, l net.Listener, g *connListener, wg *sync.WaitGroup) {
 	defer g.Close()
+	var delay time.Duration
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() { // out of descriptors and the like: try again
-				time.Sleep(10 * time.Millisecond)
-				continue
+			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+				return
 			}
-			if !errors.Is(err, net.ErrClosed) {
-				s.log.Error("rpc listener failed", slog.String("addr", l.Addr().String()), slog.String(sdk.KeyErr, err.Error()))
+			// Out of descriptors, a connection reset before it was taken:
+			// the listener is still good. Wait, longer each time in a row,
+			// and go on, as net/http's server does.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.LogAttrs(ctx, slog.LevelWarn, "rpc accept failed; retrying", slog.String("addr", l.Addr().String()),
+				slog.String(sdk.KeyErr, err.Error()), slog.Duration("retry", delay))
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return
 			}
-			return
+			continue
 		}
+		delay = 0
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -138,14 +146,15 @@ func (s *Service) accept(ctx context.Context, c net.Conn, g *connListener) {
 	}
 	setUserTimeout(c, userTimeout)
 	_ = c.SetDeadline(time.Now().Add(s.cfg.handshakeTimeout))
-	stop := context.AfterFunc(ctx, func() { c.Close() })
+	raw := c // closed as it is: a TLS close would first write an alert
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
 	if s.tlsServer != nil {
 		tc := tls.Server(c, s.tlsServer)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "link refused", slog.String(sdk.KeyPeer, remote),
 				slog.String("reason", "tls: "+err.Error()))
-			c.Close()
+			raw.Close()
 			return
 		}
 		c = tc
@@ -154,7 +163,7 @@ func (s *Service) accept(ctx context.Context, c net.Conn, g *connListener) {
 	n, err := io.ReadFull(c, head)
 	if err != nil || string(head) != socketMagic {
 		if n == 0 {
-			c.Close() // nothing arrived: not even gRPC
+			raw.Close() // nothing arrived: not even gRPC
 			return
 		}
 		// Not a socket link: gRPC's own handshake takes it from here (and
@@ -166,12 +175,13 @@ func (s *Service) accept(ctx context.Context, c net.Conn, g *connListener) {
 		g.hand(&prefixConn{Conn: c, r: io.MultiReader(bytes.NewReader(head[:n]), c)})
 		return
 	}
-	s.acceptSocket(ctx, c, remote)
+	s.acceptSocket(ctx, c, raw, remote)
 }
 
-// acceptSocket reads a socket link's Hello, answers it, and runs the link
-// until it ends.
-func (s *Service) acceptSocket(ctx context.Context, c net.Conn, remote string) {
+// acceptSocket reads a socket link's Hello on c, answers it, and runs the
+// link until it ends; raw is the TCP connection under c (c itself without
+// TLS), which closing ends the link at once.
+func (s *Service) acceptSocket(ctx context.Context, c, raw net.Conn, remote string) {
 	refuse := func(a *rpcpb.Answer, reason string) {
 		if reason != "" {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "link refused", slog.String(sdk.KeyPeer, remote), slog.String("reason", reason))
@@ -203,7 +213,7 @@ func (s *Service) acceptSocket(ctx context.Context, c net.Conn, remote string) {
 	if len(h.GetListen()) > 0 {
 		key = h.GetListen()[0]
 	}
-	sess := s.newSession(key, h, false, func() { c.Close() })
+	sess := s.newSession(key, h, false, func() { raw.Close() })
 	s.adopt(sess, remote, h.GetListen())
 	st := link.NewSocketStream(c, s.cfg.maxMessage)
 	st.SetSpin(s.cfg.spin)
@@ -221,16 +231,17 @@ func (s *Service) dial(ctx context.Context, addr string) (*session, stream, erro
 		return nil, nil, fmt.Errorf("rpc: cannot reach %s: %w", addr, unwrapOp(err))
 	}
 	setUserTimeout(c, userTimeout)
+	raw := c // c becomes the TLS connection over it
 	ok := false
 	defer func() {
 		if !ok {
-			c.Close()
+			raw.Close()
 		}
 	}()
 	if dl, has := hctx.Deadline(); has {
-		_ = c.SetDeadline(dl)
+		_ = raw.SetDeadline(dl)
 	}
-	stop := context.AfterFunc(hctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(hctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	timedOut := func(err error) error {
 		var ne net.Error
@@ -282,10 +293,9 @@ func (s *Service) dial(ctx context.Context, addr string) (*session, stream, erro
 	}
 	_ = c.SetDeadline(time.Time{})
 	ok = true
-	conn := c
 	st := link.NewSocketStream(c, s.cfg.maxMessage)
 	st.SetSpin(s.cfg.spin)
-	return s.newSession(addr, h, true, func() { conn.Close() }), st, nil
+	return s.newSession(addr, h, true, func() { raw.Close() }), st, nil
 }
 
 // readHello reads the dialler's Hello frame and checks it against token.
