@@ -3,6 +3,7 @@ package sdk
 import (
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
@@ -186,6 +187,7 @@ type wirePayload struct {
 	typ string
 	raw []byte
 	mt  protoreflect.MessageType
+	gt  reflect.Type // mt's generated struct type, when fastNew found one
 }
 
 // wireEvent is an event that arrived from a link, allocated with its wire
@@ -236,7 +238,12 @@ func (e *Event) Decode() error {
 		return &DeliveryError{Code: CodeUnknownEvent, EventType: typ, Dst: e.Dst,
 			Message: fmt.Sprintf("event type %q is not registered in this process (link its generated package into the receiver)", typ)}
 	}
-	m := mt.New().Interface()
+	var m proto.Message
+	if gt := e.wire.gt; gt != nil {
+		m = reflect.New(gt).Interface().(proto.Message)
+	} else {
+		m = mt.New().Interface()
+	}
 	// Merge into the new message: Unmarshal would first Reset it, which
 	// costs a few percent of a link reader's time for nothing.
 	if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(e.wire.raw, m); err != nil {
@@ -330,21 +337,45 @@ type EventAlloc struct {
 	// link reader's time. Decode looks up the types not found here.
 	lastTyp string
 	lastMT  protoreflect.MessageType
+	lastGT  reflect.Type
 }
 
-// messageType returns the registered type named typ, or nil.
-func (a *EventAlloc) messageType(typ string) protoreflect.MessageType {
+// messageType returns the registered type named typ and its generated
+// struct type (see fastNew), or nils.
+func (a *EventAlloc) messageType(typ string) (protoreflect.MessageType, reflect.Type) {
 	if a == nil {
-		return nil
+		return nil, nil
 	}
 	if typ != a.lastTyp {
 		mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(typ))
 		if err != nil {
-			return nil // Decode says what is wrong, if the event is decoded at all
+			return nil, nil // Decode says what is wrong, if the event is decoded at all
 		}
-		a.lastTyp, a.lastMT = typ, mt
+		a.lastTyp, a.lastMT, a.lastGT = typ, mt, fastNew(mt)
 	}
-	return a.lastMT
+	return a.lastMT, a.lastGT
+}
+
+// fastNew returns the struct type whose new pointer is a fresh message of
+// mt, for a generated message type, or nil (a dynamic type, whose zero
+// value is not a message). Decode makes messages with reflect.New of it:
+// mt.New goes through the message's reflection wrapper and back, which
+// took 17% of a plugin's CPU receiving one-way events, twice reflect.New.
+func fastNew(mt protoreflect.MessageType) (gt reflect.Type) {
+	defer func() {
+		if recover() != nil {
+			gt = nil
+		}
+	}()
+	t := reflect.TypeOf(mt.New().Interface())
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	m, ok := reflect.New(t.Elem()).Interface().(proto.Message)
+	if !ok || m.ProtoReflect().Descriptor() != mt.Descriptor() {
+		return nil
+	}
+	return t.Elem()
 }
 
 func (a *EventAlloc) request() *wireRequest {
@@ -421,7 +452,8 @@ func (a *EventAlloc) FromEnvelope(env *mtpb.Envelope) (*Event, error) {
 			if raw == nil {
 				raw = []byte{} // an empty message is still a payload to decode
 			}
-			we.wp = wirePayload{typ: env.Type, raw: raw, mt: a.messageType(env.Type)}
+			mt, gt := a.messageType(env.Type)
+			we.wp = wirePayload{typ: env.Type, raw: raw, mt: mt, gt: gt}
 			ev.wire = &we.wp
 		}
 		if env.DstNode != "" {
