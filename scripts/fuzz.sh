@@ -5,8 +5,8 @@
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline
 # exceeded" when -fuzztime runs out while a worker is mid-input on a busy
 # machine (go.dev/issue/75804, fixed in Go 1.27). That failure writes no
-# failing input; such a run is retried once. Any other failure, or one that
-# wrote a failing input, fails at once.
+# failing input; such a run is retried, up to 3 runs in all. Any other
+# failure, or one that wrote a failing input, fails at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME="${FUZZTIME:-10s}"
@@ -33,12 +33,13 @@ while IFS= read -r line; do
 	pkg="./$(dirname "$file")"
 	found=$((found + 1))
 	echo "-- $name in $pkg ($FUZZTIME)"
-	if ! fuzz "$name" "$pkg"; then
-		if ! deadline_race; then
+	tries=1
+	until fuzz "$name" "$pkg"; do
+		if ! deadline_race || [ "$tries" -ge 3 ]; then
 			exit 1
 		fi
-		echo "-- $name: the fuzz coordinator's deadline race (go.dev/issue/75804), no failing input; running it once more"
-		fuzz "$name" "$pkg"
-	fi
+		tries=$((tries + 1))
+		echo "-- $name: the fuzz coordinator's deadline race (go.dev/issue/75804), no failing input; running it again ($tries of 3)"
+	done
 done < <(grep -rHE '^func Fuzz[A-Za-z0-9_]+\(f \*testing\.F\)' --include='*_test.go' . | sort)
 echo "fuzz: $found targets run"
