@@ -9,24 +9,35 @@ import (
 	"syscall"
 )
 
-// sysWriter writes with one write(2) on the socket's non-blocking
-// descriptor, past Go's poller, which would park the caller when the
-// socket's buffer is full.
-type sysWriter struct{ rc syscall.RawConn }
+// sysConn reads and writes with one read(2) or write(2) on the socket's
+// non-blocking descriptor, past Go's poller, which would park the caller
+// when there is nothing to read or the socket's buffer is full.
+type sysConn struct{ rc syscall.RawConn }
 
-func newRawWriter(c net.Conn) rawWriter {
+// newSysConn returns c's descriptor as a sysConn, or false when c has none
+// (a TLS connection, a pipe).
+func newSysConn(c net.Conn) (sysConn, bool) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return nil
+		return sysConn{}, false
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil
+		return sysConn{}, false
 	}
-	return sysWriter{rc}
+	return sysConn{rc}, true
 }
 
-func (w sysWriter) tryWrite(b []byte) (int, error) {
+// newRawWriter returns a writer of c's descriptor that never waits, or
+// nil when c has none.
+func newRawWriter(c net.Conn) rawWriter {
+	if s, ok := newSysConn(c); ok {
+		return s
+	}
+	return nil
+}
+
+func (w sysConn) tryWrite(b []byte) (int, error) {
 	var n int
 	var werr error
 	err := w.rc.Write(func(fd uintptr) bool {
@@ -48,18 +59,13 @@ func (w sysWriter) tryWrite(b []byte) (int, error) {
 // newRawReader returns a reader of c's descriptor that never waits, or
 // nil when c has none.
 func newRawReader(c net.Conn) rawReader {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
+	if s, ok := newSysConn(c); ok {
+		return s
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return sysWriter{rc}
+	return nil
 }
 
-func (w sysWriter) tryRead(b []byte) (n int, ok bool, err error) {
+func (w sysConn) tryRead(b []byte) (n int, ok bool, err error) {
 	var rerr error
 	err = w.rc.Read(func(fd uintptr) bool {
 		n, rerr = syscall.Read(int(fd), b)
