@@ -16,7 +16,7 @@ import (
 //
 // When WriteLoop writes to a stream that can write without waiting (a
 // DirectSender: SocketStream), a Push to a link that has been idle for
-// directGap writes its event itself, as a frame of its own, with one
+// DirectGap writes its event itself, as a frame of its own, with one
 // non-blocking system call: no wake-up of the writer goroutine, which on
 // a relay hop is two hand-offs fewer (request and reply). What the socket
 // does not take at once, the writer sends first when it next runs; Push
@@ -53,16 +53,21 @@ type DirectSender interface {
 	Flush() error
 }
 
-// directGap is how long a link must have been idle for Push to write an
-// event itself. Under load the writer's batches are cheaper: one system
-// call for many events.
-const directGap = 20 * time.Microsecond
+// DirectGap is how long a link must have been idle for a send to write
+// its event itself rather than wake the writer goroutine (Outbox.Push
+// here, pluginrt's Conn.Send on plugin links). A lone event (a request, a
+// reply) then costs no goroutine switch, which on a small machine is a
+// good part of a round trip; events that follow each other closer than
+// this are gathered into batches by the writer, one system call for many.
+const DirectGap = 20 * time.Microsecond
 
-// clockBase is where nanotime counts from.
+// clockBase is where Nanotime counts from.
 var clockBase = time.Now()
 
-// nanotime reads the monotonic clock alone.
-func nanotime() int64 { return int64(time.Since(clockBase)) }
+// Nanotime returns nanoseconds on the monotonic clock alone (time.Since's
+// fast path), without the wall clock time.Now reads too: cheap enough for
+// a link's per-event bookkeeping.
+func Nanotime() int64 { return int64(time.Since(clockBase)) }
 
 // NewOutbox returns an outbox that holds at most limit events.
 func NewOutbox(limit int) *Outbox {
@@ -90,7 +95,7 @@ func (o *Outbox) Push(ev *sdk.Event) error {
 		return &full
 	}
 	if len(o.q) == 0 && o.direct != nil && !o.busy && !o.held && !o.left && o.broken == nil {
-		if now := nanotime(); now-o.lastWrite > int64(directGap) {
+		if now := Nanotime(); now-o.lastWrite > int64(DirectGap) {
 			o.busy = true
 			o.mu.Unlock()
 			return o.writeDirect(ev)
@@ -134,7 +139,7 @@ func (o *Outbox) writeDirect(ev *sdk.Event) error {
 		}
 	}
 	o.busy = false
-	o.lastWrite = nanotime()
+	o.lastWrite = Nanotime()
 	wake := len(o.q) > 0 || o.left || o.broken != nil
 	o.mu.Unlock()
 	if wake {
@@ -229,7 +234,7 @@ func (o *Outbox) take(done []*sdk.Event) (q []*sdk.Event, left bool, broken erro
 func (o *Outbox) wrote() {
 	o.mu.Lock()
 	o.busy = false
-	o.lastWrite = nanotime()
+	o.lastWrite = Nanotime()
 	o.mu.Unlock()
 }
 

@@ -131,7 +131,7 @@ func (r *spinReader) Read(b []byte) (int, error) {
 	if r.spin == 0 || r.raw == nil {
 		return r.c.Read(b)
 	}
-	now := nanotime()
+	now := Nanotime()
 	r.budget = min(r.budget+(now-r.filled)/spinShare, spinBurst*r.spin)
 	r.filled = now
 	if now-r.last < r.spin && r.budget >= r.spin && startSpin() {
@@ -139,10 +139,10 @@ func (r *spinReader) Read(b []byte) (int, error) {
 			n, ok, err := r.raw.tryRead(b)
 			if ok || err != nil {
 				spinners.Add(-1)
-				r.last = nanotime()
+				r.last = Nanotime()
 				return n, err
 			}
-			if t := nanotime(); t > end {
+			if t := Nanotime(); t > end {
 				spinners.Add(-1)
 				r.budget -= t - now
 				break
@@ -151,7 +151,7 @@ func (r *spinReader) Read(b []byte) (int, error) {
 		}
 	}
 	n, err := r.c.Read(b)
-	r.last = nanotime()
+	r.last = Nanotime()
 	return n, err
 }
 

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/mtnode/mtnode/internal/pluginrt"
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -347,7 +348,7 @@ func (p *plugin) supervise(quit <-chan struct{}, pr *proc) {
 			<-pr.runDone
 			done = true
 		case <-idle:
-			quiet := time.Duration(pluginrt.Nanotime()-pr.last.Load()) >= h.cfg.IdleTimeout
+			quiet := time.Duration(link.Nanotime()-pr.last.Load()) >= h.cfg.IdleTimeout
 			if quiet && pr.inFlight() == 0 && pr.conn.Queued() == 0 {
 				p.mu.Lock()
 				if p.proc == pr {

@@ -174,7 +174,7 @@ type proc struct {
 	runErr   error
 
 	stopping atomic.Bool  // the host ended it on purpose
-	last     atomic.Int64 // pluginrt.Nanotime of the last event sent, with an idle stop
+	last     atomic.Int64 // link.Nanotime of the last event sent, with an idle stop
 
 	mu       sync.Mutex
 	inflight map[trackKey]*sdk.Event
@@ -211,7 +211,7 @@ func (pr *proc) Send(ev *sdk.Event) error {
 // (Node.pluginIdleTimeout). Without one, the default, it reads no clock.
 func (pr *proc) touch() {
 	if pr.p.h.cfg.IdleTimeout > 0 {
-		pr.last.Store(pluginrt.Nanotime())
+		pr.last.Store(link.Nanotime())
 	}
 }
 
@@ -331,7 +331,7 @@ func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceM
 		CloseSend: up.closeSend,
 	})
 	pr.readyMsg = up.ready
-	pr.last.Store(pluginrt.Nanotime())
+	pr.last.Store(link.Nanotime())
 	if !h.spawn(func(<-chan struct{}) {
 		pr.runErr = pr.conn.Run()
 		if pr.closeLink != nil {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
 )
@@ -73,7 +73,7 @@ type ConnConfig struct {
 // everything queued into one Batch per write, within the credit the peer
 // granted; the reader hands each batch's events to Deliver and returns
 // credit. Send never blocks. Over the event socket, an event sent when the
-// link has been idle for directGap is written by Send itself, as a frame
+// link has been idle for link.DirectGap is written by Send itself, as a frame
 // of its own, with one non-blocking write; what the socket does not take
 // at once is finished by the writer.
 type Conn struct {
@@ -114,22 +114,6 @@ type tryStream interface {
 	TrySendMsg(m any) (left bool, err error)
 	Flush() error
 }
-
-// directGap is how long the stream must have been idle for Send to write
-// an event itself rather than wake the writer goroutine. A lone event (a
-// request, a reply) then costs no goroutine switch, which on a small
-// machine is a good part of a round trip; events that follow each other
-// closer than this are gathered into batches by the writer, as before.
-const directGap = 20 * time.Microsecond
-
-// clockBase is where Nanotime counts from.
-var clockBase = time.Now()
-
-// Nanotime returns nanoseconds on the monotonic clock alone (time.Since's
-// fast path), without the wall clock time.Now reads too: cheap enough for
-// a link's per-event bookkeeping (Send reads it for each lone event, the
-// host's idle stop for each event sent).
-func Nanotime() int64 { return int64(time.Since(clockBase)) }
 
 // ErrConnClosed is returned by Send after the link closed.
 var ErrConnClosed = errors.New("pluginrt: link closed")
@@ -172,7 +156,7 @@ func (c *Conn) Send(ev *sdk.Event) error {
 	}
 	first := len(c.queue) == 0
 	if first && c.started && c.direct != nil && !c.busy && !c.left && len(c.ctrl) == 0 && c.credit > 0 {
-		if now := Nanotime(); now-c.lastWrite > int64(directGap) {
+		if now := link.Nanotime(); now-c.lastWrite > int64(link.DirectGap) {
 			c.busy, c.writing = true, 1
 			c.credit--
 			grant := c.grant
@@ -230,7 +214,7 @@ func (c *Conn) writeDirect(ev *sdk.Event, grant uint32) {
 // caller) and wakes the writer, which did not write while busy was set.
 func (c *Conn) release() {
 	c.busy, c.writing = false, 0
-	c.lastWrite = Nanotime()
+	c.lastWrite = link.Nanotime()
 	c.mu.Unlock()
 	c.signal()
 }
@@ -417,7 +401,7 @@ func (c *Conn) writeLoop() {
 		err := c.writeOut(left, ctrl, batch, grant)
 		c.mu.Lock()
 		c.busy, c.writing = false, 0
-		c.lastWrite = Nanotime()
+		c.lastWrite = link.Nanotime()
 		c.mu.Unlock()
 		if err != nil {
 			return

@@ -88,7 +88,7 @@ func TestDirectSendsNeverWait(t *testing.T) {
 				sent <- err
 				return
 			}
-			time.Sleep(2 * directGap) // each event alone on the link: written directly
+			time.Sleep(2 * link.DirectGap) // each event alone on the link: written directly
 		}
 		sent <- nil
 	}()
@@ -149,7 +149,7 @@ func TestControlFramesBeforeRunGoFirst(t *testing.T) {
 	ca := NewConn(sa, ConnConfig{Name: "a", Credit: DefaultWindow, Deliver: func(*sdk.Event) {}, CloseSend: sa.CloseWrite})
 	// As the plugin runtime does: its services start, and may send, before
 	// it queues Ready and runs the link.
-	time.Sleep(2 * directGap) // the link is idle: a direct write would be allowed
+	time.Sleep(2 * link.DirectGap) // the link is idle: a direct write would be allowed
 	if err := ca.Send(testEvents(1)[0]); err != nil {
 		t.Fatal(err)
 	}
