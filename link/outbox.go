@@ -36,11 +36,10 @@ type Outbox struct {
 
 	// Direct writes (WriteLoop sets direct while it runs).
 	direct    DirectSender
-	busy      bool  // WriteLoop or a direct write has the stream
-	left      bool  // a direct write left part of its frame for the writer
-	broken    error // a direct write failed: WriteLoop ends with it
-	lastWrite int64 // nanotime the last write ended
-	scratch   []byte
+	busy      bool                // WriteLoop or a direct write has the stream
+	left      bool                // a direct write left part of its frame for the writer
+	broken    error               // a direct write failed: WriteLoop ends with it
+	lastWrite int64               // Nanotime the last write ended
 	enc       sdk.EnvelopeEncoder // a direct write's
 }
 
@@ -116,13 +115,14 @@ func (o *Outbox) Push(ev *sdk.Event) error {
 // the socket fails, ev was not written: Push returns the error, so that
 // its caller fails ev, and the writer ends the link with it.
 func (o *Outbox) writeDirect(ev *sdk.Event) error {
-	b := protowire.AppendTag(o.scratch[:0], 1, protowire.BytesType) // Batch.envelopes
+	// Encoded straight into a pool buffer, as WriteLoop does: the pool
+	// takes back a buffer the event grew past its class.
+	buf := bufPool.Get(1 << minClass)
+	b := protowire.AppendTag((*buf)[:0], 1, protowire.BytesType) // Batch.envelopes
 	b, err := o.enc.Append(b, ev, false)
 	var werr error
 	if err == nil {
-		o.scratch = b[:0]
-		buf := bufPool.Get(len(b))
-		*buf = append((*buf)[:0], b...)
+		*buf = b
 		var left bool
 		left, werr = o.direct.TrySendMsg(NewEncoded(buf))
 		o.mu.Lock()
@@ -131,6 +131,7 @@ func (o *Outbox) writeDirect(ev *sdk.Event) error {
 			o.broken = werr
 		}
 	} else {
+		bufPool.Put(buf)
 		o.mu.Lock()
 		if o.err != nil {
 			werr = o.err
