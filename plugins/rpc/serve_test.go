@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // flakyListener fails its first Accept as a process out of descriptors
@@ -38,5 +39,23 @@ func TestServeOutlivesAcceptErrors(t *testing.T) {
 	wg.Wait()
 	if l.calls != 2 {
 		t.Fatalf("Accept called %d times, want 2: serve gave up after the first error", l.calls)
+	}
+}
+
+// TestHelloErr: the acceptor's log says what a failed hello read means.
+func TestHelloErr(t *testing.T) {
+	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{io.EOF, "the peer closed the connection before its hello was complete"},
+		{io.ErrUnexpectedEOF, "the peer closed the connection before its hello was complete"},
+		{timeout, "no complete hello within RPC.handshakeTimeout (5s)"},
+		{io.ErrShortWrite, io.ErrShortWrite.Error()},
+	} {
+		if got := helloErr(tc.err, 5*time.Second); got != tc.want {
+			t.Errorf("helloErr(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

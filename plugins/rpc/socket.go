@@ -197,7 +197,8 @@ func (s *Service) acceptSocket(ctx context.Context, c, raw net.Conn, remote stri
 		return
 	}
 	if err != nil {
-		refuse(&rpcpb.Answer{Refused: err.Error(), Permanent: true}, err.Error())
+		reason := helloErr(err, s.cfg.handshakeTimeout)
+		refuse(&rpcpb.Answer{Refused: reason, Permanent: true}, reason)
 		return
 	}
 	if s.stopping.Load() {
@@ -312,6 +313,20 @@ func readHello(r io.Reader, token string) (*rpcpb.Hello, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// helloErr says why a dialler's Hello could not be read, in the acceptor's
+// log: a bare "EOF" or "i/o timeout" names neither the peer's side nor the
+// setting that bounds it.
+func helloErr(err error, timeout time.Duration) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "the peer closed the connection before its hello was complete"
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Sprintf("no complete hello within RPC.handshakeTimeout (%v)", timeout)
+	}
+	return err.Error()
 }
 
 // readAnswer reads the acceptor's Answer frame; h is its Hello, checked,
