@@ -161,3 +161,35 @@ func TestDirectWriteFailure(t *testing.T) {
 		t.Fatal("WriteLoop did not end")
 	}
 }
+
+// TestWriterEndsDuringDirectPushes: a writer that ends (its link closing)
+// while other goroutines push to the idle link leaves no push writing to
+// a sender it no longer has; every push returns. Run with -race, which
+// caught a direct write reading the writer's stream after it ended.
+func TestWriterEndsDuringDirectPushes(t *testing.T) {
+	for round := range 20 {
+		a, _ := tcpPair(t)
+		o := NewOutbox(1 << 12)
+		ctx, cancel := context.WithCancel(context.Background())
+		ended := make(chan struct{})
+		go func() {
+			defer close(ended)
+			WriteLoop(ctx, o, NewSocketStream(a, 1<<20), Limits{}, func(*sdk.Event, error) {})
+		}()
+		var wg sync.WaitGroup
+		for g := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 100 {
+					o.Push(&sdk.Event{Msg: wrapperspb.Int64(int64(i)), ID: uint64(g)<<32 | uint64(i+1), Dst: "Echo"})
+					time.Sleep(25 * time.Microsecond) // idle: pushes write directly
+				}
+			}()
+		}
+		time.Sleep(time.Duration(round%5) * time.Millisecond)
+		cancel()
+		<-ended
+		wg.Wait()
+	}
+}

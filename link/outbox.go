@@ -96,8 +96,9 @@ func (o *Outbox) Push(ev *sdk.Event) error {
 	if len(o.q) == 0 && o.direct != nil && !o.busy && !o.held && !o.left && o.broken == nil {
 		if now := Nanotime(); now-o.lastWrite > int64(DirectGap) {
 			o.busy = true
+			d := o.direct // read under the lock: WriteLoop's end clears it
 			o.mu.Unlock()
-			return o.writeDirect(ev)
+			return o.writeDirect(d, ev)
 		}
 	}
 	o.q = append(o.q, ev)
@@ -109,12 +110,12 @@ func (o *Outbox) Push(ev *sdk.Event) error {
 	return nil
 }
 
-// writeDirect writes ev as a batch of its own on the caller's goroutine;
-// the caller set busy. An event that does not encode is queued for the
+// writeDirect writes ev to d as a batch of its own on the caller's
+// goroutine; the caller set busy. An event that does not encode is queued for the
 // writer, which answers it as it does any other (WriteLoop's bad). When
 // the socket fails, ev was not written: Push returns the error, so that
 // its caller fails ev, and the writer ends the link with it.
-func (o *Outbox) writeDirect(ev *sdk.Event) error {
+func (o *Outbox) writeDirect(d DirectSender, ev *sdk.Event) error {
 	// Encoded straight into a pool buffer, as WriteLoop does: the pool
 	// takes back a buffer the event grew past its class.
 	buf := bufPool.Get(1 << minClass)
@@ -124,7 +125,7 @@ func (o *Outbox) writeDirect(ev *sdk.Event) error {
 	if err == nil {
 		*buf = b
 		var left bool
-		left, werr = o.direct.TrySendMsg(NewEncoded(buf))
+		left, werr = d.TrySendMsg(NewEncoded(buf))
 		o.mu.Lock()
 		o.left = left
 		if werr != nil {
