@@ -194,7 +194,7 @@ func Open(opts Options) (*Node, error) {
 			StartTimeout: nodeConf.Duration("pluginStartTimeout", 5*time.Second, "how long a plugin may take to start before it is killed and its events fail"),
 			IdleTimeout:  nodeConf.Duration("pluginIdleTimeout", 0, "stop a plugin process idle for this long (0 = never)"),
 			GCFloor:      gcFloor << 20,
-			LinkSpin:     nodeConf.Duration("pluginLinkSpin", 0, "how long each end of a plugin link polls for the next event before it sleeps: cuts a plugin round trip to an Inline service by most of its thread wake-ups, for up to this much CPU after each event (0 = never; try 50us)"),
+			LinkSpin:     nodeConf.Duration("pluginLinkSpin", plugin.DefaultLinkSpin, "how long each end of a plugin link polls for the next event before it sleeps: saves a plugin round trip most of its thread wake-ups, for up to this much CPU after each event (0 = never)"),
 			Watch:        true,
 		})
 		if err != nil {

@@ -156,17 +156,18 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 		base = reportP50(b, ds, time.Microsecond, "p50-µs")
 	})
-	roundTrips := func(b *testing.B) { roundTripsTo(b, "TEcho", base) }
-	b.Run("mtnode", roundTrips)
-	b.Run("mtnode-inline", func(b *testing.B) { roundTripsTo(b, "TInline", base) })
-	// Node.pluginLinkSpin=50us: both ends of the link poll for the next
-	// frame before they sleep (link.SocketStream.SetSpin).
-	spin := func(c *Config) { c.LinkSpin = 50 * time.Microsecond }
-	b.Run("mtnode/spin=50us", func(b *testing.B) { roundTripsTo(b, "TEcho", base, spin) })
-	b.Run("mtnode-inline/spin=50us", func(b *testing.B) { roundTripsTo(b, "TInline", base, spin) })
+	// The rows without a spin= suffix run plugin links as the daemon
+	// does by default (Node.pluginLinkSpin = DefaultLinkSpin); spin=0
+	// turns the spinning off: every frame wakes a sleeping thread.
+	spin := func(d time.Duration) envOpt { return func(c *Config) { c.LinkSpin = d } }
+	def := spin(DefaultLinkSpin)
+	b.Run("mtnode", func(b *testing.B) { roundTripsTo(b, "TEcho", base, def) })
+	b.Run("mtnode-inline", func(b *testing.B) { roundTripsTo(b, "TInline", base, def) })
+	b.Run("mtnode/spin=0", func(b *testing.B) { roundTripsTo(b, "TEcho", base, spin(0)) })
+	b.Run("mtnode-inline/spin=0", func(b *testing.B) { roundTripsTo(b, "TInline", base, spin(0)) })
 	b.Run("mtnode-grpc-link", func(b *testing.B) {
 		grpcLink(b)
-		roundTrips(b)
+		roundTripsTo(b, "TEcho", base, def)
 	})
 }
 
@@ -226,9 +227,9 @@ func BenchmarkOneWay(b *testing.B) {
 		base = float64(n) / time.Since(t0).Seconds()
 		b.ReportMetric(base, "events/s")
 	})
-	oneWay := func(b *testing.B) {
+	oneWay := func(b *testing.B, opts ...envOpt) {
 		b.ReportAllocs()
-		e := newEnv(b, []string{"testplugin"})
+		e := newEnv(b, []string{"testplugin"}, opts...)
 		ctx := context.Background()
 		if _, err := e.node.Request(ctx, sdk.To("Sink"), wrapperspb.String("flush")); err != nil {
 			b.Fatal(err)
@@ -282,9 +283,13 @@ func BenchmarkOneWay(b *testing.B) {
 			b.ReportMetric(rate/base, "x-baseline")
 		}
 	}
-	b.Run("mtnode", oneWay)
+	def := func(c *Config) { c.LinkSpin = DefaultLinkSpin } // as the daemon runs
+	b.Run("mtnode", func(b *testing.B) { oneWay(b, def) })
+	b.Run("mtnode/spin=0", func(b *testing.B) {
+		oneWay(b, func(c *Config) { c.LinkSpin = 0 })
+	})
 	b.Run("mtnode-grpc-link", func(b *testing.B) {
 		grpcLink(b)
-		oneWay(b)
+		oneWay(b, def)
 	})
 }
