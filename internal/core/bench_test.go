@@ -134,7 +134,6 @@ func chanOneWay(b *testing.B) (burst func()) {
 // waits until Dst counted it.
 func serviceOneWay(b *testing.B) (burst func()) {
 	done := make(chan struct{})
-	count := 0
 	n := benchNode(b, Config{Services: []sdk.Spec{
 		sdk.Define("Src", func() sdk.Service {
 			return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
@@ -144,15 +143,7 @@ func serviceOneWay(b *testing.B) (burst func()) {
 				return nil
 			})
 		}),
-		sdk.Define("Dst", func() sdk.Service {
-			return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
-				if count++; count == benchBurst {
-					count = 0
-					done <- struct{}{}
-				}
-				return nil
-			})
-		}),
+		burstCounter("Dst", done),
 	}, Start: []string{"Dst", "Src"}})
 	go_ := &emptypb.Empty{}
 	return func() {
@@ -161,6 +152,21 @@ func serviceOneWay(b *testing.B) (burst func()) {
 		}
 		<-done
 	}
+}
+
+// burstCounter defines a service that counts the events it receives and
+// signals done after each benchBurst of them.
+func burstCounter(name string, done chan<- struct{}) sdk.Spec {
+	return sdk.Define(name, func() sdk.Service {
+		count := 0
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if count++; count == benchBurst {
+				count = 0
+				done <- struct{}{}
+			}
+			return nil
+		})
+	})
 }
 
 // BenchmarkRoundTrip runs sequential request/reply round trips between two

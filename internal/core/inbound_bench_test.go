@@ -49,18 +49,7 @@ func BenchmarkInbound(b *testing.B) {
 	b.Run("impl=service", func(b *testing.B) {
 		b.ReportAllocs()
 		done := make(chan struct{})
-		count := 0
-		n := benchNode(b, Config{Services: []sdk.Spec{
-			sdk.Define("Dst", func() sdk.Service {
-				return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
-					if count++; count == benchBurst {
-						count = 0
-						done <- struct{}{}
-					}
-					return nil
-				})
-			}),
-		}, Start: []string{"Dst"}})
+		n := benchNode(b, Config{Services: []sdk.Spec{burstCounter("Dst", done)}, Start: []string{"Dst"}})
 		w := n.Wire()
 		link := w.AttachLink("bench", func(*sdk.Event) error { return nil })
 		for b.Loop() {
