@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
 // TestNoGoroutinesLeft: after both nodes stop, the goroutines RPC started
@@ -29,6 +30,24 @@ func TestNoGoroutinesLeft(t *testing.T) {
 	eventually(t, 5*time.Second, "goroutine count back to its baseline", func() bool {
 		return runtime.NumGoroutine() <= base
 	})
+}
+
+// TestCleanStopLogsNoError: nodes that served a link and stop cleanly log
+// no error: a listener closing because its node stops is not a failure.
+func TestCleanStopLogsNoError(t *testing.T) {
+	var logs sdktest.LogBuffer
+	a := startNode(t, nodeOpts{name: "a", noStop: true, log: &logs})
+	b := startNode(t, nodeOpts{name: "b", noStop: true, log: &logs})
+	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("x")); err != nil {
+		t.Fatal(err)
+	}
+	a.stop(t)
+	b.stop(t)
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "level=ERROR") {
+			t.Errorf("a clean stop logged an error: %s", line)
+		}
+	}
 }
 
 // TestImportsOnlySDK: the RPC service reaches the node only through sdk

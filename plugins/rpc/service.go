@@ -167,7 +167,9 @@ func (s *Service) run(ctx context.Context) {
 		}()
 		go func() {
 			defer wg.Done()
-			if err := s.srv.Serve(g); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			// g closes when serve ends, which is when the service stops:
+			// gRPC then reports net.ErrClosed, and that is no failure.
+			if err := s.srv.Serve(g); err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, net.ErrClosed) {
 				s.log.Error("rpc listener failed", slog.String("addr", l.Addr().String()), slog.String(sdk.KeyErr, err.Error()))
 			}
 		}()
