@@ -151,6 +151,22 @@ for q in p10 p25; do
 	awk -v q="$q" -v a="$Q0" -v b="$Q1" -v c="$Q2" 'BEGIN {printf "for reference, added %s per relay hop: %.1f us (hops=1 - hops=0), %.1f us ((hops=2 - hops=0) / 2)\n", q, b-a, (c-a)/2}'
 done
 
+echo "# for reference: each node its own process (rpcbench node, relay, relay; rpcbench lat drives from a fourth)"
+start hop0 "$OUT/rpcbench" node -addr 127.0.0.1:0
+start hop1 "$OUT/rpcbench" relay -addr 127.0.0.1:0 -backend "$ADDR_hop0/Echo"
+start hop2 "$OUT/rpcbench" relay -addr 127.0.0.1:0 -backend "$ADDR_hop1/Relay"
+: >"$OUT/lat0"; : >"$OUT/lat1"; : >"$OUT/lat2"
+for _ in $(seq "$RUNS"); do # alternating, so load from elsewhere hits all alike
+	"$OUT/rpcbench" lat -peer "$ADDR_hop0/Echo" -n 3000 | sed -n 's/.* p50=\([0-9.]*\).*/\1/p' >>"$OUT/lat0"
+	"$OUT/rpcbench" lat -peer "$ADDR_hop1/Relay" -n 3000 | sed -n 's/.* p50=\([0-9.]*\).*/\1/p' >>"$OUT/lat1"
+	"$OUT/rpcbench" lat -peer "$ADDR_hop2/Relay" -n 3000 | sed -n 's/.* p50=\([0-9.]*\).*/\1/p' >>"$OUT/lat2"
+done
+for h in 0 1 2; do
+	stats <"$OUT/lat$h" "p50 us, hops=$h (a process per node)"
+	printf -v "P$h" '%s' "$MED"
+done
+awk -v a="$P0" -v b="$P1" -v c="$P2" 'BEGIN {printf "added p50 per relay hop (a process per node): %.1f us (hops=1 - hops=0), %.1f us ((hops=2 - hops=0) / 2)\n", b-a, (c-a)/2}'
+
 if [ ${#FAILED[@]} -gt 0 ]; then
 	echo
 	echo "## rows that failed"

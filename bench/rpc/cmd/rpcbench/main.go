@@ -4,6 +4,7 @@
 // Servers (print "ready ADDR", run until killed):
 //
 //	rpcbench node -addr A            a node: RPC on A, Echo, Sink
+//	rpcbench relay -addr A -backend B/S   a node whose Inline Relay forwards to service S on node B
 //	rpcbench httprpc -addr H -backend B   a node: HttpRpc on H, Echo at node B
 //	rpcbench grpc-echo -addr A       plain gRPC unary echo (baseline)
 //	rpcbench http-grpc -addr H -backend A  net/http, one gRPC unary call per request (baseline)
@@ -16,6 +17,9 @@
 //	rpcbench oneway -peer A -n N          one-way events over one link (client API)
 //	rpcbench rtt -peer A -n N -c C         round trips from a node, C outstanding
 //	rpcbench grpc-rtt -peer A -n N -c C    plain gRPC unary calls, C concurrent callers
+//	rpcbench lat -peer A/S -n N            one request at a time from a node to service S on node A: latency quantiles
+//
+// Every node role takes -spin D, its RPC.linkSpin (default 0, as the daemon's).
 //
 // Rates count only successful events: rtt prints its failures (failed=)
 // and leaves them out of rate=.
@@ -35,6 +39,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -77,6 +83,7 @@ func run(args []string) error {
 	window := fs.Int("window", 16384, "node-oneway: events posted between flow-control markers")
 	timeout := fs.Duration("timeout", 10*time.Second, "wait-http: how long to poll")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	spin := fs.Duration("spin", 0, "RPC.linkSpin of the node this role runs")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -91,12 +98,21 @@ func run(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	linkSpin = *spin
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	payload := wrapperspb.Bytes(make([]byte, *size))
 	switch args[0] {
 	case "node":
 		return serveNode(ctx, map[string]string{"RPC.bindAddr": *addr}, nil)
+	case "relay":
+		node, svc, ok := strings.Cut(*backend, "/")
+		if !ok {
+			return errors.New("relay: -backend must be ADDR/SERVICE")
+		}
+		return serveNode(ctx, map[string]string{"RPC.bindAddr": *addr}, nil, rpcbench.RelaySpec(node+"/"+svc))
+	case "lat":
+		return latency(ctx, *peer, *n, payload)
 	case "httprpc":
 		return serveNode(ctx, map[string]string{"RPC.bindAddr": "", "HttpRpc.bindAddr": *addr, "HttpRpc.backend": *backend}, []string{webserver.Name, httprpc.Name})
 	case "grpc-echo":
@@ -123,12 +139,15 @@ func run(args []string) error {
 	return fmt.Errorf("unknown role %q", args[0])
 }
 
+// linkSpin is the RPC.linkSpin of the nodes this process runs (-spin).
+var linkSpin time.Duration
+
 // newNode builds and starts a node as the mtnode daemon runs one: with the
 // GC floor internal/boot starts (gctune.DefaultFloor, the default of
 // Node.gcFloorMiB), so the figures are those of the daemon's links.
 func newNode(conf map[string]string, start []string, extra ...sdk.Spec) (*core.Node, error) {
 	gctune.Start(gctune.DefaultFloor)
-	var text string
+	text := "RPC.linkSpin=" + linkSpin.String() + "\n"
 	for k, v := range conf {
 		text += k + "=" + v + "\n"
 	}
@@ -145,8 +164,8 @@ func newNode(conf map[string]string, start []string, extra ...sdk.Spec) (*core.N
 	return n, n.Start(context.Background(), nil)
 }
 
-func serveNode(ctx context.Context, conf map[string]string, start []string) error {
-	n, err := newNode(conf, start)
+func serveNode(ctx context.Context, conf map[string]string, start []string, extra ...sdk.Spec) error {
+	n, err := newNode(conf, start, extra...)
 	if err != nil {
 		return err
 	}
@@ -439,6 +458,38 @@ func rtt(ctx context.Context, peer string, n, conc int, msg *wrapperspb.BytesVal
 		return ctx.Err()
 	}
 	report(fmt.Sprintf("rtt c=%d failed=%d", conc, failed.Load()), n, n-int(failed.Load()), time.Since(t0))
+	return nil
+}
+
+// latency sends n requests, one at a time, from a node to the service at
+// to (ADDR/SERVICE) and prints the latency quantiles in µs.
+func latency(ctx context.Context, to string, n int, msg *wrapperspb.BytesValue) error {
+	addr, svc, ok := strings.Cut(to, "/")
+	if !ok {
+		return errors.New("lat: -peer must be ADDR/SERVICE")
+	}
+	node, err := newNode(map[string]string{"RPC.bindAddr": ""}, nil)
+	if err != nil {
+		return err
+	}
+	defer node.Stop(context.Background())
+	dst := sdk.At(addr, svc)
+	for range 100 { // links up, code paths warm
+		if _, err := node.Request(ctx, dst, msg); err != nil {
+			return err
+		}
+	}
+	lat := make([]time.Duration, n)
+	for i := range lat {
+		t0 := time.Now()
+		if _, err := node.Request(ctx, dst, msg); err != nil {
+			return err
+		}
+		lat[i] = time.Since(t0)
+	}
+	slices.Sort(lat)
+	q := func(num, den int) float64 { return float64(lat[len(lat)*num/den].Nanoseconds()) / 1e3 }
+	fmt.Printf("lat n=%d p10=%.1f p25=%.1f p50=%.1f p99=%.1f\n", n, q(1, 10), q(1, 4), q(1, 2), q(99, 100))
 	return nil
 }
 
