@@ -98,8 +98,10 @@ type Config struct {
 // a plugin and HttpRpc through plugins where they were. Its price is CPU
 // the processes would leave idle: up to 50 µs after each frame no other
 // follows, capped by link.SocketStream's spin budget at about an eighth
-// of a core per link when frames come just too far apart; an idle link
-// costs nothing. 0 turns it off.
+// of a core per link when frames come just too far apart (measured: one
+// HTTP client requesting a plugin's page 3,000 times a second, one request
+// at a time, cost the node 0-6% and the plugin 4-8% more of a core); an
+// idle link costs nothing. 0 turns it off.
 const DefaultLinkSpin = 50 * time.Microsecond
 
 func (c *Config) defaults() error {
