@@ -111,10 +111,11 @@ func (o *Outbox) Push(ev *sdk.Event) error {
 }
 
 // writeDirect writes ev to d as a batch of its own on the caller's
-// goroutine; the caller set busy. An event that does not encode is queued for the
-// writer, which answers it as it does any other (WriteLoop's bad). When
-// the socket fails, ev was not written: Push returns the error, so that
-// its caller fails ev, and the writer ends the link with it.
+// goroutine; the caller set busy. An event that does not encode is queued
+// for the writer, which answers it as it does any other (WriteLoop's
+// bad). When the socket fails, ev was not written: Push returns the
+// error, so that its caller fails ev, and the writer ends the link with
+// it.
 func (o *Outbox) writeDirect(d DirectSender, ev *sdk.Event) error {
 	// Encoded straight into a pool buffer, as WriteLoop does: the pool
 	// takes back a buffer the event grew past its class.

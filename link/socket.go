@@ -96,7 +96,7 @@ func NewSocketStream(c net.Conn, limit int) *SocketStream {
 // looks at the network poller only when its queues are empty: while one
 // spins, other goroutines waiting on sockets are found ready later (up to
 // d). Measured on a 2-core VM: a plugin service's round trip went from
-// 105-160 µs to 22-31 µs at p50, queued or Inline, but only with both ends
+// 100-160 µs to 21-31 µs at p50, queued or Inline, but only with both ends
 // spinning (one end alone: 70-110 µs); relay hops between four nodes in
 // one process got slower (hops=2: 390-430 µs against 125-175). Call it
 // before the first RecvMsg.

@@ -93,7 +93,7 @@ type Config struct {
 // DefaultLinkSpin is Node.pluginLinkSpin's default: each end of a plugin
 // link polls its socket for 50 µs after a frame before its reader sleeps.
 // On the 2-core VM of the README's figures it took a round trip to a
-// plugin service from 105-160 µs to 21-31 µs at p50, most of which was
+// plugin service from 100-160 µs to 21-31 µs at p50, most of which was
 // the kernel waking the sleeping end, and left one-way rates, HelloWeb in
 // a plugin and HttpRpc through plugins where they were. Its price is CPU
 // the processes would leave idle: up to 50 µs after each frame no other
