@@ -1,7 +1,7 @@
 package config
 
 import (
-	"github.com/mtnode/mtnode/internal/suggest"
+	"github.com/mtnode/mtnode/sdk/suggest"
 
 	"cmp"
 	"maps"

@@ -17,8 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mtnode/mtnode/internal/router"
-	"github.com/mtnode/mtnode/internal/suggest"
 	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/suggest"
 )
 
 // Config configures a Node. The zero value of every field means its default.

@@ -108,7 +108,7 @@ func (t *Tree) unknown(d *dir, dp []string, name string, builtins bool) error {
 		cands = append(cands, builtinNames()...)
 	}
 	msg := fmt.Sprintf("unknown command %q in %s", name, absPath(dp))
-	if s := suggest(name, cands); len(s) > 0 {
+	if s := suggestions(name, cands); len(s) > 0 {
 		msg += " (did you mean " + quoteJoin(s) + "?)"
 	} else {
 		msg += " (type help for the list)"

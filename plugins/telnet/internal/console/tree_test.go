@@ -142,8 +142,8 @@ func TestSuggest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := suggest(tt.in, cands); !slices.Equal(got, tt.want) {
-				t.Errorf("suggest(%q) = %q, want %q", tt.in, got, tt.want)
+			if got := suggestions(tt.in, cands); !slices.Equal(got, tt.want) {
+				t.Errorf("suggestions(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}

@@ -1,5 +1,6 @@
-// Package suggest finds the known name closest to a mistyped one, for the
-// "did you mean" of error messages (config keys, service names).
+// Package suggest finds the known names closest to a mistyped one, for the
+// "did you mean" of error messages: the node's config keys and service
+// names, a console's commands, or a service's own names.
 package suggest
 
 import "strings"
@@ -21,11 +22,19 @@ func Closest(s string, candidates []string, maxDist int) string {
 	return best
 }
 
+// MaxLen is the longest string Distance compares edit by edit.
+const MaxLen = 64
+
 // Distance returns the optimal string alignment distance between a and b:
 // the number of single-byte insertions, deletions, substitutions and swaps
 // of adjacent bytes that turn a into b, no substring edited twice. Names are
-// ASCII, so bytes are characters.
+// ASCII, so bytes are characters. A string longer than MaxLen is no name:
+// its distance is the longer length, so input from outside (a console
+// line, a config file) costs no more than a name.
 func Distance(a, b string) int {
+	if len(a) > MaxLen || len(b) > MaxLen {
+		return max(len(a), len(b))
+	}
 	// Three rows of the dynamic programming table: i-2, i-1 and i.
 	prev2 := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)

@@ -1,6 +1,9 @@
 package suggest
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestDistance(t *testing.T) {
 	for _, tc := range []struct {
@@ -17,6 +20,16 @@ func TestDistance(t *testing.T) {
 		if got := Distance(tc.b, tc.a); got != tc.want {
 			t.Errorf("Distance(%q, %q): got %d, want %d", tc.b, tc.a, got, tc.want)
 		}
+	}
+}
+
+func TestDistanceOfLongInput(t *testing.T) {
+	long := strings.Repeat("x", MaxLen+1)
+	if got := Distance(long, "x"); got != MaxLen+1 {
+		t.Errorf("Distance(%d bytes, 1 byte): got %d, want %d", len(long), got, MaxLen+1)
+	}
+	if got := Closest(long, []string{long[1:] + "y"}, 2); got != "" {
+		t.Errorf("Closest of %d bytes: got %q, want none", len(long), got)
 	}
 }
 
