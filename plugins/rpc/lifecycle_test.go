@@ -1,7 +1,6 @@
 package rpc_test
 
 import (
-	"go/build"
 	"runtime"
 	"strings"
 	"testing"
@@ -46,22 +45,6 @@ func TestCleanStopLogsNoError(t *testing.T) {
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(line, "level=ERROR") {
 			t.Errorf("a clean stop logged an error: %s", line)
-		}
-	}
-}
-
-// TestImportsOnlySDK: the RPC service reaches the node only through sdk
-// (sdk.Wire), never through internal packages.
-func TestImportsOnlySDK(t *testing.T) {
-	for _, dir := range []string{".", "../../link"} {
-		pkg, err := build.ImportDir(dir, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range pkg.Imports {
-			if strings.Contains(imp, "/internal/") || strings.HasSuffix(imp, "/internal") {
-				t.Errorf("%s imports %s", dir, imp)
-			}
 		}
 	}
 }

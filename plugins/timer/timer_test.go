@@ -678,18 +678,6 @@ func waitGoroutines(want int, d time.Duration) int {
 	}
 }
 
-func TestNoInternalImports(t *testing.T) {
-	out, err := nonTestImports()
-	if err != nil {
-		t.Fatalf("reading imports: %v", err)
-	}
-	for _, imp := range out {
-		if strings.Contains(imp, "/internal/") || strings.HasSuffix(imp, "/internal") {
-			t.Errorf("package timer imports %s; services use only sdk", imp)
-		}
-	}
-}
-
 func ExampleSpec() {
 	fmt.Println(Spec.Name, Spec.EventTypes())
 	// Output: Timer [mtnode.timer.v1.List mtnode.timer.v1.ResetAlarm mtnode.timer.v1.SetAlarm mtnode.timer.v1.SetTimer mtnode.timer.v1.StopAlarm mtnode.timer.v1.StopTimer mtnode.timer.v1.Wake]
