@@ -121,18 +121,26 @@ type rawReader interface {
 // spinReader is what a SocketStream's buffered reader reads from.
 type spinReader struct {
 	c      net.Conn
-	raw    rawReader // nil: no spinning
-	spin   int64     // nanoseconds; 0: no spinning
-	last   int64     // nanotime of the last bytes read
-	budget int64     // nanoseconds of empty spinning it may still spend
-	filled int64     // nanotime the budget was last refilled
+	raw    rawReader    // nil: no spinning
+	spin   int64        // nanoseconds; 0: no spinning
+	last   int64        // nanotime of the last bytes read
+	budget int64        // nanoseconds of empty spinning it may still spend
+	filled int64        // nanotime the budget was last refilled
+	clock  func() int64 // tests' clock; nil: Nanotime
+}
+
+func (r *spinReader) now() int64 {
+	if r.clock != nil {
+		return r.clock()
+	}
+	return Nanotime()
 }
 
 func (r *spinReader) Read(b []byte) (int, error) {
 	if r.spin == 0 || r.raw == nil {
 		return r.c.Read(b)
 	}
-	now := Nanotime()
+	now := r.now()
 	r.budget = min(r.budget+(now-r.filled)/spinShare, spinBurst*r.spin)
 	r.filled = now
 	if now-r.last < r.spin && r.budget >= r.spin && startSpin() {
@@ -140,10 +148,10 @@ func (r *spinReader) Read(b []byte) (int, error) {
 			n, ok, err := r.raw.tryRead(b)
 			if ok || err != nil {
 				spinners.Add(-1)
-				r.last = Nanotime()
+				r.last = r.now()
 				return n, err
 			}
-			if t := Nanotime(); t > end {
+			if t := r.now(); t > end {
 				spinners.Add(-1)
 				r.budget -= t - now
 				break
@@ -152,7 +160,7 @@ func (r *spinReader) Read(b []byte) (int, error) {
 		}
 	}
 	n, err := r.c.Read(b)
-	r.last = Nanotime()
+	r.last = r.now()
 	return n, err
 }
 

@@ -56,37 +56,68 @@ func TestSpinningReaderKeepsFrames(t *testing.T) {
 }
 
 // emptyRaw is a socket that never has anything to read at once; it counts
-// the spins that poll it.
-type emptyRaw struct{ polls, spins int }
+// the polls, and each poll moves the test's clock on by pollTime.
+type emptyRaw struct {
+	polls int
+	clock *int64
+}
 
-func (e *emptyRaw) tryRead([]byte) (int, bool, error) { e.polls++; return 0, false, nil }
+const pollTime = 10 * time.Microsecond
 
-// readyConn is a connection whose every read returns one byte at once.
-type readyConn struct{ net.Conn }
+func (e *emptyRaw) tryRead([]byte) (int, bool, error) {
+	e.polls++
+	*e.clock += int64(pollTime)
+	return 0, false, nil
+}
 
-func (readyConn) Read(b []byte) (int, error) { b[0] = 1; return 1, nil }
+// lateConn is a connection whose every read returns one byte, late: it
+// moves the test's clock on by lateTime first.
+type lateConn struct {
+	net.Conn
+	clock *int64
+}
 
-// TestSpinBudget: a reader whose spins never find anything (frames come
-// just too late, every time) stops spinning on most reads once its budget
-// is spent, instead of spinning a window after every frame.
+const lateTime = 100 * time.Microsecond
+
+func (c lateConn) Read(b []byte) (int, error) {
+	*c.clock += int64(lateTime)
+	b[0] = 1
+	return 1, nil
+}
+
+// TestSpinBudget: a reader whose spins never find anything (each frame
+// comes just after the window, every time) spins on the first reads, from
+// its budget, and then spends no more on empty spins than the budget's
+// refill: 1/spinShare of the time passing. The clock is the test's, moved
+// only by the polls and reads, so the figures do not depend on how busy
+// the machine is.
 func TestSpinBudget(t *testing.T) {
-	raw := &emptyRaw{}
-	r := &spinReader{c: readyConn{}, raw: raw, spin: int64(time.Millisecond), budget: spinBurst * int64(time.Millisecond)}
-	const reads = 80
+	var clock int64
+	raw := &emptyRaw{clock: &clock}
+	const window = int64(time.Millisecond)
+	r := &spinReader{c: lateConn{clock: &clock}, raw: raw, spin: window, budget: spinBurst * window,
+		clock: func() int64 { return clock }}
+	const reads = 200
 	buf := make([]byte, 1)
 	spins := 0
-	for range reads {
+	for i := range reads {
 		before := raw.polls
 		if _, err := r.Read(buf); err != nil {
 			t.Fatal(err)
 		}
 		if raw.polls > before {
 			spins++
+		} else if i < spinBurst {
+			t.Fatalf("read %d did not spin; the first %d should, from the full budget", i+1, spinBurst)
 		}
 	}
-	// spinBurst spins from the full budget, then about one read in
-	// spinShare+1 as it refills.
-	if spins < spinBurst || spins > spinBurst+reads/spinShare+8 {
-		t.Fatalf("%d of %d reads spun; want about %d", spins, reads, spinBurst+reads/(spinShare+1))
+	spun := int64(raw.polls) * int64(pollTime)
+	// A spin stops at the first poll past its window: one poll more.
+	allowed := spinBurst*window + clock/spinShare + int64(spins)*int64(pollTime)
+	if spun > allowed {
+		t.Fatalf("%d reads spun for %v in all over %v; the budget allows %v", spins, time.Duration(spun), time.Duration(clock), time.Duration(allowed))
+	}
+	if spins == reads {
+		t.Fatalf("every read spun: the budget did not stop it")
 	}
 }
