@@ -280,7 +280,7 @@ func (s *SocketStream) RecvMsg(m any) error {
 		// other core, waking the core from sleep. Measured on a 2-core VM:
 		// a queued plugin service's round trip with spinning went from
 		// 65-130 µs to 24-28 µs, and a relay hop between nodes in one
-		// process (no spinning) from 53-67 µs to 24-28 µs at p50.
+		// process (no spinning) from 53-67 µs to 24-30 µs at p50.
 		runtime.Gosched()
 	}
 	b, err := s.readFrame()

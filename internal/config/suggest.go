@@ -1,12 +1,12 @@
 package config
 
 import (
-	"github.com/mtnode/mtnode/sdk/suggest"
-
 	"cmp"
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/mtnode/mtnode/sdk/suggest"
 )
 
 // maxSuggestDistance is how many edits (insertions, deletions,
