@@ -270,7 +270,8 @@ func (s *SocketStream) writeErr(err error) error {
 // keep references into the frame's bytes, which are its own), anything
 // else is unmarshalled as link.Codec does. At the end of the stream,
 // between frames, it returns io.EOF; every other failure to read a frame
-// wraps ErrBadFrame, or is the socket's error.
+// wraps ErrBadFrame, or is the socket's error. When nothing is buffered it
+// yields once before it reads, spinning or not (see below).
 func (s *SocketStream) RecvMsg(m any) error {
 	if s.r.Buffered() == 0 {
 		// Yield before waiting: what the caller did with the last frame

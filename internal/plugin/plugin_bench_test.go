@@ -24,10 +24,7 @@ import (
 // (Node.gcFloorMiB, default 64 MiB; see internal/gctune), as boot does. It
 // is process-wide, so the baselines in this process run under it too; each
 // plugin process starts its own.
-func asDaemon(b *testing.B) {
-	b.Helper()
-	gctune.Start(gctune.DefaultFloor)
-}
+func asDaemon() { gctune.Start(gctune.DefaultFloor) }
 
 // reportP50 reports the median of ds as metric unit (in ms or µs), and
 // returns it.
@@ -72,7 +69,7 @@ func bareClient(b *testing.B, env ...string) (*goplugin.Client, pluginpb.PluginC
 // then one message echoed over a bare Link stream, so that both measure
 // until a first answer is back.
 func BenchmarkColdStart(b *testing.B) {
-	asDaemon(b)
+	asDaemon()
 	if testing.Short() {
 		b.Skip("slow: launches a process per iteration")
 	}
@@ -149,7 +146,7 @@ func rawEnvelope(b *testing.B, id uint64) *mtpb.Envelope {
 // SDK gets; baseline: one message echoed over a bare gRPC bidi stream to
 // the same plugin process kind. x-faster is the baseline's p50 over ours.
 func BenchmarkRoundTrip(b *testing.B) {
-	asDaemon(b)
+	asDaemon()
 	var base float64 // the baseline's p50, for the ratio
 	b.Run("baseline=grpc-bidi", func(b *testing.B) {
 		b.ReportAllocs()
@@ -213,7 +210,7 @@ func roundTripsTo(b *testing.B, svc string, base float64, opts ...envOpt) {
 // message per event to a bare Link server. x-baseline is our rate over
 // the baseline's.
 func BenchmarkOneWay(b *testing.B) {
-	asDaemon(b)
+	asDaemon()
 	var base float64 // the baseline's rate, for the ratio
 	b.Run("baseline=grpc-bidi-per-event", func(b *testing.B) {
 		b.ReportAllocs()
