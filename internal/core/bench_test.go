@@ -22,6 +22,9 @@ import (
 //
 //   - BenchmarkOneWay: events from one service to another vs pointers on a
 //     buffered channel between two goroutines (a fresh allocation each).
+//   - BenchmarkOneWayCosts (cost_bench_test.go): the queue alone, then with
+//     a Send's allocations one at a time, against the same baseline: where
+//     BenchmarkOneWay's ratio goes.
 //   - BenchmarkRoundTrip: request/reply between two services vs a channel
 //     ping-pong.
 //   - BenchmarkIdleServices: memory per started, idle service vs per goroutine

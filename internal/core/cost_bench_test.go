@@ -1,0 +1,122 @@
+package core
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// BenchmarkOneWayCosts takes BenchmarkOneWay's ratio apart. Each
+// sub-benchmark moves bursts from one goroutine to another through the
+// kernel's queue (push, batched pop), paired burst by burst with
+// BenchmarkOneWay's baseline (a fresh payload each on a buffered channel),
+// and adds one of a Send's costs at a time:
+//
+//   - add=nothing: the same events again and again, no allocation: the
+//     queue alone.
+//   - add=payload: a fresh payload each, as the channel baseline
+//     allocates; the events are reused.
+//   - add=payload+event: a fresh payload and a fresh event each, carved
+//     out of chunks as svcContext.newEvent carves them: what a Send to a
+//     local service allocates, without its routing.
+//
+// x-chan is the queue's rate over the channel's in the same run. The step
+// from add=payload to add=payload+event is the cost of the event a handler
+// may keep (sdk.Event), which a channel of payloads does not have.
+func BenchmarkOneWayCosts(b *testing.B) {
+	logMachine(b)
+	for _, add := range []string{"nothing", "payload", "payload+event"} {
+		b.Run("add="+add, func(b *testing.B) {
+			ch, q := chanOneWay(b), queueOneWay(b, add)
+			var chanT, qT time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				ch()
+				t1 := time.Now()
+				q()
+				chanT += t1.Sub(t0)
+				qT += time.Since(t1)
+			}
+			n := float64(b.N) * benchBurst
+			b.ReportMetric(n/chanT.Seconds(), "chan-events/s")
+			b.ReportMetric(n/qT.Seconds(), "events/s")
+			b.ReportMetric(chanT.Seconds()/qT.Seconds(), "x-chan")
+		})
+	}
+}
+
+// queueOneWay starts a consumer goroutine popping a queue, and returns a
+// function that pushes one burst (allocating what add names) and waits
+// until the consumer counted it.
+func queueOneWay(b *testing.B, add string) (burst func()) {
+	q := newQueue(2 * benchBurst)
+	done := make(chan struct{})
+	go func() { // consumer
+		n := 0
+		var batch []*sdk.Event
+		for {
+			var closed bool
+			if batch, closed = q.pop(batch); closed {
+				close(done)
+				return
+			}
+			for _, ev := range batch {
+				if ev.Msg != nil {
+					n++
+				}
+				if n == benchBurst {
+					n = 0
+					done <- struct{}{}
+				}
+			}
+		}
+	}()
+	b.Cleanup(func() {
+		q.close(&sdk.DeliveryError{Code: sdk.CodeStopped, Message: "benchmark over"})
+		<-done
+	})
+	// Reused events: the consumer has counted a burst before the next one
+	// starts, and keeps none.
+	ring := make([]sdk.Event, benchBurst)
+	payload := &wrapperspb.UInt64Value{}
+	c := &svcContext{}
+	dst := &service{}
+	push := func(ev *sdk.Event) {
+		if err := q.push(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	switch add {
+	case "nothing":
+		return func() {
+			for i := range ring {
+				ring[i].Msg = payload
+				push(&ring[i])
+			}
+			<-done
+		}
+	case "payload":
+		return func() {
+			for i := range ring {
+				ring[i].Msg = &wrapperspb.UInt64Value{Value: uint64(i)}
+				push(&ring[i])
+			}
+			<-done
+		}
+	case "payload+event":
+		return func() {
+			for i := range uint64(benchBurst) {
+				ev := c.newEvent(dst)
+				ev.Msg, ev.Kind, ev.ID, ev.Dst = &wrapperspb.UInt64Value{Value: i}, sdk.KindRequest, i, "Dst"
+				push(ev)
+			}
+			c.flush()
+			<-done
+		}
+	}
+	b.Fatalf("queueOneWay: unknown add=%q", add)
+	return nil
+}
