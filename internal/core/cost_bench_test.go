@@ -2,7 +2,6 @@ package core
 
 import (
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -30,20 +29,7 @@ func BenchmarkOneWayCosts(b *testing.B) {
 	logMachine(b)
 	for _, add := range []string{"nothing", "payload", "payload+event"} {
 		b.Run("add="+add, func(b *testing.B) {
-			ch, q := chanOneWay(b), queueOneWay(b, add)
-			var chanT, qT time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				ch()
-				t1 := time.Now()
-				q()
-				chanT += t1.Sub(t0)
-				qT += time.Since(t1)
-			}
-			n := float64(b.N) * benchBurst
-			b.ReportMetric(n/chanT.Seconds(), "chan-events/s")
-			b.ReportMetric(n/qT.Seconds(), "events/s")
-			b.ReportMetric(chanT.Seconds()/qT.Seconds(), "x-chan")
+			paired(b, chanOneWay(b), queueOneWay(b, add))
 		})
 	}
 }
