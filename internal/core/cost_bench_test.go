@@ -68,8 +68,10 @@ func queueOneWay(b *testing.B, add string) (burst func()) {
 	// starts, and keeps none.
 	ring := make([]sdk.Event, benchBurst)
 	payload := &wrapperspb.UInt64Value{}
-	c := &svcContext{}
+	// newEvent carves events for dst; the context belongs to dst only so
+	// that flush (which drops the spare slots) has a service to count on.
 	dst := &service{}
+	c := &svcContext{s: dst}
 	push := func(ev *sdk.Event) {
 		if err := q.push(ev); err != nil {
 			b.Fatal(err)
