@@ -134,8 +134,15 @@ func (sess *session) sendRequest(ev *sdk.Event) error {
 }
 
 // sendReply is the link's send function: replies and error events whose
-// route pops this link.
+// route pops this link. An error event that names no hop failed on this
+// node (the router's "no such service", for one): it leaves naming this
+// node, so that the caller can tell where its request failed.
 func (sess *session) sendReply(ev *sdk.Event) error {
+	if ev.Kind == sdk.KindError && ev.Err != nil && ev.Err.Hop == "" {
+		de := *ev.Err // the error may be shared with other events
+		de.Hop = sess.s.node
+		ev.Err = &de
+	}
 	if err := sess.out.Push(ev); err != nil {
 		return err
 	}
