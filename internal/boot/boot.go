@@ -69,6 +69,8 @@ type Node struct {
 
 	shutdownTimeout time.Duration
 	start           []string
+	metricsAddr     string
+	metricsToken    string
 	metrics         *metricsServer
 	// Plugins is the plugin host, when Options.Plugins is set.
 	Plugins *plugin.Host
@@ -133,37 +135,28 @@ func Open(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	nodeConf := st.Sub("Node")
+	ns := readNodeSettings(st, opts, prefix)
 	lvl := opts.LogLevel
 	if lvl == "" {
-		lvl = nodeConf.String("logLevel", "info", "log level: debug, info, warn or error")
+		lvl = ns.logLevel
 	}
 	if err := level.UnmarshalText([]byte(lvl)); err != nil {
 		return nil, &UsageError{fmt.Errorf("log level %q: want debug, info, warn or error", lvl)}
 	}
-
 	name := opts.Name
 	if name == "" {
-		exe := opts.Exe
-		if exe == "" {
-			exe = os.Args[0]
-		}
-		base := strings.TrimSuffix(filepath.Base(exe), ".exe")
-		name = nodeConf.String("name", base, "node name, shown in logs and the console prompt")
+		name = ns.name
 	}
-	startDefault := opts.DefaultStart
-	startList, _ := st.Lookup("Start", startDefault, "services started at boot, in this order (comma-separated); all others start on their first event")
 	var start []string
-	for _, s := range strings.Split(startList, ",") {
+	for _, s := range strings.Split(ns.start, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			start = append(start, s)
 		}
 	}
-	gcFloor := uint64(max(0, nodeConf.Int("gcFloorMiB", gctune.DefaultFloor>>20,
-		"heap growth (MiB) below which the garbage collector does not run, in this process and its plugins: small heaps then collect once per this much allocation rather than once per GOGC% of themselves; 0 = Go's GOGC alone")))
+	gcFloor := uint64(max(0, ns.gcFloorMiB))
 	gctune.Start(gcFloor << 20)
 	n := &Node{Store: st, Log: log, Prefix: prefix, level: level, start: start,
-		shutdownTimeout: nodeConf.Duration("shutdownTimeout", 10*time.Second, "how long a stopping node waits for queues to drain")}
+		shutdownTimeout: ns.shutdownTimeout, metricsAddr: ns.metricsAddr, metricsToken: ns.metricsToken}
 	cn, err := core.New(core.Config{
 		Name:            name,
 		Services:        opts.Services,
@@ -174,7 +167,7 @@ func Open(opts Options) (*Node, error) {
 		ConfigEntries:   n.configEntries,
 		SetConfig:       st.Set,
 		ResetPlugin:     n.resetPlugin,
-		QueueLimit:      int(nodeConf.Int("queueLimit", core.DefaultQueueLimit, "default queue limit of a service (events); <Service>.queueLimit overrides it per service")),
+		QueueLimit:      int(ns.queueLimit),
 		ShutdownTimeout: n.shutdownTimeout,
 		ExtraServices:   n.pluginServices,
 	})
@@ -187,14 +180,14 @@ func Open(opts Options) (*Node, error) {
 			Router:       cn.Router(),
 			Logger:       log,
 			LogLevel:     level,
-			Dir:          nodeConf.String("pluginsDir", filepath.Join(prefix, "plugins"), "folder of plugin binaries, followed for new, replaced and removed binaries"),
+			Dir:          ns.pluginsDir,
 			CacheFile:    filepath.Join(prefix, "cache", "plugins.json"),
 			Conf:         st,
 			Local:        cn.Has,
-			StartTimeout: nodeConf.Duration("pluginStartTimeout", 5*time.Second, "how long a plugin may take to start before it is killed and its events fail"),
-			IdleTimeout:  nodeConf.Duration("pluginIdleTimeout", 0, "stop a plugin process idle for this long (0 = never)"),
+			StartTimeout: ns.pluginStartTimeout,
+			IdleTimeout:  ns.pluginIdleTimeout,
 			GCFloor:      gcFloor << 20,
-			LinkSpin:     nodeConf.Duration("pluginLinkSpin", plugin.DefaultLinkSpin, "how long each end of a plugin link polls for the next event before it sleeps: saves a plugin round trip most of its thread wake-ups, for up to this much CPU after each event (0 = never)"),
+			LinkSpin:     ns.pluginLinkSpin,
 			Watch:        true,
 		})
 		if err != nil {
@@ -206,6 +199,52 @@ func Open(opts Options) (*Node, error) {
 		log.Warn("config value ignored", sdk.KeyErr, p.Error())
 	}
 	return n, nil
+}
+
+// nodeSettings are the node's own config keys, Node.* and Start.
+type nodeSettings struct {
+	logLevel, name, start, pluginsDir                     string
+	metricsAddr, metricsToken                             string
+	gcFloorMiB, queueLimit                                int64
+	shutdownTimeout                                       time.Duration
+	pluginStartTimeout, pluginIdleTimeout, pluginLinkSpin time.Duration
+}
+
+// readNodeSettings reads (and so defines, with their defaults and
+// descriptions) the node's own keys: the plugin host's only when opts turn
+// it on.
+func readNodeSettings(st *config.Store, opts Options, prefix string) nodeSettings {
+	c := st.Sub("Node")
+	exe := opts.Exe
+	if exe == "" {
+		exe = os.Args[0]
+	}
+	var ns nodeSettings
+	ns.logLevel = c.String("logLevel", "info", "log level: debug, info, warn or error")
+	if opts.Name == "" { // a program that names its node has no use for the key
+		ns.name = c.String("name", strings.TrimSuffix(filepath.Base(exe), ".exe"), "node name, shown in logs and the console prompt")
+	}
+	ns.start, _ = st.Lookup("Start", opts.DefaultStart, "services started at boot, in this order (comma-separated); all others start on their first event")
+	ns.gcFloorMiB = c.Int("gcFloorMiB", gctune.DefaultFloor>>20,
+		"heap growth (MiB) below which the garbage collector does not run, in this process and its plugins: small heaps then collect once per this much allocation rather than once per GOGC% of themselves; 0 = Go's GOGC alone")
+	ns.shutdownTimeout = c.Duration("shutdownTimeout", 10*time.Second, "how long a stopping node waits for queues to drain")
+	ns.queueLimit = c.Int("queueLimit", core.DefaultQueueLimit, "default queue limit of a service (events); <Service>.queueLimit overrides it per service")
+	ns.metricsAddr = c.String("metricsAddr", "", "address of the Prometheus /metrics endpoint (\"\" = off), e.g. 127.0.0.1:10124")
+	ns.metricsToken = c.String("metricsToken", "", "bearer token scrapers must send; required for a non-loopback metricsAddr")
+	if opts.Plugins {
+		ns.pluginsDir = c.String("pluginsDir", filepath.Join(prefix, "plugins"), "folder of plugin binaries, followed for new, replaced and removed binaries")
+		ns.pluginStartTimeout = c.Duration("pluginStartTimeout", 5*time.Second, "how long a plugin may take to start before it is killed and its events fail")
+		ns.pluginIdleTimeout = c.Duration("pluginIdleTimeout", 0, "stop a plugin process idle for this long (0 = never)")
+		ns.pluginLinkSpin = c.Duration("pluginLinkSpin", plugin.DefaultLinkSpin, "how long each end of a plugin link polls for the next event before it sleeps: saves a plugin round trip most of its thread wake-ups, for up to this much CPU after each event (0 = never)")
+	}
+	return ns
+}
+
+// DefineNodeKeys defines the node's own keys in st, as building the node
+// would, without building it: `mtnode config` shows them with their
+// defaults. On a read-only store nothing is written.
+func DefineNodeKeys(st *config.Store, opts Options, prefix string) {
+	readNodeSettings(st, opts, prefix)
 }
 
 func (n *Node) configEntries() []sdk.ConfigEntry {
@@ -292,10 +331,8 @@ func (n *Node) Start(ctx context.Context, known func(string) bool, starter func(
 		}
 	}
 	n.warnUnknownKeys()
-	nodeConf := n.Store.Sub("Node")
-	if addr := nodeConf.String("metricsAddr", "", "address of the Prometheus /metrics endpoint (\"\" = off), e.g. 127.0.0.1:10124"); addr != "" {
-		token := nodeConf.String("metricsToken", "", "bearer token scrapers must send; required for a non-loopback metricsAddr")
-		m, err := startMetrics(addr, token, n.Node)
+	if n.metricsAddr != "" {
+		m, err := startMetrics(n.metricsAddr, n.metricsToken, n.Node)
 		if err != nil {
 			// An admin surface that cannot listen is logged; the node runs on.
 			n.Log.Error("metrics endpoint not started", sdk.KeyErr, err.Error())

@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -89,6 +90,22 @@ func genLine(key, def, desc string) string {
 // when the key's comment is regenerated.
 func isGenerated(line string) bool {
 	return strings.HasPrefix(line, "# ") && strings.HasSuffix(line, ")") && strings.Contains(line, " (default: ")
+}
+
+// parseGenerated returns the description and default of a generated
+// comment line (see genLine); ok is false for any other line.
+func parseGenerated(line string) (desc, def string, ok bool) {
+	if !isGenerated(line) {
+		return "", "", false
+	}
+	i := strings.LastIndex(line, " (default: ")
+	desc, def = line[len("# "):i], line[i+len(" (default: "):len(line)-1]
+	if strings.HasPrefix(def, `"`) {
+		if u, err := strconv.Unquote(def); err == nil {
+			def = u
+		}
+	}
+	return desc, def, true
 }
 
 // regenerate returns the comment block for a defined key: the user's own

@@ -418,6 +418,10 @@ type Entry struct {
 	Description string // the description a service gave
 	Source      Source // where Value came from
 	Known       bool   // a service defined the key with Lookup
+	// Documented: no service defined the key in this process, but its
+	// comment in the file, written when one did, gives Default and
+	// Description.
+	Documented bool
 }
 
 // Effective returns every key the store knows, from the file, from
@@ -442,6 +446,8 @@ func (s *Store) Effective() []Entry {
 		e := Entry{Key: k, Known: d != nil}
 		if d != nil {
 			e.Default, e.Description = d.def, d.desc
+		} else if fe := s.doc.entries[k]; fe != nil && len(fe.comments) > 0 {
+			e.Description, e.Default, e.Documented = parseGenerated(fe.comments[len(fe.comments)-1])
 		}
 		e.Value, e.Source = s.resolve(k, d)
 		out = append(out, e)

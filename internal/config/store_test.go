@@ -263,6 +263,22 @@ func TestEffective(t *testing.T) {
 	}
 }
 
+// TestEffectiveDocumented: a key no service defined in this process shows
+// the default and description its generated comment in the file gives,
+// quoted or not; a user's own comment gives none.
+func TestEffectiveDocumented(t *testing.T) {
+	s := openT(t, Options{Embedded: "# console address (default: 127.0.0.1:10123)\nTelnet.bindAddr=file\n\n" +
+		"# console password (default: \"\")\nTelnet.password=x\n\n# my own note\nTimer.x=1\n"})
+	want := []Entry{
+		{Key: "Telnet.bindAddr", Value: "file", Default: "127.0.0.1:10123", Description: "console address", Source: SourceFile, Documented: true},
+		{Key: "Telnet.password", Value: "x", Default: "", Description: "console password", Source: SourceFile, Documented: true},
+		{Key: "Timer.x", Value: "1", Source: SourceFile},
+	}
+	if got := s.Effective(); !slices.Equal(got, want) {
+		t.Errorf("Effective:\ngot  %+v\nwant %+v", got, want)
+	}
+}
+
 func TestSourceString(t *testing.T) {
 	for src, want := range map[Source]string{SourceDefault: "default", SourceFile: "file", SourceEnv: "env", SourceFlag: "flag", 9: "Source(9)"} {
 		if got := src.String(); got != want {
