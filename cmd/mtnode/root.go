@@ -43,5 +43,23 @@ With no verb, mtnode runs the node (as "mtnode run").`,
 	for _, c := range extraCommands(g) {
 		root.AddCommand(c)
 	}
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes the argument checks of c and its verbs return a
+// *boot.UsageError (exit 2), as the flag errors do: an unknown verb or a
+// wrong number of arguments is the user's to fix.
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return &boot.UsageError{Err: err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }
