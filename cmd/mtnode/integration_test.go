@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -286,22 +288,64 @@ func TestIntegrationBadFlagExits2(t *testing.T) {
 	}
 }
 
+// TestIntegrationConfigShowsSources: each row of `mtnode config` holds a
+// key, its effective value, that value's source and the key's default.
 func TestIntegrationConfigShowsSources(t *testing.T) {
 	p := prefix(t, "mtnode")
 	conf := filepath.Join(p, "conf", "mtnode.conf")
-	if err := os.WriteFile(conf, []byte("Node.name=fromfile\nNode.queueLimit=10\nStart=\n"), 0o644); err != nil {
+	text := "Node.name=fromfile\nNode.queueLimit=10\nStart=\n\n" +
+		"# address the console listens on (default: 127.0.0.1:10101)\nTelnet.bindAddr=127.0.0.1:9999\n" +
+		"Timer.typed=1\nNope.x=2\n"
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(filepath.Join(p, "bin", "mtnode"), "config", "--set", "Node.logLevel=debug")
 	cmd.Env = append(os.Environ(), "MT_Node_queueLimit=20")
-	out, err := cmd.CombinedOutput()
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"Node.name", "fromfile", "file", "Node.queueLimit", "20", "env", "Node.logLevel", "debug", "flag"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("mtnode config output lacks %q:\n%s", want, out)
+	rows := map[string][]string{} // key -> value, source, default
+	for _, line := range strings.Split(string(out), "\n") {
+		// Columns are padded with two spaces or more; values here have none.
+		f := regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(line), -1)
+		if len(f) >= 3 && !strings.HasPrefix(line, "#") {
+			rows[f[0]] = f[1:]
 		}
+	}
+	for _, tc := range []struct {
+		key  string
+		want []string
+	}{
+		{"Node.name", []string{"fromfile", "file", "mtnode"}},
+		{"Node.queueLimit", []string{"20", "env", "65536"}},
+		{"Node.logLevel", []string{"debug", "flag", "info"}},
+		{"Node.shutdownTimeout", []string{"10s", "default", "10s"}},
+		{"Telnet.bindAddr", []string{"127.0.0.1:9999", "file", "127.0.0.1:10101"}},
+		{"Timer.typed", []string{"1", "file", "(defined when Timer starts)"}},
+	} {
+		if got := rows[tc.key]; !slices.Equal(got, tc.want) {
+			t.Errorf("row %s: got %q, want %q\n%s", tc.key, got, tc.want, out)
+		}
+	}
+	if got := rows["Nope.x"]; len(got) != 3 || !strings.HasPrefix(got[2], "(unknown key") {
+		t.Errorf("row Nope.x: got %q, want value 2 from the file and an unknown-key note\n%s", got, out)
+	}
+	if after, _ := os.ReadFile(conf); string(after) != text {
+		t.Errorf("mtnode config changed the file:\n%s", after)
+	}
+}
+
+// TestIntegrationUsageErrorsExit2: a verb or argument the program does not
+// take is a usage error, exit 2, like a bad flag.
+func TestIntegrationUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{{"frobnicate"}, {"config", "extra"}, {"send", "127.0.0.1:1", "Echo"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, code := runOnce(t, mtnodeBin, args...)
+			if code != 2 {
+				t.Fatalf("exit code %d, want 2; output:\n%s", code, out)
+			}
+		})
 	}
 }
 
