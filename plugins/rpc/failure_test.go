@@ -66,6 +66,12 @@ func TestInFlightFailOnStop(t *testing.T) {
 		links := listLinks(t, a).GetLinks()
 		return len(links) == 1 && links[0].GetInFlight() == n
 	})
+	// In flight on a is sent, not received: a request still in b's socket
+	// when b stops is rightly answered ErrStopped, not ErrLinkLost.
+	eventually(t, 5*time.Second, "requests received by b", func() bool {
+		links := listLinks(t, b).GetLinks()
+		return len(links) == 1 && links[0].GetReceived() == n
+	})
 	killed := time.Now()
 	b.stop(t)
 	select {
