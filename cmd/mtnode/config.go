@@ -56,11 +56,8 @@ default comes from here. Nothing is written.`,
 // or a service defined it (in this run, or in an earlier one that wrote its
 // comment into the file); otherwise why there is none.
 func shownDefault(e config.Entry, builtins map[string]bool) string {
-	if e.Known || e.Documented {
-		if e.Default == "" {
-			return `""`
-		}
-		return e.Default
+	if d := e.ShownDefault(); d != "" {
+		return d
 	}
 	svc, _, _ := strings.Cut(e.Key, ".")
 	if builtins[svc] {

@@ -215,13 +215,13 @@ type nodeSettings struct {
 // it on.
 func readNodeSettings(st *config.Store, opts Options, prefix string) nodeSettings {
 	c := st.Sub("Node")
-	exe := opts.Exe
-	if exe == "" {
-		exe = os.Args[0]
-	}
 	var ns nodeSettings
 	ns.logLevel = c.String("logLevel", "info", "log level: debug, info, warn or error")
 	if opts.Name == "" { // a program that names its node has no use for the key
+		exe := opts.Exe
+		if exe == "" {
+			exe = os.Args[0]
+		}
 		ns.name = c.String("name", strings.TrimSuffix(filepath.Base(exe), ".exe"), "node name, shown in logs and the console prompt")
 	}
 	ns.start, _ = st.Lookup("Start", opts.DefaultStart, "services started at boot, in this order (comma-separated); all others start on their first event")

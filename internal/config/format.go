@@ -82,14 +82,18 @@ func genLine(key, def, desc string) string {
 	if desc == "" {
 		desc = key
 	}
-	return "# " + desc + " (default: " + showDefault(def) + ")"
+	return "# " + desc + defaultMark + showDefault(def) + ")"
 }
+
+// defaultMark sits between a generated comment's description and its
+// default.
+const defaultMark = " (default: "
 
 // isGenerated reports whether a comment line has the form genLine writes,
 // whatever its description and default: such a line is replaced, not kept,
 // when the key's comment is regenerated.
 func isGenerated(line string) bool {
-	return strings.HasPrefix(line, "# ") && strings.HasSuffix(line, ")") && strings.Contains(line, " (default: ")
+	return strings.HasPrefix(line, "# ") && strings.HasSuffix(line, ")") && strings.Contains(line, defaultMark)
 }
 
 // parseGenerated returns the description and default of a generated
@@ -98,8 +102,8 @@ func parseGenerated(line string) (desc, def string, ok bool) {
 	if !isGenerated(line) {
 		return "", "", false
 	}
-	i := strings.LastIndex(line, " (default: ")
-	desc, def = line[len("# "):i], line[i+len(" (default: "):len(line)-1]
+	i := strings.LastIndex(line, defaultMark)
+	desc, def = line[len("# "):i], line[i+len(defaultMark):len(line)-1]
 	if strings.HasPrefix(def, `"`) {
 		if u, err := strconv.Unquote(def); err == nil {
 			def = u

@@ -424,6 +424,16 @@ type Entry struct {
 	Documented bool
 }
 
+// ShownDefault renders e's default as the config file's comments and
+// messages do (quoted when empty, padded or holding control characters),
+// or "" when neither a definition nor the file gives one.
+func (e Entry) ShownDefault() string {
+	if !e.Known && !e.Documented {
+		return ""
+	}
+	return showDefault(e.Default)
+}
+
 // Effective returns every key the store knows, from the file, from
 // definitions and from overrides, sorted by key, each with its effective
 // value and source. The caller owns the slice.
