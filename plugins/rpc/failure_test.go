@@ -106,14 +106,7 @@ func TestStaleReplyRefused(t *testing.T) {
 		return len(links) == 1 && links[0].GetReceived() >= 1
 	})
 	b1.stop(t)
-	select {
-	case err := <-errs:
-		if !errors.Is(err, sdk.ErrLinkLost) {
-			t.Fatalf("got %v, want ErrLinkLost", err)
-		}
-	case <-time.After(time.Second):
-		t.Fatal("no ErrLinkLost within a second")
-	}
+	wantLinkLost(t, errs)
 
 	b2 := startNode(t, nodeOpts{name: "b", conf: map[string]string{"RPC.bindAddr": addr}})
 	if b2.Epoch() == b1.Epoch() {

@@ -2,8 +2,11 @@ package rpc_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -191,4 +194,30 @@ func listenOf(ev *sdk.Event) string {
 		return l[0]
 	}
 	return ""
+}
+
+// wantLinkLost waits up to a second for the error of a request in flight on
+// a link that died: it must be ErrLinkLost.
+func wantLinkLost(t *testing.T, errs <-chan error) {
+	t.Helper()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, sdk.ErrLinkLost) {
+			t.Fatalf("got %v, want ErrLinkLost", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("no ErrLinkLost within a second of the link's end")
+	}
+}
+
+// wantClosed reads conn until the node closes it, and fails if it is still
+// open after 5 seconds.
+func wantClosed(t *testing.T, conn net.Conn) {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := io.Copy(io.Discard, conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the node kept the connection open")
+	}
 }
