@@ -35,6 +35,20 @@ type Starter interface {
 	Start(c Context) error
 }
 
+// Quiescer is implemented by services that take work from outside the
+// node: listeners, client connections, node links. When the node begins to
+// stop, before it waits for the queues to drain, it calls Quiesce once on
+// every running service that has it, in reverse start order, on the
+// service's own goroutine, right after the event it is handling (ahead of
+// the events still to handle). From then on
+// the service takes no new outside work (it closes its listeners and refuses
+// new requests from outside with ErrStopped) but still handles its queued
+// events and delivers the answers to the work it took before. Stop follows
+// once the queues have drained.
+type Quiescer interface {
+	Quiesce(c Context)
+}
+
 // Stopper is implemented by services that hold resources. Stop is called on
 // the service's goroutine once its queue is drained, when the node stops. It
 // must cope with a failed or partial Start, and return by ctx's deadline.

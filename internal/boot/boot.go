@@ -227,7 +227,7 @@ func readNodeSettings(st *config.Store, opts Options, prefix string) nodeSetting
 	ns.start, _ = st.Lookup("Start", opts.DefaultStart, "services started at boot, in this order (comma-separated); all others start on their first event")
 	ns.gcFloorMiB = c.Int("gcFloorMiB", gctune.DefaultFloor>>20,
 		"heap growth (MiB) below which the garbage collector does not run, in this process and its plugins: small heaps then collect once per this much allocation rather than once per GOGC% of themselves; 0 = Go's GOGC alone")
-	ns.shutdownTimeout = c.Duration("shutdownTimeout", 10*time.Second, "how long a stopping node waits for queues to drain")
+	ns.shutdownTimeout = c.Duration("shutdownTimeout", 10*time.Second, "how long a stopping node waits for queues to drain, and again for its services to stop")
 	ns.queueLimit = c.Int("queueLimit", core.DefaultQueueLimit, "default queue limit of a service (events); <Service>.queueLimit overrides it per service")
 	ns.metricsAddr = c.String("metricsAddr", "", "address of the Prometheus /metrics endpoint (\"\" = off), e.g. 127.0.0.1:10124")
 	ns.metricsToken = c.String("metricsToken", "", "bearer token scrapers must send; required for a non-loopback metricsAddr")
@@ -373,14 +373,18 @@ func (n *Node) warnUnknownKeys() {
 	}
 }
 
-// Stop stops the node, bounded by Node.shutdownTimeout.
+// Stop stops the node: Node.shutdownTimeout for the queues to drain and as
+// much again for the services' Stops (see core.Node.Stop), then as much again
+// for the plugin processes to stop.
 func (n *Node) Stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), n.shutdownTimeout+time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*n.shutdownTimeout+time.Second)
 	defer cancel()
 	err := n.Node.Stop(ctx)
 	if n.Plugins != nil {
 		// After the node: events to plugins flow while queues drain.
-		if perr := n.Plugins.Close(ctx); perr != nil {
+		pctx, cancel := context.WithTimeout(context.Background(), n.shutdownTimeout+time.Second)
+		defer cancel()
+		if perr := n.Plugins.Close(pctx); perr != nil {
 			err = errors.Join(err, perr)
 		}
 	}

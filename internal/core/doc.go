@@ -40,11 +40,15 @@
 //
 // # Stopping
 //
-// Node.Stop refuses new outside work, waits for the queues to drain (up to
-// Config.ShutdownTimeout), then stops services in reverse start order: each
-// service's queue is closed (later senders get ErrStopped), drained, its Stop
-// called on its own goroutine, and its owned goroutines cancelled and waited
-// for.
+// Node.Stop refuses new outside work: Node.Send, Node.Request and new
+// services at once, and each running service that implements sdk.Quiescer
+// (the ones with listeners, connections or node links) is asked, in reverse
+// start order and ahead of its queued events, to take no more. The node then
+// waits for the queues to drain (up to Config.ShutdownTimeout) and stops the
+// services in reverse start order: each service's queue is closed (later
+// senders get ErrStopped), drained, its Stop called on its own goroutine,
+// and its owned goroutines cancelled and waited for. The Stops share a
+// second ShutdownTimeout, so Stop takes at most twice ShutdownTimeout.
 //
 // Several nodes can run in one process; they share no state.
 package core

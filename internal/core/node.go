@@ -318,10 +318,18 @@ func (n *Node) Request(ctx context.Context, to sdk.Addr, msg proto.Message) (*sd
 // the delivering goroutine.
 func (n *Node) OpenEndpoint(fn func(*sdk.Event)) sdk.Endpoint { return n.openEndpoint(fn, nil) }
 
-// Stop stops the node: it refuses new outside work, lets the queues drain
-// for up to ShutdownTimeout (bounded also by ctx), then stops the services
-// in reverse start order. It returns the errors of services that failed to
-// stop in time, joined.
+// Stop stops the node in three steps:
+//
+//  1. It refuses new outside work: Send, Request and new services at once,
+//     and every running sdk.Quiescer (WebServer, RPC, SocketIO...) is asked
+//     to take no more, in reverse start order.
+//  2. It waits for the queues to drain, for up to ShutdownTimeout.
+//  3. It stops the services in reverse start order, with a second
+//     ShutdownTimeout of their own for all of their Stops, so that a drain
+//     that used all of its time does not leave them an expired deadline.
+//
+// ctx bounds the whole (cancel it to stop at once). Stop returns the errors
+// of services that failed to stop in time, joined.
 func (n *Node) Stop(ctx context.Context) error {
 	if !n.stopping.CompareAndSwap(false, true) {
 		<-n.stopped
@@ -330,19 +338,48 @@ func (n *Node) Stop(ctx context.Context) error {
 	defer close(n.stopped)
 	drainCtx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
 	defer cancel()
+	n.quiesce(drainCtx)
 	n.waitDrained(drainCtx)
 
+	stopCtx, cancelStop := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
+	defer cancelStop()
 	n.mu.Lock()
 	order := slices.Clone(n.order)
 	n.mu.Unlock()
 	var errs []error
 	for i := len(order) - 1; i >= 0; i-- {
-		if err := order[i].stop(drainCtx); err != nil {
+		if err := order[i].stop(stopCtx); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	n.endpoints.closeAll()
 	return errors.Join(errs...)
+}
+
+// quiesce asks every running service that takes outside work to stop
+// taking it, in reverse start order, and waits (within ctx) until each has.
+func (n *Node) quiesce(ctx context.Context) {
+	n.mu.Lock()
+	order := slices.Clone(n.order)
+	n.mu.Unlock()
+	for i := len(order) - 1; i >= 0; i-- {
+		s := order[i]
+		select {
+		case <-s.startDone:
+		case <-ctx.Done():
+			return
+		}
+		done := s.quiesce()
+		if done == nil {
+			continue
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			n.log.Warn("shutdown timeout reached while a service was quiescing", sdk.KeyService, s.name)
+			return
+		}
+	}
 }
 
 // waitDrained polls until every queue is empty or ctx ends.

@@ -2,6 +2,7 @@ package core
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -70,6 +71,26 @@ func (q *queue) push(ev *sdk.Event) error {
 	q.mu.Unlock()
 	if wake {
 		q.signal <- struct{}{} // never blocks: one token per wait
+	}
+	return nil
+}
+
+// pushFront puts ev ahead of everything queued, past any limit: for the
+// node's own control events, which must not wait behind a backlog. It
+// returns the close error when the queue is closed.
+func (q *queue) pushFront(ev *sdk.Event) error {
+	q.mu.Lock()
+	if q.closed != nil {
+		q.mu.Unlock()
+		return q.closed
+	}
+	q.items = slices.Insert(q.items, 0, ev)
+	q.ready.Store(true)
+	wake := q.waiting
+	q.waiting = false
+	q.mu.Unlock()
+	if wake {
+		q.signal <- struct{}{}
 	}
 	return nil
 }

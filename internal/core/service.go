@@ -52,6 +52,10 @@ type service struct {
 	ctxPool  sync.Pool // *svcContext, for Inline services
 	stopOnce sync.Once
 	stopErr  error
+	stopBy   time.Time // the deadline of the service's Stop, set before its queues close
+
+	quiesced     chan struct{} // closed when Quiesce has returned (nil until asked)
+	quiesceAsked atomic.Bool   // set by quiesce, cleared by the loop that runs Quiesce
 
 	handled, sent, errs, queueFull, panics atomic.Uint64
 	handlerNanos                           atomic.Int64
@@ -297,6 +301,12 @@ func (s *service) dispatchFrom(c *svcContext, batch []*sdk.Event, i int) (next i
 	}()
 	for next = i; next < len(batch); next++ {
 		ev := batch[next]
+		if s.quiesceAsked.Load() && s.quiesceAsked.CompareAndSwap(true, false) {
+			s.runQuiesce(c) // between two events, even within a batch
+		}
+		if ev.Kind == kindQuiesce {
+			continue // its work was done just above
+		}
 		if !ev.Decoded() {
 			if err := ev.Decode(); err != nil {
 				s.errs.Add(1)
@@ -367,6 +377,54 @@ func (s *service) panicked(ev *sdk.Event, p any) error {
 	return &sdk.DeliveryError{Code: sdk.CodeHandlerFailed, Message: fmt.Sprintf("%s panicked: %v", s.name, p)}
 }
 
+// kindQuiesce marks the node's control event that wakes a queued service to
+// quiesce (see sdk.Quiescer). It never leaves the node and is never handled.
+const kindQuiesce sdk.Kind = 255
+
+// quiesce asks the service to take no new outside work, when it implements
+// sdk.Quiescer: on its own goroutine, between the event it is handling and
+// the next one (for Inline services, right here). It returns a channel closed once Quiesce has
+// returned, or nil when there is nothing to wait for.
+func (s *service) quiesce() <-chan struct{} {
+	if s.state.Load() != stateRunning {
+		return nil
+	}
+	if _, ok := s.impl.(sdk.Quiescer); !ok {
+		return nil
+	}
+	s.quiesced = make(chan struct{})
+	if len(s.queues) == 0 {
+		c := s.ctxPool.Get().(*svcContext)
+		s.runQuiesce(c)
+		c.flush()
+		s.ctxPool.Put(c)
+		return s.quiesced
+	}
+	// The flag makes the loop run Quiesce before its next event, even in
+	// the middle of a batch; the control event wakes an idle loop.
+	s.quiesceAsked.Store(true)
+	if err := s.queues[0].pushFront(&sdk.Event{Kind: kindQuiesce}); err != nil {
+		return nil // already stopping
+	}
+	return s.quiesced
+}
+
+// runQuiesce calls Quiesce, recovering a panic, and closes s.quiesced.
+//
+//go:noinline
+func (s *service) runQuiesce(c *svcContext) {
+	defer close(s.quiesced)
+	defer func() {
+		if p := recover(); p != nil {
+			s.panics.Add(1)
+			s.log.LogAttrs(context.Background(), slog.LevelError, "quiesce panicked",
+				slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+		}
+	}()
+	c.ev = nil
+	s.impl.(sdk.Quiescer).Quiesce(c)
+}
+
 // stop closes the queues (the loops drain them), calls Stop, cancels owned
 // goroutines and waits for everything, bounded by ctx.
 func (s *service) stop(ctx context.Context) error {
@@ -374,6 +432,10 @@ func (s *service) stop(ctx context.Context) error {
 		<-s.startDone
 		if s.startErr != nil {
 			return
+		}
+		s.stopBy = time.Now().Add(s.n.cfg.ShutdownTimeout)
+		if d, ok := ctx.Deadline(); ok {
+			s.stopBy = d
 		}
 		s.state.Store(stateStopping)
 		de := &sdk.DeliveryError{Code: sdk.CodeStopped, Message: s.name + " is stopping"}
@@ -404,7 +466,7 @@ func (s *service) stop(ctx context.Context) error {
 // stopImpl calls the service's Stop once the queue is drained.
 func (s *service) stopImpl() {
 	if st, ok := s.impl.(sdk.Stopper); ok {
-		ctx, cancel := context.WithTimeout(context.Background(), s.n.cfg.ShutdownTimeout)
+		ctx, cancel := context.WithDeadline(context.Background(), s.stopBy)
 		defer cancel()
 		func() {
 			defer func() {

@@ -1,0 +1,270 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// goid returns the calling goroutine's id, from runtime.Stack's header.
+func goid() string {
+	var b [64]byte
+	n := runtime.Stack(b[:], false)
+	f := bytes.Fields(b[:n])
+	if len(f) < 2 {
+		return ""
+	}
+	return string(f[1])
+}
+
+// stopLog records the lifecycle calls of several services, in order.
+type stopLog struct {
+	mu    sync.Mutex
+	lines []string
+	gor   map[string]string // "service call" -> goroutine id
+}
+
+func (l *stopLog) add(name, call string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, name+" "+call)
+	if l.gor == nil {
+		l.gor = map[string]string{}
+	}
+	l.gor[name+" "+call] = goid()
+}
+
+func (l *stopLog) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
+// quiescer logs Handle, Quiesce and Stop. Handling "block" waits for gate.
+type quiescer struct {
+	name string
+	log  *stopLog
+	gate chan struct{}
+}
+
+func (q *quiescer) Handle(c sdk.Context, ev *sdk.Event) error {
+	v := ev.Msg.(*wrapperspb.StringValue).GetValue()
+	q.log.add(q.name, "handle "+v)
+	if v == "block" {
+		<-q.gate
+	}
+	return nil
+}
+func (q *quiescer) Quiesce(c sdk.Context) {
+	if c.Event() != nil {
+		panic("Quiesce got an event")
+	}
+	q.log.add(q.name, "quiesce")
+}
+func (q *quiescer) Stop(context.Context) error { q.log.add(q.name, "stop"); return nil }
+
+// plain has Handle and Stop only: it is stopped but never quiesced.
+type plain struct{ quiescer }
+
+func (p *plain) Quiesce() {} // not sdk.Quiescer's signature
+
+// TestStopQuiescesFirst: Stop asks the services that take outside work to
+// take no more, in reverse start order, before the drain; a queued service
+// quiesces on its own goroutine, ahead of its backlog, and still handles
+// the backlog before it stops.
+func TestStopQuiescesFirst(t *testing.T) {
+	var log stopLog
+	gate := make(chan struct{})
+	a := &quiescer{name: "A", log: &log, gate: gate}
+	b := &quiescer{name: "B", log: &log}
+	c := &plain{quiescer{name: "C", log: &log}}
+	n, err := New(Config{
+		Services: []sdk.Spec{
+			sdk.Define("A", func() sdk.Service { return a }),
+			sdk.Define("B", func() sdk.Service { return b }, sdk.Inline()),
+			sdk.Define("C", func() sdk.Service { return c }),
+		},
+		Start: []string{"A", "B", "C"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"block", "1", "2"} {
+		if err := n.Send(sdk.To("A"), wrapperspb.String(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "A to block", func() bool { return slices.Contains(log.snapshot(), "A handle block") })
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop(context.Background()) }()
+	// B (inline) quiesces at once; A only once its current handler returns.
+	waitFor(t, "B to quiesce", func() bool { return slices.Contains(log.snapshot(), "B quiesce") })
+	if err := n.Send(sdk.To("A"), wrapperspb.String("late")); sdk.CodeOf(err) != sdk.CodeStopped {
+		t.Errorf("Send during Stop: got %v, want a CodeStopped error", err)
+	}
+	close(gate)
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop did not return")
+	}
+
+	want := []string{"A handle block", "B quiesce", "A quiesce", "A handle 1", "A handle 2", "C stop", "B stop", "A stop"}
+	if got := log.snapshot(); !slices.Equal(got, want) {
+		t.Errorf("lifecycle:\n got %q\nwant %q", got, want)
+	}
+	if log.gor["A quiesce"] != log.gor["A handle 1"] || log.gor["A quiesce"] != log.gor["A stop"] {
+		t.Errorf("A's Quiesce ran on goroutine %s, its Handle and Stop on %s and %s: want one goroutine",
+			log.gor["A quiesce"], log.gor["A handle 1"], log.gor["A stop"])
+	}
+}
+
+// recordHandler keeps the messages of the records logged through it.
+type recordHandler struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.msgs = append(h.msgs, r.Message)
+	h.mu.Unlock()
+	return nil
+}
+func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
+func (h *recordHandler) logged(sub string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.ContainsFunc(h.msgs, func(m string) bool { return strings.Contains(m, sub) })
+}
+
+// stopCtxService reports the deadline its Stop was given.
+type stopCtxService struct {
+	gate chan struct{}
+	left chan time.Duration
+}
+
+func (s *stopCtxService) Handle(sdk.Context, *sdk.Event) error { <-s.gate; return nil }
+func (s *stopCtxService) Stop(ctx context.Context) error {
+	d, _ := ctx.Deadline()
+	s.left <- time.Until(d)
+	return ctx.Err()
+}
+
+// TestStopAfterDrainTimeout: a drain that uses all of ShutdownTimeout
+// leaves the services' Stops a full ShutdownTimeout of their own, and the
+// node stops cleanly.
+func TestStopAfterDrainTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	h := &recordHandler{}
+	svc := &stopCtxService{gate: make(chan struct{}), left: make(chan time.Duration, 1)}
+	n, err := New(Config{
+		Services:        []sdk.Spec{sdk.Define("Slow", func() sdk.Service { return svc })},
+		Start:           []string{"Slow"},
+		ShutdownTimeout: timeout,
+		Logger:          slog.New(h),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	// The first event blocks the handler; the next three stay queued, so
+	// the drain cannot finish.
+	for i := range 4 {
+		if err := n.Send(sdk.To("Slow"), wrapperspb.String("x")); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			waitFor(t, "the handler to block", func() bool { return findStats(n, "Slow").QueueLen == 0 })
+		}
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop(context.Background()) }()
+	waitFor(t, "the drain to time out", func() bool { return h.logged("shutdown timeout reached") })
+	close(svc.gate)
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Stop after a drain timeout: %v (want nil: Stop has a budget of its own)", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop did not return")
+	}
+	select {
+	case left := <-svc.left:
+		if left <= 0 {
+			t.Errorf("the service's Stop got an expired deadline (%v left)", left)
+		}
+	default:
+		t.Error("the service's Stop was not called")
+	}
+}
+
+// TestQuiescePanicIsContained: a Quiesce that panics is logged and counted,
+// and the node still drains and stops the service.
+func TestQuiescePanicIsContained(t *testing.T) {
+	h := &recordHandler{}
+	var stopped bool
+	n, err := New(Config{
+		Services: []sdk.Spec{sdk.Define("P", func() sdk.Service { return &panicQuiescer{stopped: &stopped} })},
+		Start:    []string{"P"},
+		Logger:   slog.New(h),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if !h.logged("quiesce panicked") {
+		t.Error("the panic in Quiesce was not logged")
+	}
+	if got := findStats(n, "P").Panics; got != 1 {
+		t.Errorf("panics counted: %d, want 1", got)
+	}
+	if !stopped {
+		t.Error("Stop was not called after the panicking Quiesce")
+	}
+}
+
+type panicQuiescer struct{ stopped *bool }
+
+func (p *panicQuiescer) Handle(sdk.Context, *sdk.Event) error { return nil }
+func (p *panicQuiescer) Quiesce(sdk.Context)                  { panic(errors.New("boom")) }
+func (p *panicQuiescer) Stop(context.Context) error           { *p.stopped = true; return nil }
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
