@@ -25,6 +25,7 @@ type Service struct {
 	settings  settings
 	listeners map[uint64]*listener
 	nextID    uint64
+	quiesced  bool // the node is stopping: no new listeners
 }
 
 // settings are the WebServer.* config values.
@@ -66,6 +67,21 @@ func (s *Service) Start(c sdk.Context) error {
 // Handle routes events by payload type.
 func (s *Service) Handle(c sdk.Context, ev *sdk.Event) error { return s.mux.Handle(c, ev) }
 
+// Quiesce begins a graceful shutdown of every listener when the node
+// starts to stop: the listening sockets close, kept-alive connections close
+// once idle (a response in progress is sent with "Connection: close"), and
+// requests in progress go on. Stop then waits for them.
+func (s *Service) Quiesce(c sdk.Context) {
+	s.quiesced = true
+	for _, l := range s.listeners {
+		c.Go(func(ctx context.Context) {
+			// Returns when every connection has ended, or at the service's
+			// stop, when Stop has shut the listener down in its own time.
+			_ = l.srv.Shutdown(ctx)
+		})
+	}
+}
+
 // Stop shuts every listener down, letting requests in progress finish
 // within WebServer.shutdownTimeout (and ctx).
 func (s *Service) Stop(ctx context.Context) error {
@@ -89,6 +105,9 @@ func (s *Service) listen(c sdk.Context, m *webpb.Listen) error {
 		} else {
 			return errors.New("webserver: Listen from outside a service: set Listen.service to the service that takes the requests")
 		}
+	}
+	if s.quiesced {
+		return fmt.Errorf("webserver: Listen refused: the node is stopping: %w", sdk.ErrStopped)
 	}
 	addrs := sdk.SplitAddrs(m.GetAddrs())
 	if len(addrs) == 0 {
@@ -163,7 +182,8 @@ func (s *Service) unlisten(c sdk.Context, m *webpb.Unlisten) error {
 
 // Interface guards.
 var (
-	_ sdk.Service = (*Service)(nil)
-	_ sdk.Starter = (*Service)(nil)
-	_ sdk.Stopper = (*Service)(nil)
+	_ sdk.Service  = (*Service)(nil)
+	_ sdk.Starter  = (*Service)(nil)
+	_ sdk.Stopper  = (*Service)(nil)
+	_ sdk.Quiescer = (*Service)(nil)
 )

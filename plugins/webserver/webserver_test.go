@@ -2,6 +2,7 @@ package webserver_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -339,5 +340,117 @@ func TestLostReplyTimesOut(t *testing.T) {
 	}
 	if got[1].status != 200 || got[1].body != "GET /ok " {
 		t.Errorf("next request: got %d %q, want 200 %q", got[1].status, got[1].body, "GET /ok ")
+	}
+}
+
+// TestStopQuiescesListeners: when the node begins to stop, WebServer stops
+// accepting and closes idle kept-alive connections at once, while the
+// queues still drain; a request in progress is answered (with "Connection:
+// close") before the node stops.
+func TestStopQuiescesListeners(t *testing.T) {
+	gate := make(chan struct{})
+	answer := func(r *webpb.Request) (*webpb.Response, error) {
+		if r.GetTarget() == "/slow" {
+			<-gate
+		}
+		return echo(r)
+	}
+	result := make(chan any, 1)
+	n := sdktest.New(t, []sdk.Spec{webserver.Spec, siteSpec("Site", &webpb.Listen{Addrs: "127.0.0.1:0"}, result, 0, answer)},
+		sdktest.WithStart("Site"))
+	var addr string
+	select {
+	case r := <-result:
+		addrs, ok := r.([]string)
+		if !ok {
+			t.Fatalf("Listen failed: %v", r)
+		}
+		addr = addrs[0]
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer to Listen")
+	}
+	dial := func() (net.Conn, *bufio.Reader) {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		return nc, bufio.NewReader(nc)
+	}
+	// idle: a kept-alive connection between requests.
+	idle, idleR := dial()
+	io.WriteString(idle, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r, err := http.ReadResponse(idleR, nil); err != nil || r.StatusCode != 200 {
+		t.Fatalf("first request: %v %v", r, err)
+	} else {
+		io.ReadAll(r.Body)
+	}
+	// slow: in progress in Site's handler; queued: waits in Site's queue,
+	// so the drain cannot end before the gate opens.
+	slow, slowR := dial()
+	io.WriteString(slow, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	queued, queuedR := dial()
+	waitSite := func(handled uint64) {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+			for _, st := range n.Stats() {
+				if st.Name == "Site" && st.Handled+uint64(st.QueueLen) >= handled {
+					return
+				}
+			}
+		}
+		t.Fatal("Site did not get the requests")
+	}
+	waitSite(2)
+	io.WriteString(queued, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitSite(3)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop(context.Background()) }()
+
+	// While Site is still busy: no new connections, and the idle one ends.
+	refused := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			refused = true
+			break
+		}
+		nc.Close()
+	}
+	if !refused {
+		t.Fatal("WebServer still accepts connections while the node stops")
+	}
+	if _, err := idleR.ReadByte(); err != io.EOF {
+		t.Errorf("idle kept-alive connection: read %v, want EOF (closed by the stopping server)", err)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned before the requests in progress were answered: %v", err)
+	default:
+	}
+
+	close(gate)
+	for _, c := range []struct {
+		name string
+		r    *bufio.Reader
+		body string
+	}{{"in progress", slowR, "GET /slow "}, {"queued", queuedR, "GET /b "}} {
+		r, err := http.ReadResponse(c.r, nil)
+		if err != nil {
+			t.Fatalf("%s request: %v", c.name, err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		if r.StatusCode != 200 || string(b) != c.body || !r.Close {
+			t.Errorf("%s request: got %d %q close=%v, want 200 %q with Connection: close", c.name, r.StatusCode, b, r.Close, c.body)
+		}
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not return")
 	}
 }
