@@ -31,4 +31,11 @@
 // (default 30s; up to a quarter more, as one sweeper per listener checks
 // four times per timeout instead of a timer per request), counted and
 // logged; the connection goes on with its next request.
+//
+// # Stopping
+//
+// When the node begins to stop, WebServer closes its listening sockets and
+// every kept-alive connection as soon as it is idle; requests in progress
+// are answered, with "Connection: close". Once the node's queues have
+// drained, Stop waits up to WebServer.shutdownTimeout for the last of them.
 package webserver
