@@ -50,6 +50,16 @@
 // subscription, and a subscriber on another node is forgotten when the link
 // it subscribed over closes.
 //
+// # Stopping
+//
+// When its node begins to stop, RPC closes its port and answers each request
+// that arrives on an open link with an ErrStopped error event, so callers on
+// other nodes learn at once that this node takes no more work. The links stay
+// up while the node drains: replies to requests taken before, and this
+// node's own requests to its peers and their answers, still flow. RPC's Stop
+// then closes the links; a request still in flight on one fails with
+// ErrLinkLost.
+//
 // # Multi-hop
 //
 // A relay service on node B that forwards (Context.Forward) or relays

@@ -47,7 +47,7 @@ func (ls linkServer) Stream(st grpc.BidiStreamingServer[mtpb.Batch, mtpb.Batch])
 		}
 		return status.Error(code, err.Error())
 	}
-	if s.stopping.Load() {
+	if s.stopping.Load() || s.quiesced.Load() {
 		return status.Error(codes.Unavailable, "rpc: node is stopping")
 	}
 	if err := st.SendHeader(link.HelloMD(s.hello())); err != nil {

@@ -52,6 +52,7 @@ type Service struct {
 	dialQ    []*peer           // peers whose dial loop the supervisor must start
 	dialWake chan struct{}
 	stopping atomic.Bool
+	quiesced atomic.Bool // the node is stopping: requests from peers are refused
 
 	lost atomic.Uint64 // in-flight requests failed because their link died
 }
@@ -131,6 +132,19 @@ func (s *Service) Start(c sdk.Context) error {
 			slog.Bool("token", s.cfg.token != ""), slog.Uint64(sdk.KeyEpoch, s.wire.Epoch()))
 	}
 	return nil
+}
+
+// Quiesce stops taking work from other nodes when this node begins to stop:
+// the RPC port closes, and requests that peers and clients send on open
+// links are answered with ErrStopped. The links stay up while the node's
+// queues drain, so the answers to requests taken before, and to this node's
+// own requests to its peers, still arrive; Stop closes them.
+func (s *Service) Quiesce(sdk.Context) {
+	s.quiesced.Store(true)
+	for _, l := range s.lis {
+		l.Close()
+	}
+	s.log.Info("rpc: the node is stopping; refusing new requests from peers")
 }
 
 // Stop stops carrying events and closes every link; requests in flight on
@@ -318,7 +332,8 @@ func (s *Service) notify(msg *rpcpb.LinkUp, down *rpcpb.LinkDown) {
 
 // Interface guards.
 var (
-	_ sdk.Service = (*Service)(nil)
-	_ sdk.Starter = (*Service)(nil)
-	_ sdk.Stopper = (*Service)(nil)
+	_ sdk.Service  = (*Service)(nil)
+	_ sdk.Starter  = (*Service)(nil)
+	_ sdk.Stopper  = (*Service)(nil)
+	_ sdk.Quiescer = (*Service)(nil)
 )

@@ -228,7 +228,13 @@ func (sess *session) receive(envs []*mtpb.Envelope, alloc *sdk.EventAlloc) {
 	w := sess.s.wire
 	sess.out.Hold()
 	defer sess.out.Release()
+	quiesced := sess.s.quiesced.Load()
 	for _, env := range envs {
+		if quiesced && env.GetKind() == mtpb.Envelope_REQUEST {
+			sess.received.Add(1)
+			sess.answerError(env, errQuiesced)
+			continue
+		}
 		ev, err := alloc.FromEnvelope(env)
 		if err != nil {
 			sess.refuse(env, err)
@@ -253,6 +259,18 @@ func (sess *session) refuse(env *mtpb.Envelope, err error) {
 	}
 	sess.log.LogAttrs(context.Background(), slog.LevelWarn, "malformed envelope from peer",
 		slog.String(sdk.KeyEvent, env.GetType()), slog.Uint64(sdk.KeyReq, env.GetId()), slog.String(sdk.KeyErr, de.Error()))
+	sess.answerError(env, de)
+}
+
+// errQuiesced answers the requests that peers send once this node has begun
+// to stop.
+var errQuiesced = &sdk.DeliveryError{Code: sdk.CodeStopped,
+	Message: "rpc: the node is stopping and takes no new requests; send to another node, or again once it is back"}
+
+// answerError answers the request env with an error event of de's code and
+// message, sent back over this link along env's raw route (the peer pops
+// its own hops). Anything but a request with a usable route gets nothing.
+func (sess *session) answerError(env *mtpb.Envelope, de *sdk.DeliveryError) {
 	if env.GetKind() != mtpb.Envelope_REQUEST || len(env.GetRoute()) == 0 || len(env.GetRoute()) > sdk.MaxRoute {
 		return
 	}

@@ -1,0 +1,127 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/mtnode/mtnode/sdk"
+)
+
+// gate answers every request with its payload, but its first request
+// blocks the service until open is closed.
+type gate struct {
+	open    chan struct{}
+	entered chan struct{} // closed when the first request blocks
+	blocked bool
+}
+
+func (g *gate) Handle(c sdk.Context, ev *sdk.Event) error {
+	if !g.blocked {
+		g.blocked = true
+		close(g.entered)
+		<-g.open
+	}
+	c.Reply(ev.Msg)
+	return nil
+}
+
+// TestStoppingNodeRefusesNewRequests: a node that begins to stop closes its
+// RPC port and answers new requests from peers with ErrStopped at once,
+// while requests it took before are still answered over the same link.
+func TestStoppingNodeRefusesNewRequests(t *testing.T) {
+	g := &gate{open: make(chan struct{}), entered: make(chan struct{})}
+	a := startNode(t, nodeOpts{name: "a"})
+	b := startNode(t, nodeOpts{name: "b", noStop: true,
+		services: []sdk.Spec{sdk.Define("Gate", func() sdk.Service { return g })}})
+	defer func() {
+		select {
+		case <-g.open:
+		default:
+			close(g.open)
+		}
+	}()
+
+	// Echo runs: without the refusal it would answer during the drain.
+	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("warm")); err != nil {
+		t.Fatal(err)
+	}
+	// Two requests taken before the stop: one in Gate's handler, one in
+	// its queue, so that b's drain lasts until the gate opens.
+	answers := make(chan error, 2)
+	for _, v := range []string{"first", "second"} {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			ev, err := a.Request(ctx, sdk.At(b.addr, "Gate"), wrapperspb.String(v))
+			if err == nil && ev.Msg.(*wrapperspb.StringValue).GetValue() != v {
+				err = errors.New("wrong answer")
+			}
+			answers <- err
+		}()
+		eventually(t, 5*time.Second, "Gate to receive "+v, func() bool {
+			select {
+			case <-g.entered:
+			default:
+				return false
+			}
+			for _, st := range b.Stats() {
+				if st.Name == "Gate" && v == "second" {
+					return st.QueueLen == 1
+				}
+			}
+			return true
+		})
+	}
+
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopped <- b.Stop(ctx)
+	}()
+
+	// b still drains Gate's queue; a new request from a is refused at once.
+	var refusal error
+	eventually(t, 5*time.Second, "b to refuse new requests", func() bool {
+		_, refusal = request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("new"))
+		return refusal != nil
+	})
+	var de *sdk.DeliveryError
+	if !errors.Is(refusal, sdk.ErrStopped) || !errors.As(refusal, &de) || de.Hop != "b" {
+		t.Errorf("new request to a stopping node: got %#v, want ErrStopped from b", refusal)
+	}
+	if c, err := net.DialTimeout("tcp", b.addr, time.Second); err == nil {
+		c.Close()
+		t.Error("the RPC port still accepts connections while the node stops")
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("b stopped with requests still queued: %v", err)
+	default:
+	}
+
+	close(g.open)
+	for range 2 {
+		select {
+		case err := <-answers:
+			if err != nil {
+				t.Errorf("a request taken before the stop: %v, want its answer", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a request taken before the stop got no answer")
+		}
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b did not stop")
+	}
+}
