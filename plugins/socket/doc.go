@@ -41,4 +41,11 @@
 // Accept loops and connection attempts run on goroutines started with
 // Context.Go. Each connection has a reader and a writer goroutine, owned by
 // the service: Stop closes every socket and waits for them.
+//
+// # Stopping
+//
+// When the node begins to stop, SocketIO closes every listener and refuses
+// Listen, so no new connection comes in while the node drains; connections
+// already open go on, and their owners may still write to them, until Stop
+// closes them with the reason "stopping".
 package socket

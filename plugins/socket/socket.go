@@ -44,6 +44,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	stopping bool
+	quiesced bool // the node is stopping: listeners closed, Listen refused
 	conns    map[uint64]*conn
 	groups   map[uint64][]net.Listener
 }
@@ -82,6 +83,22 @@ func (s *Service) Start(c sdk.Context) error {
 
 // Handle routes events by payload type.
 func (s *Service) Handle(c sdk.Context, ev *sdk.Event) error { return s.mux.Handle(c, ev) }
+
+// Quiesce closes every listener when the node begins to stop, and refuses
+// Listen from then on: no new connections come in. Open connections go on
+// (their owners may still be answering over them) until Stop.
+func (s *Service) Quiesce(sdk.Context) {
+	s.mu.Lock()
+	s.quiesced = true
+	groups := s.groups
+	s.groups = make(map[uint64][]net.Listener)
+	s.mu.Unlock()
+	for _, lns := range groups {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
+}
 
 // Stop closes every listener and connection (reason "stopping") and waits
 // for the connection goroutines, within ctx.
@@ -127,12 +144,12 @@ func (s *Service) listen(c sdk.Context, m *socketpb.Listen) error {
 	}
 	id := s.nextID.Add(1)
 	s.mu.Lock()
-	if s.stopping {
+	if s.stopping || s.quiesced {
 		s.mu.Unlock()
 		for _, l := range lns {
 			l.Close()
 		}
-		return fmt.Errorf("socketio: %w", sdk.ErrStopped)
+		return fmt.Errorf("socketio: Listen refused: the node is stopping: %w", sdk.ErrStopped)
 	}
 	s.groups[id] = lns
 	s.mu.Unlock()
@@ -264,7 +281,8 @@ func (s *Service) windowOf(w int64) int64 {
 
 // Interface guards.
 var (
-	_ sdk.Service = (*Service)(nil)
-	_ sdk.Starter = (*Service)(nil)
-	_ sdk.Stopper = (*Service)(nil)
+	_ sdk.Service  = (*Service)(nil)
+	_ sdk.Starter  = (*Service)(nil)
+	_ sdk.Stopper  = (*Service)(nil)
+	_ sdk.Quiescer = (*Service)(nil)
 )

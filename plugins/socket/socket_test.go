@@ -2,6 +2,7 @@ package socket_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -547,4 +548,97 @@ func TestOwnerQueueFullLosesNoData(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestStopQuiescesListeners: when the node begins to stop, SocketIO stops
+// accepting at once, while the queues still drain; open connections go on
+// delivering data until Stop closes them.
+func TestStopQuiescesListeners(t *testing.T) {
+	f := &fixture{t: t, events: make(chan any, 1024)}
+	done := make(chan struct{})
+	defer close(done)
+	gate, entered := make(chan struct{}), make(chan struct{}, 1)
+	blocker := sdk.Define("Blocker", func() sdk.Service {
+		return sdk.HandlerFunc(func(sdk.Context, *sdk.Event) error {
+			entered <- struct{}{}
+			<-gate
+			return nil
+		})
+	})
+	f.n = sdktest.New(t, []sdk.Spec{socket.Spec, ownerSpec(f.events, done), blocker})
+	f.send(&socketpb.Listen{Addrs: "127.0.0.1:0"})
+	addr := waitFor[*socketpb.Bound](f).GetAddrs()[0]
+	nc := dial(t, addr)
+	id := waitFor[*socketpb.Accepted](f).GetConnId()
+
+	// Blocker's handler holds one event and its queue another: the drain
+	// lasts until the gate opens.
+	for range 2 {
+		if err := f.n.Send(sdk.To("Blocker"), &socketpb.Ack{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-entered
+	stopped := make(chan error, 1)
+	go func() { stopped <- f.n.Stop(context.Background()) }()
+
+	refused := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			refused = true
+			break
+		}
+		c.Close()
+	}
+	if !refused {
+		t.Fatal("SocketIO still accepts connections while the node stops")
+	}
+	io.WriteString(nc, "late")
+	if got := f.readDataNoAck(id, 4); got != "late" {
+		t.Errorf("open connection during the stop: got %q, want %q", got, "late")
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("the node stopped with an event still queued: %v", err)
+	default:
+	}
+	close(gate)
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the node did not stop")
+	}
+	if _, err := nc.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("open connection after Stop: read %v, want EOF", err)
+	}
+}
+
+// readDataNoAck collects n bytes of Data for connection id (the owner can no
+// longer be sent Acks once the node stops; n is far below the read window).
+func (f *fixture) readDataNoAck(id uint64, n int) string {
+	f.t.Helper()
+	var got []byte
+	deadline := time.After(10 * time.Second)
+	for len(got) < n {
+		select {
+		case ev := <-f.events:
+			switch m := ev.(type) {
+			case *socketpb.Data:
+				if m.GetConnId() == id {
+					got = append(got, m.GetData()...)
+				}
+			case *socketpb.Accepted, *socketpb.Closed:
+				// the probes that found the listener still open
+			default:
+				f.t.Fatalf("waiting for data, got %T: %v", ev, ev)
+			}
+		case <-deadline:
+			f.t.Fatalf("no data on connection %d within 10s (got %q)", id, got)
+		}
+	}
+	return string(got)
 }
