@@ -11,6 +11,13 @@
 // WebServer then serves it with MIME type, ETag, Last-Modified, 304, Range
 // and sendfile.
 //
+// An error event in place of the reply becomes an error answer with its
+// message: 500 when the service's handler failed, 503 when a queue was full
+// or the service is stopping or failed to start, 504 when an answer did not
+// come in time, and 502 Bad Gateway when the request or its answer could
+// not get through (no such service, a lost node link, a crashed plugin, an
+// event type the service does not take).
+//
 // Connections are served by the h1 engine (internal/h1): one goroutine per
 // connection, pipelining, keep-alive, limits and timeouts. Requests are
 // sent from the connection goroutine through an endpoint, so a service

@@ -2,7 +2,6 @@ package webserver
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -244,11 +243,7 @@ func (l *listener) complete(p *pending, ev *sdk.Event) {
 	resp, ok := ev.Msg.(*webpb.Response)
 	switch {
 	case ev.Kind == sdk.KindError:
-		status := 500
-		if errors.Is(ev.Err, sdk.ErrQueueFull) || errors.Is(ev.Err, sdk.ErrStopped) {
-			status = 503
-		}
-		w.SetStatus(status)
+		w.SetStatus(errorStatus(ev.Err))
 		w.WriteString(l.target.Service)
 		w.WriteString(" failed: ")
 		if ev.Err != nil {
@@ -302,6 +297,26 @@ func (l *listener) shutdown(ctx context.Context) error {
 	clear(l.early)
 	l.mu.Unlock()
 	return err
+}
+
+// errorStatus is the HTTP status of an error event in place of a reply:
+// 500 for a handler's failure, 503 for a service too busy or stopping, 504
+// for no answer in time, and 502 Bad Gateway for every failure to reach a
+// service or to get its answer back (no such service, a lost link, a
+// crashed plugin, an event the service does not take).
+func errorStatus(err *sdk.DeliveryError) int {
+	if err == nil {
+		return 500
+	}
+	switch err.Code {
+	case sdk.CodeHandlerFailed, sdk.CodeUnspecified:
+		return 500
+	case sdk.CodeQueueFull, sdk.CodeStopped, sdk.CodeStartFailed:
+		return 503
+	case sdk.CodeTimeout:
+		return 504
+	}
+	return 502
 }
 
 func clone(b []byte) []byte {

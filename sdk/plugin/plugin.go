@@ -7,11 +7,23 @@
 // supervises it. The services are the same sdk.Spec values that would run
 // linked into the node; only their main differs. Services inside one plugin
 // reach each other without a trip to the node.
+//
+// Like the node, a plugin knows the protobuf well-known types
+// (google.protobuf.StringValue, BytesValue, Struct, Empty, Timestamp...),
+// so that a service that takes any message, such as Echo, can take them.
 package plugin
 
 import (
 	"github.com/mtnode/mtnode/internal/pluginrt"
 	"github.com/mtnode/mtnode/sdk"
+
+	// The protobuf well-known types, registered as the node registers them.
+	_ "google.golang.org/protobuf/types/known/anypb"
+	_ "google.golang.org/protobuf/types/known/durationpb"
+	_ "google.golang.org/protobuf/types/known/emptypb"
+	_ "google.golang.org/protobuf/types/known/structpb"
+	_ "google.golang.org/protobuf/types/known/timestamppb"
+	_ "google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // Serve serves specs to the node that launched this process and never

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"sync"
 
-	"google.golang.org/protobuf/types/known/wrapperspb"
-
 	"github.com/mtnode/mtnode/plugins/webserver"
 	"github.com/mtnode/mtnode/proto/webpb"
 	"github.com/mtnode/mtnode/sdk"
@@ -31,7 +29,6 @@ type Service struct {
 func New() *Service {
 	s := &Service{ready: make(chan struct{})}
 	sdk.On(&s.mux, s.request)
-	sdk.On(&s.mux, s.echoed)
 	sdk.On(&s.mux, s.listening)
 	s.mux.OnError(s.failed)
 	return s
@@ -62,22 +59,15 @@ func (s *Service) Handle(c sdk.Context, ev *sdk.Event) error { return s.mux.Hand
 // Types lists the event types HttpRpc takes.
 func (s *Service) Types() []string { return s.mux.Types() }
 
-// request relays an HTTP request to Echo; the route to the connection
-// travels with it.
-func (s *Service) request(c sdk.Context, r *webpb.Request) error {
-	c.Relay(s.backend, wrapperspb.Bytes([]byte(r.GetTarget())))
-	return nil
-}
-
 var textPlain = []*webpb.Header{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}}
 
-// echoed turns Echo's reply into the HTTP answer.
-func (s *Service) echoed(c sdk.Context, m *wrapperspb.BytesValue) error {
-	if c.Event().Kind != sdk.KindReply {
-		return &sdk.DeliveryError{Code: sdk.CodeUnknownEvent, EventType: c.Event().Type(), Dst: Name,
-			Message: "httprpc: HttpRpc takes HTTP requests from WebServer, not BytesValue requests"}
-	}
-	c.Reply(&webpb.Response{Headers: textPlain, Body: m.GetValue()})
+// request forwards the HTTP answer-to-be to Echo: a Response holding the
+// request target. The route to the connection travels with it unchanged, so
+// Echo's reply, the same Response, goes straight back to WebServer as the
+// HTTP answer and skips HttpRpc; an error event on the way becomes an error
+// answer there (502 for a lost link or a missing Echo).
+func (s *Service) request(c sdk.Context, r *webpb.Request) error {
+	c.Forward(s.backend, &webpb.Response{Headers: textPlain, Body: []byte(r.GetTarget())})
 	return nil
 }
 
@@ -93,14 +83,10 @@ func (s *Service) listening(c sdk.Context, m *webpb.Listening) error {
 	return nil
 }
 
-// failed answers a failed relay with 502; an error with no route left is
-// WebServer refusing our Listen.
+// failed logs WebServer's refusal to listen: the only error event HttpRpc
+// gets, since the error events of forwarded requests go to WebServer.
 func (s *Service) failed(c sdk.Context, ev *sdk.Event) error {
-	if len(ev.Route) == 0 {
-		c.Logger().Error("httprpc: WebServer refused to listen", sdk.KeyErr, ev.Err)
-		return nil
-	}
-	c.Reply(&webpb.Response{Status: 502, Headers: textPlain, Body: []byte(ev.Err.Error() + "\n")})
+	c.Logger().Error("httprpc: WebServer refused to listen", sdk.KeyErr, ev.Err)
 	return nil
 }
 
