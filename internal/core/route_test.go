@@ -211,32 +211,77 @@ func TestWorkersKeepPerKeyOrder(t *testing.T) {
 	}
 }
 
+// TestInlineRunsOnSenderGoroutine: an Inline service's handler runs on the
+// goroutine of whoever sends to it, outside code or another service's
+// handler, several at once; its Start runs once. Hello answers each request
+// with the id of the goroutine its handler ran on, and each sender compares
+// it with its own.
 func TestInlineRunsOnSenderGoroutine(t *testing.T) {
 	starts := 0
-	spec := sdk.Define("Hello", func() sdk.Service { return &inlineSvc{starts: &starts} }, sdk.Inline())
-	n := newNode(t, Config{Services: []sdk.Spec{spec}})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ev, err := request(t, n, sdk.To("Hello"), wrapperspb.String("w"))
-			if err != nil || ev.Msg.(*wrapperspb.StringValue).GetValue() != "hello w" {
-				t.Errorf("got %v, %v", ev, err)
+	hello := sdk.Define("Hello", func() sdk.Service { return &inlineSvc{t: t, starts: &starts} }, sdk.Inline())
+	type ids struct{ sender, handler uint64 }
+	got := make(chan ids, 1)
+	src := sdk.Define("Src", func() sdk.Service {
+		var sender uint64
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			switch ev.Kind {
+			case sdk.KindRequest:
+				sender = goid(t)
+				c.Send(sdk.To("Hello"), wrapperspb.String("from Src"))
+			case sdk.KindReply:
+				got <- ids{sender, ev.Msg.(*wrapperspb.UInt64Value).GetValue()}
+			default:
+				return ev.Err
 			}
-		}()
-	}
-	wg.Wait()
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{hello, src}})
+
+	t.Run("from outside", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				me := goid(t)
+				ev, err := request(t, n, sdk.To("Hello"), wrapperspb.String("outside"))
+				if err != nil {
+					t.Errorf("request: %v", err)
+					return
+				}
+				if ran := ev.Msg.(*wrapperspb.UInt64Value).GetValue(); ran != me {
+					t.Errorf("the handler ran on goroutine %d, want the sender's, %d", ran, me)
+				}
+			})
+		}
+		wg.Wait()
+	})
+	t.Run("from a service", func(t *testing.T) {
+		if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
+			t.Fatal(err)
+		}
+		g := recv(t, got, "Hello's reply to Src")
+		if g.sender == goid(t) {
+			t.Fatalf("Src's handler ran on the test's goroutine %d", g.sender)
+		}
+		if g.handler != g.sender {
+			t.Errorf("the handler ran on goroutine %d, want Src's, %d", g.handler, g.sender)
+		}
+	})
 	if starts != 1 {
 		t.Errorf("Start ran %d times, want 1", starts)
 	}
 }
 
-type inlineSvc struct{ starts *int }
+// inlineSvc answers each request with the id of the goroutine its handler
+// ran on, and counts its Starts.
+type inlineSvc struct {
+	t      testing.TB
+	starts *int
+}
 
 func (s *inlineSvc) Start(c sdk.Context) error { *s.starts++; return nil }
 func (s *inlineSvc) Handle(c sdk.Context, ev *sdk.Event) error {
-	c.Reply(wrapperspb.String("hello " + ev.Msg.(*wrapperspb.StringValue).GetValue()))
+	c.Reply(wrapperspb.UInt64(goid(s.t)))
 	return nil
 }
 
