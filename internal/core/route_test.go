@@ -165,47 +165,81 @@ func TestQueueFull(t *testing.T) {
 	}
 }
 
+// TestWorkersKeepPerKeyOrder: a Workers service handles events of
+// different keys at the same time, on different goroutines, and the events
+// of one key one at a time, in the order they were sent. Keys a, b, c and d
+// (bytes 97 to 100) shard to the four workers. a's first event stays in its handler until
+// every event of b, c and d has been handled: with fewer workers some of
+// them would wait behind it; and no later event of a may run meanwhile.
 func TestWorkersKeepPerKeyOrder(t *testing.T) {
-	var mu sync.Mutex
-	seen := map[string][]string{}
+	const keys, per = "abcd", 200
+	type handled struct {
+		v  string
+		on uint64 // goroutine id
+	}
+	got := make(chan handled, len(keys)*per)
+	release := make(chan struct{})
+	free := sync.OnceFunc(func() { close(release) })
+	defer free()
 	spec := sdk.Define("W", func() sdk.Service {
 		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
 			v := ev.Msg.(*wrapperspb.StringValue).GetValue()
-			mu.Lock()
-			seen[v[:1]] = append(seen[v[:1]], v)
-			mu.Unlock()
+			got <- handled{v, goid(t)}
+			if v == "a0000" {
+				<-release
+			}
 			return nil
 		})
-	}, sdk.Workers(4, func(ev *sdk.Event) uint64 { return uint64(ev.Msg.(*wrapperspb.StringValue).GetValue()[0]) }))
+	}, sdk.Workers(len(keys), func(ev *sdk.Event) uint64 { return uint64(ev.Msg.(*wrapperspb.StringValue).GetValue()[0]) }))
 	n := newNode(t, Config{Services: []sdk.Spec{spec}})
-	const per = 200
+	// Each round starts with the next key, so that no sharding other than
+	// by key (by request id, say) sends a key's events to one worker.
 	for i := range per {
-		for _, k := range "abcdefgh" {
+		for j := range len(keys) {
+			k := keys[(i+j)%len(keys)]
 			if err := n.Send(sdk.To("W"), wrapperspb.String(fmt.Sprintf("%c%04d", k, i))); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		total := 0
-		for _, v := range seen {
-			total += len(v)
+	seen := map[byte][]string{}
+	worker := map[byte]uint64{}
+	record := func(h handled) {
+		k := h.v[0]
+		if w, ok := worker[k]; ok && w != h.on {
+			t.Errorf("key %c handled on goroutines %d and %d, want one", k, w, h.on)
 		}
-		mu.Unlock()
-		if total == per*8 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("got %d events, want %d", total, per*8)
-		}
-		time.Sleep(time.Millisecond)
+		worker[k] = h.on
+		seen[k] = append(seen[k], h.v)
 	}
-	for k, v := range seen {
-		for i := 1; i < len(v); i++ {
-			if v[i-1] >= v[i] {
-				t.Fatalf("key %s out of order: %s before %s", k, v[i-1], v[i])
+	// Each turn takes an event of b, c or d, or a0000 (once): any other
+	// event of a ends the test.
+	for others := 0; others < (len(keys)-1)*per; {
+		h := recv(t, got, "event of b, c or d while a0000 is in its handler")
+		if h.v[0] != 'a' {
+			others++
+		} else if h.v != "a0000" {
+			t.Fatalf("%s was handled while a0000 was still in its handler", h.v)
+		}
+		record(h)
+	}
+	free()
+	for range per - len(seen['a']) {
+		record(recv(t, got, "event of a after a0000"))
+	}
+	for _, k := range []byte(keys) {
+		v := seen[k]
+		if len(v) != per {
+			t.Errorf("key %c: got %d events, want %d", k, len(v), per)
+		}
+		for i := range v {
+			if want := fmt.Sprintf("%c%04d", k, i); v[i] != want {
+				t.Fatalf("key %c: event %d is %s, want %s (per-key order)", k, i, v[i], want)
+			}
+		}
+		for j := range k - 'a' {
+			if worker[k] == worker['a'+j] {
+				t.Errorf("keys %c and %c both handled on goroutine %d, want a worker each", k, 'a'+j, worker[k])
 			}
 		}
 	}
