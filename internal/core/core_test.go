@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,39 +136,95 @@ func TestStartOrderAndLifecycle(t *testing.T) {
 	}
 }
 
+// TestHandlerErrorAndPanicBecomeErrorEvents: a handler that returns an
+// error or panics is logged (service, event type, the error or the panic
+// value and, for a panic, the stack down to the handler), counted, and its
+// sender gets an error event; the same instance goes on handling events. A
+// queued service and an Inline one run their handlers through different
+// code.
 func TestHandlerErrorAndPanicBecomeErrorEvents(t *testing.T) {
-	spec := sdk.Define("Bad", func() sdk.Service {
-		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
-			switch ev.Msg.(*wrapperspb.StringValue).GetValue() {
-			case "panic":
-				panic("boom")
-			case "err":
-				return fmt.Errorf("bad input")
-			}
-			c.Reply(ev.Msg)
-			return nil
-		})
-	})
-	n := newNode(t, Config{Services: []sdk.Spec{spec}})
-	for _, tc := range []struct{ name, in, want string }{
-		{"error", "err", "bad input"},
-		{"panic", "panic", "boom"},
+	for _, tc := range []struct {
+		name string
+		opts []sdk.Option
+	}{
+		{"queue", nil},
+		{"inline", []sdk.Option{sdk.Inline()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := request(t, n, sdk.To("Bad"), wrapperspb.String(tc.in))
-			if !errors.Is(err, sdk.ErrHandlerFailed) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("got %v, want ErrHandlerFailed mentioning %q", err, tc.want)
+			var built atomic.Int32
+			spec := sdk.Define("Bad", func() sdk.Service { built.Add(1); return failingSvc{} }, tc.opts...)
+			logs := newLogRecorder()
+			n := newNode(t, Config{Services: []sdk.Spec{spec}, Logger: slog.New(logs)})
+			for _, in := range []string{"err", "panic"} {
+				_, err := request(t, n, sdk.To("Bad"), wrapperspb.String(in))
+				var de *sdk.DeliveryError
+				if !errors.As(err, &de) || !errors.Is(err, sdk.ErrHandlerFailed) {
+					t.Fatalf("%s: got %v, want an ErrHandlerFailed error event", in, err)
+				}
+				want := map[string]string{"err": "bad input", "panic": "boom"}[in]
+				if !strings.Contains(de.Message, want) || de.EventType != "google.protobuf.StringValue" || de.Dst != "Bad" {
+					t.Errorf("%s: got %+v, want the message to hold %q, the event type and the destination", in, de, want)
+				}
 			}
+			ev, err := request(t, n, sdk.To("Bad"), wrapperspb.String("ok"))
+			if err != nil || ev.Msg.(*wrapperspb.StringValue).GetValue() != "ok" {
+				t.Fatalf("after the failures: got %v, %v, want the reply ok", ev, err)
+			}
+			if b := built.Load(); b != 1 {
+				t.Errorf("the service was built %d times, want once", b)
+			}
+			if st := findStats(n, "Bad"); st.Errors != 2 || st.Panics != 1 {
+				t.Errorf("got errors=%d panics=%d, want 2 (each failure) and 1", st.Errors, st.Panics)
+			}
+
+			wantLog(t, logs, "handler failed", "bad input", func(r logRecord) bool { return strings.Contains(r.attrs[sdk.KeyErr], "bad input") })
+			wantLog(t, logs, "handler panicked", "boom", func(r logRecord) bool {
+				if r.attrs["panic"] != "boom" {
+					return false
+				}
+				if !strings.Contains(r.attrs["stack"], "failingSvc.Handle") {
+					t.Errorf("the panic's stack does not reach the handler, failingSvc.Handle:\n%s", r.attrs["stack"])
+				}
+				return true
+			})
 		})
 	}
-	// The service goes on.
-	if _, err := request(t, n, sdk.To("Bad"), wrapperspb.String("ok")); err != nil {
-		t.Fatalf("after failures: %v", err)
+}
+
+// wantLog checks that logs holds exactly one error record with message msg
+// about a request to Bad (service and event type set) that match picks out.
+func wantLog(t *testing.T, logs logRecorder, msg, what string, match func(logRecord) bool) {
+	t.Helper()
+	var found []logRecord
+	for _, r := range logs.find(msg) {
+		if match(r) {
+			found = append(found, r)
+		}
 	}
-	st := findStats(n, "Bad")
-	if st.Errors != 2 || st.Panics != 1 {
-		t.Errorf("got errors=%d panics=%d, want 2 and 1", st.Errors, st.Panics)
+	if len(found) != 1 {
+		t.Errorf("got %d %q records for %s, want 1 (all records: %v)", len(found), msg, what, logs.all())
+		return
 	}
+	r := found[0]
+	if r.level != slog.LevelError || r.attrs[sdk.KeyService] != "Bad" || r.attrs[sdk.KeyEvent] != "google.protobuf.StringValue" {
+		t.Errorf("%q record for %s: got level %v, attributes %v; want level ERROR, service Bad, event google.protobuf.StringValue",
+			msg, what, r.level, r.attrs)
+	}
+}
+
+// failingSvc returns an error for "err", panics on "panic", and echoes
+// anything else.
+type failingSvc struct{}
+
+func (failingSvc) Handle(c sdk.Context, ev *sdk.Event) error {
+	switch ev.Msg.(*wrapperspb.StringValue).GetValue() {
+	case "panic":
+		panic("boom")
+	case "err":
+		return fmt.Errorf("bad input")
+	}
+	c.Reply(ev.Msg)
+	return nil
 }
 
 func findStats(n *Node, name string) sdk.ServiceInfo {
