@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -162,6 +163,141 @@ func TestQueueFull(t *testing.T) {
 	}
 	if st := findStats(n, "Slow"); st.QueueFull != 1 || st.QueueHigh != 2 {
 		t.Errorf("got queue_full=%d high=%d, want 1 and 2", st.QueueFull, st.QueueHigh)
+	}
+}
+
+// TestReplyReserve: past its queue limit a service refuses requests (the
+// sender gets a queue-full error event, queue_full moves) but still takes
+// replies, up to a reserve of the limit again, since they answer requests
+// it made; past the reserve a reply is dropped, logged and counted in
+// Node.DroppedReplies and queue_full. Hold (limit 2) asks Late three
+// questions and then waits in its handler; Late keeps the questions and
+// answers them when told, by Context.ReplyTo (the short cut to a local
+// service) or by Handle.ReplyTo (through the router).
+func TestReplyReserve(t *testing.T) {
+	const limit = 2
+	for _, mode := range []string{"context", "handle"} {
+		t.Run(mode, func(t *testing.T) {
+			entered, release := make(chan struct{}), make(chan struct{})
+			free := sync.OnceFunc(func() { close(release) })
+			defer free()
+			handled := make(chan string, 10)
+			hold := sdk.Define("Hold", func() sdk.Service {
+				return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+					if ev.Kind == sdk.KindError {
+						handled <- "error: " + ev.Err.Error()
+						return nil
+					}
+					v := ev.Msg.(*wrapperspb.StringValue).GetValue()
+					if ev.Kind == sdk.KindReply {
+						v = "reply " + v
+					}
+					if v == "ask" {
+						for _, q := range []string{"r1", "r2", "r3"} {
+							c.Send(sdk.To("Late"), wrapperspb.String(q))
+						}
+						close(entered)
+						<-release
+						return nil
+					}
+					handled <- v
+					return nil
+				})
+			}, sdk.QueueLen(limit))
+			kept := make(chan string, 3)
+			late := sdk.Define("Late", func() sdk.Service {
+				var questions []*sdk.Event
+				return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+					v := ev.Msg.(*wrapperspb.StringValue).GetValue()
+					if v != "answer" {
+						questions = append(questions, ev)
+						kept <- v
+						return nil
+					}
+					q := questions[0]
+					questions = questions[1:]
+					if mode == "context" {
+						c.ReplyTo(q, q.Msg)
+					} else {
+						c.Handle().ReplyTo(q, q.Msg)
+					}
+					c.Reply(wrapperspb.String("answered " + q.Msg.(*wrapperspb.StringValue).GetValue()))
+					return nil
+				})
+			})
+			logs := newLogRecorder()
+			n := newNode(t, Config{Services: []sdk.Spec{hold, late}, Logger: slog.New(logs)})
+			refusals := make(chan *sdk.Event, 10)
+			ep := n.OpenEndpoint(func(ev *sdk.Event) { refusals <- ev })
+			defer ep.Close()
+			check := func(when string, queued, queueFull, dropped int) {
+				t.Helper()
+				st := findStats(n, "Hold")
+				if st.QueueLen != queued || st.QueueFull != uint64(queueFull) || n.DroppedReplies() != uint64(dropped) {
+					t.Fatalf("%s: got queued=%d queue_full=%d dropped_replies=%d, want %d, %d and %d",
+						when, st.QueueLen, st.QueueFull, n.DroppedReplies(), queued, queueFull, dropped)
+				}
+			}
+			refused := func(q string) {
+				t.Helper()
+				ep.Send(sdk.To("Hold"), wrapperspb.String(q))
+				ev := recv(t, refusals, "error event for "+q)
+				if ev.Kind != sdk.KindError || ev.Err.Code != sdk.CodeQueueFull || !errors.Is(ev.Err, sdk.ErrQueueFull) {
+					t.Fatalf("%s: got %v (%v), want a queue-full error event", q, ev.Kind, ev.Err)
+				}
+			}
+			answer := func(want string) {
+				t.Helper()
+				ev, err := request(t, n, sdk.To("Late"), wrapperspb.String("answer"))
+				if err != nil || ev.Msg.(*wrapperspb.StringValue).GetValue() != "answered "+want {
+					t.Fatalf("asking Late to answer %s: got %v, %v", want, ev, err)
+				}
+			}
+
+			if err := n.Send(sdk.To("Hold"), wrapperspb.String("ask")); err != nil {
+				t.Fatal(err)
+			}
+			recv(t, entered, "Hold in its handler")
+			for _, q := range []string{"r1", "r2", "r3"} {
+				if v := recv(t, kept, "question "+q+" at Late"); v != q {
+					t.Fatalf("Late got %q, want %q", v, q)
+				}
+			}
+			ep.Send(sdk.To("Hold"), wrapperspb.String("q1"))
+			ep.Send(sdk.To("Hold"), wrapperspb.String("q2"))
+			check("two requests queued", limit, 0, 0)
+			refused("q3")
+			check("a request refused at the limit", limit, 1, 0)
+			answer("r1")
+			answer("r2")
+			check("two replies in the reserve", 2*limit, 1, 0)
+			refused("q4")
+			check("a request refused within the reserve", 2*limit, 2, 0)
+			if d := logs.find("undeliverable event dropped"); len(d) != 0 {
+				t.Fatalf("dropped before the reserve was full: %v", d)
+			}
+			answer("r3")
+			check("a reply past the reserve", 2*limit, 3, 1)
+			d := logs.find("undeliverable event dropped")
+			if len(d) != 1 || d[0].attrs["kind"] != "reply" || !strings.Contains(d[0].attrs["why"], "queue is full") {
+				t.Errorf("got drop records %v, want one for the reply, saying the queue is full", d)
+			}
+
+			// Once Hold has handled what it took in, an event sent after
+			// them comes next: nothing else was queued.
+			free()
+			var got []string
+			for range 4 {
+				got = append(got, recv(t, handled, "event handled by Hold"))
+			}
+			if err := n.Send(sdk.To("Hold"), wrapperspb.String("end")); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, recv(t, handled, "the end event"))
+			if want := "[q1 q2 reply r1 reply r2 end]"; fmt.Sprint(got) != want {
+				t.Errorf("Hold handled %v, want %s", got, want)
+			}
+		})
 	}
 }
 
