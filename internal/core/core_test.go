@@ -93,15 +93,17 @@ func TestUnknownStartListsKnown(t *testing.T) {
 	_ = n.Stop(context.Background())
 }
 
-// recorder records the order of lifecycle calls and events.
+// recorder records the order of lifecycle calls and events, each with the
+// service's name.
 type recorder struct {
-	mu  *sync.Mutex
-	log *[]string
+	name string
+	mu   *sync.Mutex
+	log  *[]string
 }
 
 func (r recorder) add(s string) { r.mu.Lock(); *r.log = append(*r.log, s); r.mu.Unlock() }
 func (r recorder) Start(c sdk.Context) error {
-	r.add("start")
+	r.add("start " + r.name)
 	return nil
 }
 func (r recorder) Handle(c sdk.Context, ev *sdk.Event) error {
@@ -109,30 +111,39 @@ func (r recorder) Handle(c sdk.Context, ev *sdk.Event) error {
 	c.Reply(ev.Msg)
 	return nil
 }
-func (r recorder) Stop(ctx context.Context) error { r.add("stop"); return nil }
+func (r recorder) Stop(ctx context.Context) error { r.add("stop " + r.name); return nil }
 
+// TestStartOrderAndLifecycle: Start= services are built and started at
+// boot in the order listed, the others on their first event, each Start
+// before its first event; Stop stops them all in the reverse of the order
+// they started in: the ones started later first, then C, B, A. That order
+// is neither the order of registration nor that of the names.
 func TestStartOrderAndLifecycle(t *testing.T) {
 	var mu sync.Mutex
 	var log []string
 	mk := func(name string) sdk.Spec {
-		return sdk.Define(name, func() sdk.Service { r := recorder{&mu, &log}; r.add("new " + name); return r })
+		return sdk.Define(name, func() sdk.Service { r := recorder{name, &mu, &log}; r.add("new " + name); return r })
 	}
-	n, err := New(Config{Services: []sdk.Spec{mk("B"), mk("A"), mk("C")}, Start: []string{"B", "A"}})
+	n, err := New(Config{Services: []sdk.Spec{mk("E"), mk("C"), mk("A"), mk("D"), mk("B")}, Start: []string{"A", "B", "C"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := request(t, n, sdk.To("C"), wrapperspb.String("c1")); err != nil {
-		t.Fatal(err)
+	for _, to := range []string{"E", "D"} {
+		if _, err := request(t, n, sdk.To(to), wrapperspb.String("to "+to)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := n.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want := "new B,start,new A,start,new C,start,c1,stop,stop,stop"
+	want := "new A,start A,new B,start B,new C,start C," +
+		"new E,start E,to E,new D,start D,to D," +
+		"stop D,stop E,stop C,stop B,stop A"
 	if got := strings.Join(log, ","); got != want {
-		t.Errorf("got %s, want %s", got, want)
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
 
