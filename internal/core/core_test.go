@@ -184,8 +184,11 @@ func TestHandlerErrorAndPanicBecomeErrorEvents(t *testing.T) {
 			if b := built.Load(); b != 1 {
 				t.Errorf("the service was built %d times, want once", b)
 			}
-			if st := findStats(n, "Bad"); st.Errors != 2 || st.Panics != 1 {
-				t.Errorf("got errors=%d panics=%d, want 2 (each failure) and 1", st.Errors, st.Panics)
+			if st := findStats(n, "Bad"); st.Errors != 1 || st.Panics != 1 {
+				t.Errorf("got errors=%d panics=%d, want 1 and 1 (each failure counted once)", st.Errors, st.Panics)
+			}
+			if got := len(logs.find("handler failed")); got != 1 {
+				t.Errorf("%d \"handler failed\" records, want 1: a panic is logged once, as \"handler panicked\"", got)
 			}
 
 			wantLog(t, logs, "handler failed", "bad input", func(r logRecord) bool { return strings.Contains(r.attrs[sdk.KeyErr], "bad input") })

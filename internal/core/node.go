@@ -83,7 +83,7 @@ type Node struct {
 	endpoints endpointTable
 	nextReq   atomic.Uint64
 
-	// Undelivered counts replies dropped because the receiver's queue was
+	// droppedReplies counts replies dropped because the receiver's queue was
 	// beyond its reserve.
 	droppedReplies atomic.Uint64
 }

@@ -184,14 +184,11 @@ func (s *service) run(i int, q *queue) {
 			s.handlerNanos.Add(16 * int64(time.Since(t0)))
 		}
 	}
-	if i == 0 {
-		// Last act on the service goroutine: Stop, after the drain. Other
-		// workers have finished when worker 0's queue closed? Not
-		// necessarily: stop() waits for all loops before calling stopImpl
-		// for multi-worker services.
-		if len(s.queues) == 1 {
-			s.stopImpl()
-		}
+	// A queued service's last act on its goroutine: Stop, after the drain.
+	// A Workers service is stopped by stop(), once every worker's loop has
+	// ended.
+	if len(s.queues) == 1 {
+		s.stopImpl()
 	}
 }
 
@@ -294,8 +291,7 @@ func (s *service) dispatchBatch(c *svcContext, batch []*sdk.Event) {
 func (s *service) dispatchFrom(c *svcContext, batch []*sdk.Event, i int) (next int) {
 	defer func() {
 		if p := recover(); p != nil {
-			ev := batch[next]
-			s.handlerFailed(ev, s.panicked(ev, p))
+			s.panicked(batch[next], p)
 			next++
 		}
 	}()
@@ -354,27 +350,30 @@ func (s *service) failEvent(ev *sdk.Event, err error) {
 	s.n.router.Fail(ev, de.Code, de.Message, s.n.cfg.Name)
 }
 
-// call runs Handle, turning a panic into an error with its stack logged.
+// call runs Handle; a panic is recovered and handled by panicked.
 func (s *service) call(c *svcContext, ev *sdk.Event) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = s.panicked(ev, p)
+			s.panicked(ev, p)
+			err = nil
 		}
 	}()
 	return s.impl.Handle(c, ev)
 }
 
-// panicked counts and logs a handler's panic, with its stack (call it from
-// the deferred recover, while the panicking frames are still on the stack),
-// and returns the error event's error.
+// panicked counts and logs a handler's panic once, with its stack (call it
+// from the deferred recover, while the panicking frames are still on the
+// stack), and answers a request with an error event.
 //
 //go:noinline
-func (s *service) panicked(ev *sdk.Event, p any) error {
+func (s *service) panicked(ev *sdk.Event, p any) {
 	s.panics.Add(1)
 	s.log.LogAttrs(context.Background(), slog.LevelError, "handler panicked",
-		slog.String(sdk.KeyEvent, ev.Type()), slog.Uint64(sdk.KeyReq, ev.ID),
+		slog.String(sdk.KeyEvent, ev.Type()), slog.String("kind", ev.Kind.String()), slog.Uint64(sdk.KeyReq, ev.ID),
 		slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-	return &sdk.DeliveryError{Code: sdk.CodeHandlerFailed, Message: fmt.Sprintf("%s panicked: %v", s.name, p)}
+	if ev.Kind == sdk.KindRequest {
+		s.failEvent(ev, &sdk.DeliveryError{Code: sdk.CodeHandlerFailed, Message: fmt.Sprintf("%s panicked: %v", s.name, p)})
+	}
 }
 
 // kindQuiesce marks the node's control event that wakes a queued service to

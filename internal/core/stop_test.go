@@ -1,13 +1,10 @@
 package core
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
-	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,22 +14,12 @@ import (
 	"github.com/mtnode/mtnode/sdk"
 )
 
-// goid returns the calling goroutine's id, from runtime.Stack's header.
-func goid() string {
-	var b [64]byte
-	n := runtime.Stack(b[:], false)
-	f := bytes.Fields(b[:n])
-	if len(f) < 2 {
-		return ""
-	}
-	return string(f[1])
-}
-
 // stopLog records the lifecycle calls of several services, in order.
 type stopLog struct {
+	t     testing.TB
 	mu    sync.Mutex
 	lines []string
-	gor   map[string]string // "service call" -> goroutine id
+	gor   map[string]uint64 // "service call" -> goroutine id
 }
 
 func (l *stopLog) add(name, call string) {
@@ -40,9 +27,9 @@ func (l *stopLog) add(name, call string) {
 	defer l.mu.Unlock()
 	l.lines = append(l.lines, name+" "+call)
 	if l.gor == nil {
-		l.gor = map[string]string{}
+		l.gor = map[string]uint64{}
 	}
-	l.gor[name+" "+call] = goid()
+	l.gor[name+" "+call] = goid(l.t)
 }
 
 func (l *stopLog) snapshot() []string {
@@ -84,7 +71,7 @@ func (p *plain) Quiesce() {} // not sdk.Quiescer's signature
 // quiesces on its own goroutine, ahead of its backlog, and still handles
 // the backlog before it stops.
 func TestStopQuiescesFirst(t *testing.T) {
-	var log stopLog
+	log := stopLog{t: t}
 	gate := make(chan struct{})
 	a := &quiescer{name: "A", log: &log, gate: gate}
 	b := &quiescer{name: "B", log: &log}
@@ -132,30 +119,9 @@ func TestStopQuiescesFirst(t *testing.T) {
 		t.Errorf("lifecycle:\n got %q\nwant %q", got, want)
 	}
 	if log.gor["A quiesce"] != log.gor["A handle 1"] || log.gor["A quiesce"] != log.gor["A stop"] {
-		t.Errorf("A's Quiesce ran on goroutine %s, its Handle and Stop on %s and %s: want one goroutine",
+		t.Errorf("A's Quiesce ran on goroutine %d, its Handle and Stop on %d and %d: want one goroutine",
 			log.gor["A quiesce"], log.gor["A handle 1"], log.gor["A stop"])
 	}
-}
-
-// recordHandler keeps the messages of the records logged through it.
-type recordHandler struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (h *recordHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	h.msgs = append(h.msgs, r.Message)
-	h.mu.Unlock()
-	return nil
-}
-func (h *recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *recordHandler) WithGroup(string) slog.Handler      { return h }
-func (h *recordHandler) logged(sub string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.ContainsFunc(h.msgs, func(m string) bool { return strings.Contains(m, sub) })
 }
 
 // stopCtxService reports the deadline its Stop was given.
@@ -176,7 +142,7 @@ func (s *stopCtxService) Stop(ctx context.Context) error {
 // node stops cleanly.
 func TestStopAfterDrainTimeout(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	h := &recordHandler{}
+	h := newLogRecorder()
 	svc := &stopCtxService{gate: make(chan struct{}), left: make(chan time.Duration, 1)}
 	n, err := New(Config{
 		Services:        []sdk.Spec{sdk.Define("Slow", func() sdk.Service { return svc })},
@@ -202,7 +168,7 @@ func TestStopAfterDrainTimeout(t *testing.T) {
 	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- n.Stop(context.Background()) }()
-	waitFor(t, "the drain to time out", func() bool { return h.logged("shutdown timeout reached") })
+	waitFor(t, "the drain to time out", func() bool { return len(h.find("shutdown timeout reached with events still queued")) > 0 })
 	close(svc.gate)
 	select {
 	case err := <-stopped:
@@ -225,7 +191,7 @@ func TestStopAfterDrainTimeout(t *testing.T) {
 // TestQuiescePanicIsContained: a Quiesce that panics is logged and counted,
 // and the node still drains and stops the service.
 func TestQuiescePanicIsContained(t *testing.T) {
-	h := &recordHandler{}
+	h := newLogRecorder()
 	var stopped bool
 	n, err := New(Config{
 		Services: []sdk.Spec{sdk.Define("P", func() sdk.Service { return &panicQuiescer{stopped: &stopped} })},
@@ -241,7 +207,7 @@ func TestQuiescePanicIsContained(t *testing.T) {
 	if err := n.Stop(context.Background()); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	if !h.logged("quiesce panicked") {
+	if len(h.find("quiesce panicked")) != 1 {
 		t.Error("the panic in Quiesce was not logged")
 	}
 	if got := findStats(n, "P").Panics; got != 1 {
