@@ -82,10 +82,6 @@ type Node struct {
 
 	endpoints endpointTable
 	nextReq   atomic.Uint64
-
-	// droppedReplies counts replies dropped because the receiver's queue was
-	// beyond its reserve.
-	droppedReplies atomic.Uint64
 }
 
 // New builds a node. It fails on duplicate service names or a Start entry
@@ -427,9 +423,12 @@ func (n *Node) Stats() []sdk.ServiceInfo {
 	return out
 }
 
-// DroppedReplies returns the number of replies refused because their
-// receiver's queue was beyond its reserve (see the package doc).
-func (n *Node) DroppedReplies() uint64 { return n.droppedReplies.Load() }
+// DroppedReplies returns the number of replies and error events dropped
+// because their receiver's queue was beyond its reserve, or a link's send
+// queue was full (see the package doc). They are counted in Undeliverable
+// too. A reply refused to sdk.Handle.TryReplyTo is not dropped and not
+// counted: its sender holds it and offers it again.
+func (n *Node) DroppedReplies() uint64 { return n.router.DroppedFull.Load() }
 
 // Undeliverable returns the number of replies and error events that found no
 // receiver.

@@ -176,7 +176,7 @@ func TestQueueFull(t *testing.T) {
 // service) or by Handle.ReplyTo (through the router).
 func TestReplyReserve(t *testing.T) {
 	const limit = 2
-	for _, mode := range []string{"context", "handle"} {
+	for _, mode := range []string{"context", "handle", "try"} {
 		t.Run(mode, func(t *testing.T) {
 			entered, release := make(chan struct{}), make(chan struct{})
 			free := sync.OnceFunc(func() { close(release) })
@@ -216,12 +216,18 @@ func TestReplyReserve(t *testing.T) {
 					}
 					q := questions[0]
 					questions = questions[1:]
-					if mode == "context" {
+					outcome := "answered "
+					switch mode {
+					case "context":
 						c.ReplyTo(q, q.Msg)
-					} else {
+					case "handle":
 						c.Handle().ReplyTo(q, q.Msg)
+					case "try":
+						if err := c.Handle().TryReplyTo(q, q.Msg); errors.Is(err, sdk.ErrQueueFull) {
+							outcome = "refused "
+						}
 					}
-					c.Reply(wrapperspb.String("answered " + q.Msg.(*wrapperspb.StringValue).GetValue()))
+					c.Reply(wrapperspb.String(outcome + q.Msg.(*wrapperspb.StringValue).GetValue()))
 					return nil
 				})
 			})
@@ -249,7 +255,7 @@ func TestReplyReserve(t *testing.T) {
 			answer := func(want string) {
 				t.Helper()
 				ev, err := request(t, n, sdk.To("Late"), wrapperspb.String("answer"))
-				if err != nil || ev.Msg.(*wrapperspb.StringValue).GetValue() != "answered "+want {
+				if err != nil || ev.Msg.(*wrapperspb.StringValue).GetValue() != want {
 					t.Fatalf("asking Late to answer %s: got %v, %v", want, ev, err)
 				}
 			}
@@ -268,19 +274,29 @@ func TestReplyReserve(t *testing.T) {
 			check("two requests queued", limit, 0, 0)
 			refused("q3")
 			check("a request refused at the limit", limit, 1, 0)
-			answer("r1")
-			answer("r2")
+			answer("answered r1")
+			answer("answered r2")
 			check("two replies in the reserve", 2*limit, 1, 0)
 			refused("q4")
 			check("a request refused within the reserve", 2*limit, 2, 0)
 			if d := logs.find("undeliverable event dropped"); len(d) != 0 {
 				t.Fatalf("dropped before the reserve was full: %v", d)
 			}
-			answer("r3")
-			check("a reply past the reserve", 2*limit, 3, 1)
-			d := logs.find("undeliverable event dropped")
-			if len(d) != 1 || d[0].attrs["kind"] != "reply" || !strings.Contains(d[0].attrs["why"], "queue is full") {
-				t.Errorf("got drop records %v, want one for the reply, saying the queue is full", d)
+			if mode == "try" {
+				// TryReplyTo hands the refusal back to its sender, which
+				// still holds the reply: nothing is dropped.
+				answer("refused r3")
+				check("a reply past the reserve, refused to TryReplyTo", 2*limit, 3, 0)
+				if d := logs.find("undeliverable event dropped"); len(d) != 0 {
+					t.Errorf("got drop records %v for a reply refused to TryReplyTo, want none", d)
+				}
+			} else {
+				answer("answered r3")
+				check("a reply past the reserve", 2*limit, 3, 1)
+				d := logs.find("undeliverable event dropped")
+				if len(d) != 1 || d[0].attrs["kind"] != "reply" || !strings.Contains(d[0].attrs["why"], "queue is full") {
+					t.Errorf("got drop records %v, want one for the reply, saying the queue is full", d)
+				}
 			}
 
 			// Once Hold has handled what it took in, an event sent after

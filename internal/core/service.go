@@ -242,13 +242,12 @@ func (s *service) queueBatch(evs []*sdk.Event) {
 	}
 }
 
-// refused counts ev, refused by one of s's queues with err.
-func (s *service) refused(ev *sdk.Event, err error) {
+// refused counts ev, refused by one of s's queues with err. A reply that
+// is then dropped is counted by the router (Node.DroppedReplies); one
+// refused to Handle.TryReplyTo is not dropped: its sender still holds it.
+func (s *service) refused(_ *sdk.Event, err error) {
 	if err == errQueueFull {
 		s.queueFull.Add(1)
-		if ev.Kind != sdk.KindRequest {
-			s.n.droppedReplies.Add(1)
-		}
 	}
 }
 

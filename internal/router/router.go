@@ -59,6 +59,7 @@ type Router struct {
 
 	// Counters.
 	Undeliverable atomic.Uint64 // replies and errors that found no receiver
+	DroppedFull   atomic.Uint64 // of those, the replies and errors a full queue refused
 	Failed        atomic.Uint64 // requests turned into error events
 }
 
@@ -94,7 +95,7 @@ func (r *Router) Deliver(ev *sdk.Event) {
 		return
 	}
 	if err := r.Reply(ev); err != nil {
-		r.drop(ev, err.Error())
+		r.drop(ev, sdk.CodeOf(err), err.Error())
 	}
 }
 
@@ -284,7 +285,7 @@ func (r *Router) failDE(ev *sdk.Event, de *sdk.DeliveryError) {
 	r.Failed.Add(1)
 	if len(ev.Route) == 0 {
 		// Not undeliverableCode: it would fail the request again, forever.
-		r.drop(ev, de.Error()+" (and the request has no route to answer)")
+		r.drop(ev, de.Code, de.Error()+" (and the request has no route to answer)")
 		return
 	}
 	r.log.LogAttrs(context.Background(), slog.LevelDebug, "event failed",
@@ -302,12 +303,16 @@ func (r *Router) undeliverableCode(ev *sdk.Event, code sdk.Code, why string) {
 		r.fail(ev, code, why, "")
 		return
 	}
-	r.drop(ev, why)
+	r.drop(ev, code, why)
 }
 
-// drop counts and logs an event that has no one to answer.
-func (r *Router) drop(ev *sdk.Event, why string) {
+// drop counts and logs an event that has no one to answer; code says why
+// it was refused.
+func (r *Router) drop(ev *sdk.Event, code sdk.Code, why string) {
 	r.Undeliverable.Add(1)
+	if code == sdk.CodeQueueFull && ev.Kind != sdk.KindRequest {
+		r.DroppedFull.Add(1)
+	}
 	attrs := []slog.Attr{slog.String(sdk.KeyEvent, ev.Type()), slog.String("kind", ev.Kind.String()),
 		slog.Uint64(sdk.KeyReq, ev.ID), slog.String("why", why)}
 	if ev.Err != nil {
