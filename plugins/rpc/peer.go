@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -285,10 +286,26 @@ func (p *peer) loop(ctx context.Context) {
 // backoff returns the delay before dial attempt n+1: doubling from lo,
 // capped at hi, with ±20% jitter so peers do not dial in step.
 func backoff(n int, lo, hi time.Duration) time.Duration {
+	return jittered(n, lo, hi, rand.Float64())
+}
+
+// jittered is backoff with its random draw r, in [0, 1), given: the delay
+// before the cap is lo·2^(n-1), and the result lies in [0.8, 1.2] times the
+// capped delay. It never overflows, whatever n and hi, and its loop runs at
+// most 63 times.
+func jittered(n int, lo, hi time.Duration, r float64) time.Duration {
 	d := lo
-	for i := 1; i < n && d < hi; i++ {
+	for i := 1; i < n && d > 0 && d < hi; i++ {
+		if d > hi/2 {
+			d = hi
+			break
+		}
 		d *= 2
 	}
 	d = min(d, hi)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	j := float64(d) * (0.8 + 0.4*r)
+	if j >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(j)
 }
