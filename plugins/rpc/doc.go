@@ -13,10 +13,10 @@
 //
 // RPC listens on RPC.bindAddr (a comma-separated list of IPv4 and IPv6
 // addresses, default 127.0.0.1:10100). A link between nodes is one
-// long-lived TCP connection per peer (TLS when configured), carrying
-// length-prefixed batches of envelopes both ways (link.SocketStream; the
-// handshake is described at socketMagic), created on the first send to
-// that peer. Clients (package client) link through the gRPC method
+// long-lived TCP connection per peer (TLS when configured; two when both
+// dial at once, below), carrying length-prefixed batches of envelopes both
+// ways (link.SocketStream; the handshake is described at socketMagic),
+// created on the first send to that peer. Clients (package client) link through the gRPC method
 // rpcpb.Link/Stream on the same port: the acceptor tells the two apart by
 // the connection's first bytes (or, under TLS, after the handshake, which
 // offers ALPN "h2" and "mtlink/1"). Over gRPC, a relay hop cost about
@@ -34,6 +34,19 @@
 // one system call for many events. Either side may send requests on a link,
 // whoever dialled it: a dialler advertises its listen addresses in its
 // Hello, and the acceptor uses the accepted link for its own sends to them.
+//
+// Two nodes that dial each other at the same moment (each sends to the
+// other before it has accepted the other's link) keep two links: a node
+// with a dial of its own to an address does not take an accepted link's
+// claim to it. Each then sends its requests on the link it dialled and
+// answers each request on the link it came in on, so both links carry
+// traffic both ways, every event is delivered once, and the events one
+// node sends the other keep their order. Neither link is closed for the
+// other: moving a peer's sends from one link to another would let events
+// already queued on the first be overtaken by later ones on the second,
+// and the link protocol has no exchange by which both nodes could agree
+// that the first is drained. When one of the two ends, the node that
+// dialled it dials again, as for any lost link.
 //
 // # Failures
 //

@@ -98,7 +98,8 @@ type nodeOpts struct {
 	conf     map[string]string // Service.key=value
 	services []sdk.Spec
 	log      *sdktest.LogBuffer
-	noStop   bool // the test stops it
+	noStop   bool     // the test stops it
+	rpc      sdk.Spec // in place of rpc.Spec
 }
 
 // startNode starts a node with RPC (on 127.0.0.1:0 unless conf says
@@ -129,7 +130,10 @@ func startNode(t *testing.T, o nodeOpts) *node {
 	if o.name == "" {
 		o.name = "n"
 	}
-	services := append([]sdk.Spec{rpc.Spec, echoSpec, relaySpec, holdSpec}, o.services...)
+	if o.rpc.Name == "" {
+		o.rpc = rpc.Spec
+	}
+	services := append([]sdk.Spec{o.rpc, echoSpec, relaySpec, holdSpec}, o.services...)
 	n, err := core.New(core.Config{Name: o.name, Services: services, Start: []string{rpc.Name}, Logger: logger,
 		Conf: func(svc string) sdk.Config { return store.Sub(svc) }, ShutdownTimeout: 2 * time.Second})
 	if err != nil {

@@ -55,6 +55,10 @@ type Service struct {
 	quiesced atomic.Bool // the node is stopping: requests from peers are refused
 
 	lost atomic.Uint64 // in-flight requests failed because their link died
+
+	// helloRead, when set, is called by the acceptor with each dialler's
+	// Hello before it is answered (tests hold handshakes with it).
+	helloRead func(*rpcpb.Hello)
 }
 
 // New returns an RPC service.

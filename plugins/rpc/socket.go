@@ -201,6 +201,9 @@ func (s *Service) acceptSocket(ctx context.Context, c, raw net.Conn, remote stri
 		refuse(&rpcpb.Answer{Refused: reason, Permanent: true}, reason)
 		return
 	}
+	if s.helloRead != nil {
+		s.helloRead(h)
+	}
 	if s.stopping.Load() {
 		refuse(&rpcpb.Answer{Refused: "rpc: node is stopping"}, "")
 		return
