@@ -2,17 +2,8 @@ package rpc_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,47 +11,10 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mtnode/mtnode/client"
+	"github.com/mtnode/mtnode/internal/testpki"
 	"github.com/mtnode/mtnode/sdk"
 	"github.com/mtnode/mtnode/sdk/sdktest"
 )
-
-// pki writes a CA and a leaf certificate (server and client use, for
-// 127.0.0.1 and ::1) signed by it; it returns the file names.
-type pki struct{ ca, cert, key string }
-
-func newPKI(t *testing.T, dir, name string) pki {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name + " CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		KeyUsage:    x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	p := pki{ca: filepath.Join(dir, name+"-ca.pem"), cert: filepath.Join(dir, name+".pem"), key: filepath.Join(dir, name+"-key.pem")}
-	write := func(file, typ string, b []byte) {
-		if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(p.ca, "CERTIFICATE", caDER)
-	write(p.cert, "CERTIFICATE", der)
-	write(p.key, "EC PRIVATE KEY", keyDER)
-	return p
-}
 
 func tlsConf(cert, key, ca string) map[string]string {
 	return map[string]string{"RPC.tlsCert": cert, "RPC.tlsKey": key, "RPC.tlsCA": ca}
@@ -68,8 +22,8 @@ func tlsConf(cert, key, ca string) map[string]string {
 
 func TestTLSAndToken(t *testing.T) {
 	dir := t.TempDir()
-	good := newPKI(t, dir, "good")
-	rogue := newPKI(t, dir, "rogue")
+	good := testpki.New(t, dir, "good")
+	rogue := testpki.New(t, dir, "rogue")
 	tests := []struct {
 		name       string
 		server     map[string]string
@@ -77,12 +31,12 @@ func TestTLSAndToken(t *testing.T) {
 		want       error  // nil: the request succeeds
 		serverLogs string // what the server logs when it refuses
 	}{
-		{"tls", map[string]string{"RPC.tlsCert": good.cert, "RPC.tlsKey": good.key},
-			tlsConf(good.cert, good.key, good.ca), nil, ""},
-		{"mutual tls", tlsConf(good.cert, good.key, good.ca), tlsConf(good.cert, good.key, good.ca), nil, ""},
-		{"mutual tls, certificate of another CA", tlsConf(good.cert, good.key, good.ca),
-			tlsConf(rogue.cert, rogue.key, good.ca), sdk.ErrLinkLost, "reason=\"tls: "},
-		{"plain peer, tls node", tlsConf(good.cert, good.key, good.ca), nil, sdk.ErrLinkLost, "reason=\"tls: "},
+		{"tls", map[string]string{"RPC.tlsCert": good.Cert, "RPC.tlsKey": good.Key},
+			tlsConf(good.Cert, good.Key, good.CA), nil, ""},
+		{"mutual tls", tlsConf(good.Cert, good.Key, good.CA), tlsConf(good.Cert, good.Key, good.CA), nil, ""},
+		{"mutual tls, certificate of another CA", tlsConf(good.Cert, good.Key, good.CA),
+			tlsConf(rogue.Cert, rogue.Key, good.CA), sdk.ErrLinkLost, "reason=\"tls: "},
+		{"plain peer, tls node", tlsConf(good.Cert, good.Key, good.CA), nil, sdk.ErrLinkLost, "reason=\"tls: "},
 		{"token", map[string]string{"RPC.token": "s3cret"}, map[string]string{"RPC.token": "s3cret"}, nil, ""},
 		{"wrong token", map[string]string{"RPC.token": "s3cret"}, map[string]string{"RPC.token": "guess"}, sdk.ErrRefused, "wrong or missing token"},
 		{"missing token", map[string]string{"RPC.token": "s3cret"}, nil, sdk.ErrRefused, "wrong or missing token"},
@@ -156,14 +110,14 @@ func TestGarbage(t *testing.T) {
 // to clients and mtlink/1 to nodes) and without.
 func TestClientsShareThePort(t *testing.T) {
 	dir := t.TempDir()
-	good := newPKI(t, dir, "good")
+	good := testpki.New(t, dir, "good")
 	for _, tc := range []struct {
 		name string
 		conf map[string]string
 		opts []client.Option
 	}{
 		{"plain", nil, nil},
-		{"mutual tls", tlsConf(good.cert, good.key, good.ca), []client.Option{client.WithTLS(good.cert, good.key, good.ca)}},
+		{"mutual tls", tlsConf(good.Cert, good.Key, good.CA), []client.Option{client.WithTLS(good.Cert, good.Key, good.CA)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := startNode(t, nodeOpts{name: "b", conf: tc.conf})
@@ -190,7 +144,7 @@ func TestClientsShareThePort(t *testing.T) {
 		})
 	}
 	t.Run("plain client, tls node", func(t *testing.T) {
-		b := startNode(t, nodeOpts{name: "b", conf: tlsConf(good.cert, good.key, good.ca)})
+		b := startNode(t, nodeOpts{name: "b", conf: tlsConf(good.Cert, good.Key, good.CA)})
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		c, err := client.Dial(ctx, b.addr)
