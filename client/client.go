@@ -6,12 +6,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -22,6 +25,17 @@ import (
 	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
+)
+
+// Errors that Dial wraps, so that a caller can tell which of its settings
+// to change.
+var (
+	// ErrUnreachable: nothing accepted a connection at the address.
+	ErrUnreachable = errors.New("client: nothing accepts connections there (is a node's RPC.bindAddr there?)")
+	// ErrHandshake: the address accepted the connection, but no link
+	// could be made over it: TLS on one side only, a certificate the other
+	// side does not accept, or not an mtnode RPC port.
+	ErrHandshake = errors.New("client: the connection was made but the handshake failed (TLS on one side only, a certificate the other side does not accept, or not an mtnode RPC port)")
 )
 
 // Option configures Dial.
@@ -122,7 +136,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("client: connecting to %s: %w", addr, ctx.Err())
 		}
 		if s, ok := status.FromError(err); ok {
-			return nil, fmt.Errorf("client: %s refused or unreachable (is a node's RPC.bindAddr there?): %s", addr, s.Message())
+			return nil, dialError(ctx, addr, s)
 		}
 		return nil, fmt.Errorf("client: connecting to %s: %w", addr, err)
 	}
@@ -321,6 +335,25 @@ func (c *Client) deliver(ev *sdk.Event) {
 	if ch != nil {
 		ch <- ev
 	}
+}
+
+// dialError says why the node at addr answered the link's stream with st:
+// a refused token wraps link.ErrBadToken; otherwise one more TCP
+// connection tells ErrUnreachable from ErrHandshake, which gRPC's error
+// text does not.
+func dialError(ctx context.Context, addr string, st *status.Status) error {
+	if st.Code() == codes.Unauthenticated {
+		return fmt.Errorf("client: %s refused the link: %w", addr, link.ErrBadToken)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(pctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %s", ErrUnreachable, addr, st.Message())
+	}
+	conn.Close()
+	return fmt.Errorf("%w: %s: %s", ErrHandshake, addr, st.Message())
 }
 
 func baseName() string {

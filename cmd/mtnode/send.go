@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/mtnode/mtnode/client"
+	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/sdk"
 
 	// Event types TYPE can name: the core services' events and the
@@ -71,7 +73,7 @@ Struct, Value, Duration, Timestamp, ...).`,
 			}
 			c, err := client.Dial(ctx, addr, opts...)
 			if err != nil {
-				return fmt.Errorf("send: %w", err)
+				return fmt.Errorf("send: %w%s", err, dialHint(err, token != "", ca != "", cert != ""))
 			}
 			defer c.Close()
 			reply, err := c.Request(ctx, sdk.To(service), msg)
@@ -88,6 +90,24 @@ Struct, Value, Duration, Timestamp, ...).`,
 	f.StringVar(&ca, "tls-ca", "", "CA bundle (PEM) that verifies the node; enables TLS")
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the connection and the reply")
 	return cmd
+}
+
+// dialHint says which flags to change after a failed dial: token, tls and
+// cert tell whether --token, --tls-ca and --tls-cert were given.
+func dialHint(err error, token, tls, cert bool) string {
+	switch {
+	case errors.Is(err, link.ErrBadToken) && token:
+		return "; give the node's RPC.token with --token"
+	case errors.Is(err, link.ErrBadToken):
+		return "; the node requires a token: give its RPC.token with --token"
+	case !errors.Is(err, client.ErrHandshake):
+		return ""
+	case !tls:
+		return "; if the node sets RPC.tlsCert it accepts only TLS: give --tls-ca (the CA that signed it), and --tls-cert and --tls-key if it also sets RPC.tlsCA"
+	case !cert:
+		return "; --tls-ca must have signed the node's RPC.tlsCert, and a node that sets RPC.tlsCA also needs --tls-cert and --tls-key signed by that CA"
+	}
+	return "; --tls-ca must have signed the node's RPC.tlsCert, and the node's RPC.tlsCA must have signed --tls-cert"
 }
 
 // printJSON prints m as JSON, wrapped in an Any so its type is shown.

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mtnode/mtnode/internal/testpki"
+)
+
+// startRPCNode runs an installed node with only RPC, on a free loopback
+// port, and the given settings; it returns the RPC address.
+func startRPCNode(t *testing.T, set ...string) string {
+	t.Helper()
+	args := []string{"--set", "Start=RPC", "--set", "RPC.bindAddr=127.0.0.1:0"}
+	for _, s := range set {
+		args = append(args, "--set", s)
+	}
+	n := start(t, filepath.Join(prefix(t, "mtnode"), "bin", "mtnode"), args...)
+	addr := n.addrIn(t, "rpc listening")
+	n.waitFor(t, "node running")
+	return addr
+}
+
+// sendCase is one run of mtnode send against a node: flags, and either the
+// reply it must print (exit 0) or what its error must say (exit 1).
+type sendCase struct {
+	name    string
+	flags   []string
+	wantErr []string // nil: success
+}
+
+func runSendCases(t *testing.T, addr string, cases []sendCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(append([]string{"send"}, c.flags...), addr, "RPC", "mtnode.rpc.v1.ListLinks", "{}")
+			out, code := runOnce(t, mtnodeBin, args...)
+			if c.wantErr == nil {
+				var links struct {
+					Type   string   `json:"@type"`
+					Listen []string `json:"listen"`
+				}
+				if err := json.Unmarshal([]byte(out), &links); code != 0 || err != nil ||
+					links.Type != "type.googleapis.com/mtnode.rpc.v1.Links" || !slices.Contains(links.Listen, addr) {
+					t.Fatalf("got exit %d:\n%s\nwant exit 0 and the node's Links as JSON, listing %s", code, out, addr)
+				}
+				return
+			}
+			if code != 1 {
+				t.Errorf("exit %d, want 1; output:\n%s", code, out)
+			}
+			for _, w := range c.wantErr {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// TestIntegrationSendToken: mtnode send reaches a node with RPC.token set
+// only with --token and that token; without it, it fails with exit 1 and
+// says to pass the token.
+func TestIntegrationSendToken(t *testing.T) {
+	addr := startRPCNode(t, "RPC.token=s3cret")
+	runSendCases(t, addr, []sendCase{
+		{"the right token", []string{"--token", "s3cret"}, nil},
+		{"no token", nil, []string{"wrong or missing token", "requires a token", "--token"}},
+		{"a wrong token", []string{"--token", "guess"}, []string{"wrong or missing token", "RPC.token with --token"}},
+	})
+}
+
+// TestIntegrationSendTLS: mtnode send reaches a node with mutual TLS only
+// with a certificate the node's CA signed and the CA that verifies the
+// node; each missing or wrong piece fails with exit 1 and a TLS error.
+func TestIntegrationSendTLS(t *testing.T) {
+	dir := t.TempDir()
+	good := testpki.New(t, dir, "good")
+	rogue := testpki.New(t, dir, "rogue")
+	addr := startRPCNode(t, "RPC.tlsCert="+good.Cert, "RPC.tlsKey="+good.Key, "RPC.tlsCA="+good.CA)
+	tlsFlags := func(f testpki.Files, ca string) []string {
+		return []string{"--tls-cert", f.Cert, "--tls-key", f.Key, "--tls-ca", ca}
+	}
+	runSendCases(t, addr, []sendCase{
+		{"the node's CA and a certificate it signed", tlsFlags(good, good.CA), nil},
+		{"no TLS", nil, []string{"handshake failed", "accepts only TLS: give --tls-ca"}},
+		{"the CA but no client certificate", []string{"--tls-ca", good.CA}, []string{"handshake failed", "also needs --tls-cert and --tls-key"}},
+		{"a certificate of another CA", tlsFlags(rogue, good.CA), []string{"handshake failed", "RPC.tlsCA must have signed --tls-cert"}},
+		{"another CA to verify the node", tlsFlags(good, rogue.CA), []string{"handshake failed", "certificate signed by unknown authority", "--tls-ca must have signed"}},
+	})
+}
+
+// TestIntegrationSendNoNode: mtnode send to an address where nothing
+// listens fails with exit 1 and says so, with no advice about tokens or TLS.
+func TestIntegrationSendNoNode(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	out, code := runOnce(t, mtnodeBin, "send", addr, "RPC", "mtnode.rpc.v1.ListLinks", "{}")
+	if code != 1 || !strings.Contains(out, "nothing accepts connections") || !strings.Contains(out, addr) ||
+		strings.Contains(out, "--t") {
+		t.Errorf("got exit %d:\n%s\nwant exit 1, saying nothing accepts connections at %s, and no flag advice", code, out, addr)
+	}
+}
