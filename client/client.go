@@ -77,6 +77,7 @@ type Client struct {
 
 	mu    sync.Mutex
 	calls map[uint64]chan *sdk.Event // nil once closed
+	subs  map[uint64]*Subscription   // nil once closed
 	err   error                      // why the link ended
 
 	next atomic.Uint64
@@ -141,7 +142,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client: connecting to %s: %w", addr, err)
 	}
 	c := &Client{addr: addr, cc: cc, cancel: cancel, out: link.NewOutbox(o.maxPending), peer: peer,
-		calls: map[uint64]chan *sdk.Event{}, done: make(chan struct{})}
+		calls: map[uint64]chan *sdk.Event{}, subs: map[uint64]*Subscription{}, done: make(chan struct{})}
 	c.wg.Add(2)
 	go c.write(sctx, st)
 	go c.read(st)
@@ -294,11 +295,14 @@ recv:
 	}
 	c.out.Close(lost)
 	c.mu.Lock()
-	calls := c.calls
-	c.calls, c.err = nil, lost
+	calls, subs := c.calls, c.subs
+	c.calls, c.subs, c.err = nil, nil, lost
 	c.mu.Unlock()
 	for id, ch := range calls {
 		ch <- &sdk.Event{Kind: sdk.KindError, ID: id, Err: lost}
+	}
+	for _, sub := range subs {
+		sub.end(lost)
 	}
 	close(c.done)
 }
@@ -310,14 +314,10 @@ recv:
 // than leave a call with no deadline waiting forever.
 func (c *Client) malformed(env *mtpb.Envelope, err error) error {
 	if env.GetKind() != mtpb.Envelope_REQUEST {
-		c.mu.Lock()
-		ch := c.calls[env.GetId()]
-		delete(c.calls, env.GetId())
-		c.mu.Unlock()
-		if ch != nil {
-			ch <- &sdk.Event{Kind: sdk.KindError, ID: env.GetId(), Err: &sdk.DeliveryError{Code: sdk.CodeBadEvent,
-				EventType: env.GetType(), Hop: "node " + c.addr,
-				Message: fmt.Sprintf("client: %s sent a malformed answer: %v", c.addr, err)}}
+		bad := &sdk.Event{Kind: sdk.KindError, ID: env.GetId(), Err: &sdk.DeliveryError{Code: sdk.CodeBadEvent,
+			EventType: env.GetType(), Hop: "node " + c.addr,
+			Message: fmt.Sprintf("client: %s sent a malformed answer: %v", c.addr, err)}}
+		if c.deliver(bad) {
 			return nil
 		}
 	}
@@ -326,15 +326,144 @@ func (c *Client) malformed(env *mtpb.Envelope, err error) error {
 			c.addr, env.GetKind(), env.GetId(), err)}
 }
 
-// deliver completes the call an answer belongs to.
-func (c *Client) deliver(ev *sdk.Event) {
+// deliver completes the call an answer belongs to, or passes it to its
+// subscription. It reports whether either was waiting for it.
+func (c *Client) deliver(ev *sdk.Event) bool {
 	c.mu.Lock()
 	ch := c.calls[ev.ID]
 	delete(c.calls, ev.ID)
+	sub := c.subs[ev.ID]
 	c.mu.Unlock()
-	if ch != nil {
+	switch {
+	case ch != nil:
 		ch <- ev
+	case sub != nil:
+		sub.offer(ev)
+	default:
+		return false
 	}
+	return true
+}
+
+// Subscribe sends the request msg to the service to and returns a
+// Subscription that receives every answer to it, for services that answer
+// one request many times: a Timer's ticks (timerpb.SetTimer), RPC's link
+// events (rpcpb.Subscribe), a service of your own that pushes updates.
+// Answers arrive in order, decoded; an error event arrives as an event with
+// Kind sdk.KindError and its Err set, and the subscription goes on.
+//
+// The Subscription buffers up to buffer answers (64 when buffer < 1). The
+// link's reader never waits for a slow subscriber: when the buffer is full,
+// the subscription ends, Err says how many answers it held, and later
+// answers to it are dropped. Close it when done; the service may go on
+// answering (stop it with its own request, such as timerpb.StopTimer), and
+// those answers are dropped by the client.
+func (c *Client) Subscribe(to sdk.Addr, msg proto.Message, buffer int) (*Subscription, error) {
+	if err := c.check(to.Node); err != nil {
+		return nil, err
+	}
+	if buffer < 1 {
+		buffer = 64
+	}
+	id := c.next.Add(1)
+	sub := &Subscription{c: c, id: id, ch: make(chan *sdk.Event, buffer), ended: make(chan struct{})}
+	c.mu.Lock()
+	if c.subs == nil {
+		err := c.err
+		c.mu.Unlock()
+		return nil, err
+	}
+	c.subs[id] = sub
+	c.mu.Unlock()
+	req := &sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: to.Service,
+		Route: sdk.Route{{Kind: sdk.HopEndpoint, Name: "client", ID: id}}}
+	if err := c.out.Push(req); err != nil {
+		sub.Close()
+		return nil, err
+	}
+	return sub, nil
+}
+
+// Subscription receives the answers to one request; see Client.Subscribe.
+type Subscription struct {
+	c  *Client
+	id uint64
+	ch chan *sdk.Event
+
+	mu    sync.Mutex // orders offer, end and Close
+	err   error
+	ended chan struct{}
+}
+
+// Events returns the answers, in order. The channel is closed when the
+// subscription ends: Close, the end of the link, or a full buffer (see
+// Err).
+func (s *Subscription) Events() <-chan *sdk.Event { return s.ch }
+
+// Err says why the subscription ended: nil while it runs and after Close,
+// ErrLinkLost when the link ended, ErrQueueFull when the subscriber fell
+// behind.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close ends the subscription; answers that come later are dropped.
+func (s *Subscription) Close() {
+	s.c.mu.Lock()
+	if s.c.subs != nil {
+		delete(s.c.subs, s.id)
+	}
+	s.c.mu.Unlock()
+	s.end(nil)
+}
+
+// offer passes an answer to the subscriber, or ends the subscription when
+// the subscriber has not kept up. It never blocks.
+func (s *Subscription) offer(ev *sdk.Event) {
+	if ev.Kind != sdk.KindError {
+		if err := ev.Decode(); err != nil {
+			de, _ := err.(*sdk.DeliveryError)
+			ev = &sdk.Event{Kind: sdk.KindError, ID: ev.ID, Err: de}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.ended:
+		return
+	default:
+	}
+	select {
+	case s.ch <- ev:
+		return
+	default:
+	}
+	s.c.mu.Lock()
+	if s.c.subs != nil {
+		delete(s.c.subs, s.id)
+	}
+	s.c.mu.Unlock()
+	s.endLocked(&sdk.DeliveryError{Code: sdk.CodeQueueFull, EventType: ev.Type(),
+		Message: fmt.Sprintf("client: the subscriber fell behind: %d answers unread (read Events faster, or give Subscribe a larger buffer)", cap(s.ch))})
+}
+
+func (s *Subscription) end(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endLocked(err)
+}
+
+func (s *Subscription) endLocked(err error) {
+	select {
+	case <-s.ended:
+		return
+	default:
+	}
+	s.err = err
+	close(s.ended)
+	close(s.ch)
 }
 
 // dialError says why the node at addr answered the link's stream with st:

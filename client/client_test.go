@@ -51,12 +51,12 @@ func (conf) Duration(_ string, def time.Duration, _ string) time.Duration { retu
 func (conf) Bytes(_ string, def int64, _ string) int64                    { return def }
 func (conf) Problems() []error                                            { return nil }
 
-// startNode runs a node with RPC on 127.0.0.1:0 and Echo; it returns the
-// node and its RPC address.
-func startNode(t *testing.T, c conf) (*core.Node, string) {
+// startNode runs a node with RPC on 127.0.0.1:0, Echo and the extra
+// services; it returns the node and its RPC address.
+func startNode(t *testing.T, c conf, extra ...sdk.Spec) (*core.Node, string) {
 	t.Helper()
 	c["bindAddr"] = "127.0.0.1:0"
-	n, err := core.New(core.Config{Services: []sdk.Spec{rpc.Spec, echoSpec}, Start: []string{rpc.Name},
+	n, err := core.New(core.Config{Services: append([]sdk.Spec{rpc.Spec, echoSpec}, extra...), Start: []string{rpc.Name},
 		Conf: func(svc string) sdk.Config {
 			if svc == rpc.Name {
 				return c

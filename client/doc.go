@@ -12,6 +12,14 @@
 // it as a peer that does not listen. It reaches the services of the node it
 // dialled; to reach another node, dial that node, or ask a relay service.
 //
+// Subscribe is for services that answer one request many times (a Timer's
+// ticks, RPC's link events): each answer arrives on the Subscription's
+// channel, until Close, the end of the link, or a subscriber so slow that
+// its buffer filled (the link never waits for it; Err says which).
+//
+//	sub, err := c.Subscribe(sdk.To("RPC"), &rpcpb.Subscribe{}, 0)
+//	for ev := range sub.Events() { ... } // rpcpb.LinkUp, rpcpb.LinkDown
+//
 // Request blocks until the reply, an error event (returned as a
 // *sdk.DeliveryError, so errors.Is(err, sdk.ErrNoService) works) or the end
 // of ctx. When the link dies, every waiting Request returns ErrLinkLost; a
