@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,6 +38,8 @@ func newSendCmd() *cobra.Command {
 	var (
 		token, cert, key, ca string
 		timeout              time.Duration
+		follow               bool
+		count                int
 	)
 	cmd := &cobra.Command{
 		Use:   "send ADDR SERVICE TYPE JSON",
@@ -48,9 +53,17 @@ the exit status is 1.
 TYPE must be linked into mtnode: the events of RPC (mtnode.rpc.v1.*), Timer
 (mtnode.timer.v1.*) and Telnet (mtnode.telnet.v1.*), and the protobuf
 well-known types (google.protobuf.StringValue, Int64Value, BytesValue, Empty,
-Struct, Value, Duration, Timestamp, ...).`,
+Struct, Value, Duration, Timestamp, ...).
+
+With --follow, send prints every answer to the event, one JSON object per
+line, for services that answer one request many times (a Timer's ticks, RPC's
+link events): until --count answers, the end of the link (exit 1) or SIGINT
+or SIGTERM (exit 0). Error events go to stderr and the answers go on.
+--timeout then bounds the connection only.`,
 		Example: `  mtnode send 127.0.0.1:10100 Echo google.protobuf.StringValue '"hello"'
-  mtnode send 127.0.0.1:10100 RPC mtnode.rpc.v1.ListLinks '{}'`,
+  mtnode send 127.0.0.1:10100 RPC mtnode.rpc.v1.ListLinks '{}'
+  mtnode send --follow 127.0.0.1:10100 RPC mtnode.rpc.v1.Subscribe '{}'
+  mtnode send --follow --count 3 127.0.0.1:10100 Timer mtnode.timer.v1.SetTimer '{"id":1,"period":0.5}'`,
 		Args: cobra.ExactArgs(4),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			addr, service, typ, body := args[0], args[1], args[2], args[3]
@@ -61,6 +74,9 @@ Struct, Value, Duration, Timestamp, ...).`,
 			msg := mt.New().Interface()
 			if err := protojson.Unmarshal([]byte(body), msg); err != nil {
 				return fmt.Errorf("send: JSON for %s: %w", typ, err)
+			}
+			if count > 0 {
+				follow = true
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
@@ -76,6 +92,9 @@ Struct, Value, Duration, Timestamp, ...).`,
 				return fmt.Errorf("send: %w%s", err, dialHint(err, token != "", ca != "", cert != ""))
 			}
 			defer c.Close()
+			if follow {
+				return followAnswers(cmd, c, sdk.To(service), msg, count)
+			}
 			reply, err := c.Request(ctx, sdk.To(service), msg)
 			if err != nil {
 				return fmt.Errorf("send: %w", err)
@@ -89,7 +108,40 @@ Struct, Value, Duration, Timestamp, ...).`,
 	f.StringVar(&key, "tls-key", "", "key of --tls-cert (PEM)")
 	f.StringVar(&ca, "tls-ca", "", "CA bundle (PEM) that verifies the node; enables TLS")
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the connection and the reply")
+	f.BoolVarP(&follow, "follow", "f", false, "print every answer, one JSON object per line, until --count, the link's end or Ctrl-C")
+	f.IntVar(&count, "count", 0, "with --follow, stop after this many answers (0: no limit; implies --follow)")
 	return cmd
+}
+
+// followAnswers sends msg to to and prints its answers, one per line, until
+// count of them (0: no limit), the end of the link, or a signal.
+func followAnswers(cmd *cobra.Command, c *client.Client, to sdk.Addr, msg proto.Message, count int) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sub, err := c.Subscribe(to, msg, 1024)
+	if err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	defer sub.Close()
+	for n := 0; count == 0 || n < count; {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-sub.Events():
+			if !ok {
+				return fmt.Errorf("send: %w", sub.Err())
+			}
+			if ev.Kind == sdk.KindError {
+				fmt.Fprintf(cmd.ErrOrStderr(), "error event: %v\n", ev.Err)
+				continue
+			}
+			n++
+			if err := printJSONLine(cmd, ev.Msg); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // dialHint says which flags to change after a failed dial: token, tls and
@@ -112,6 +164,15 @@ func dialHint(err error, token, tls, cert bool) string {
 
 // printJSON prints m as JSON, wrapped in an Any so its type is shown.
 func printJSON(cmd *cobra.Command, m proto.Message) error {
+	return writeJSON(cmd, m, protojson.MarshalOptions{Multiline: true})
+}
+
+// printJSONLine prints m as printJSON does, on one line.
+func printJSONLine(cmd *cobra.Command, m proto.Message) error {
+	return writeJSON(cmd, m, protojson.MarshalOptions{})
+}
+
+func writeJSON(cmd *cobra.Command, m proto.Message, opts protojson.MarshalOptions) error {
 	if m == nil {
 		_, err := fmt.Fprintln(cmd.OutOrStdout(), "null")
 		return err
@@ -120,7 +181,7 @@ func printJSON(cmd *cobra.Command, m proto.Message) error {
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
 	}
-	b, err := protojson.MarshalOptions{Multiline: true}.Marshal(a)
+	b, err := opts.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("send: printing the reply: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -107,5 +108,33 @@ func TestIntegrationSendNoNode(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "nothing accepts connections") || !strings.Contains(out, addr) ||
 		strings.Contains(out, "--t") {
 		t.Errorf("got exit %d:\n%s\nwant exit 1, saying nothing accepts connections at %s, and no flag advice", code, out, addr)
+	}
+}
+
+// TestIntegrationSendFollow: mtnode send --follow prints every answer to one
+// request, one JSON object per line: here a Timer's ticks, up to --count.
+func TestIntegrationSendFollow(t *testing.T) {
+	addr := startRPCNode(t, "Start=RPC,Timer")
+	out, code := runOnce(t, mtnodeBin, "send", "--follow", "--count", "3", addr,
+		"Timer", "mtnode.timer.v1.SetTimer", `{"id":7,"period":0.05}`)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("got exit %d and %d lines:\n%s\nwant exit 0 and three ticks", code, len(lines), out)
+	}
+	var last int64
+	for i, l := range lines {
+		var tick struct {
+			Type     string `json:"@type"`
+			ID       string `json:"id"`
+			Deadline string `json:"deadlineUnixNano"`
+		}
+		if err := json.Unmarshal([]byte(l), &tick); err != nil || tick.Type != "type.googleapis.com/mtnode.timer.v1.TickTimer" || tick.ID != "7" {
+			t.Fatalf("line %d: %q (%v), want a TickTimer of timer 7", i, l, err)
+		}
+		d, _ := strconv.ParseInt(tick.Deadline, 10, 64)
+		if d <= last {
+			t.Errorf("line %d: deadline %d does not follow %d", i, d, last)
+		}
+		last = d
 	}
 }
