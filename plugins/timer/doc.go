@@ -25,7 +25,11 @@
 // in its queue the same way. A periodic timer's n-th deadline is its first
 // plus n-1 periods, so it does not drift; if the Timer falls more than a
 // period behind, it skips the deadlines it missed and reports how many in
-// TickTimer.missed.
+// TickTimer.missed. A periodic timer whose requester can no longer be
+// reached (the endpoint, node link or plugin its route leads to is gone) is
+// stopped at its next tick, and logged, rather than tick into nothing
+// forever; a tick refused by a full queue is dropped and counted, and the
+// timer goes on.
 //
 // # Design
 //

@@ -2,6 +2,7 @@ package timer
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sync/atomic"
 	"time"
@@ -268,9 +269,25 @@ func (s *Service) fire(c sdk.Context) {
 		}
 		missed := (now - top.at) / e.period
 		at := top.at + missed*e.period
+		tick := &timerpb.TickTimer{Id: e.id, Data: e.data, Cookie: e.cookie,
+			DeadlineUnixNano: s.epochUnix + at, FiredAtUnixNano: firedAt, Missed: uint64(missed)}
+		if err := c.Handle().TryReplyTo(&s.to, tick); err != nil {
+			if !errors.Is(err, sdk.ErrQueueFull) {
+				// The requester is gone (its link, endpoint or plugin is
+				// no more): its timer would tick into nothing forever.
+				c.Logger().Info("timer: periodic timer stopped: its requester cannot be reached",
+					"id", e.id, sdk.KeyReq, e.reqID, sdk.KeyErr, err.Error())
+				s.heap.Pop()
+				s.idx.unlink(top.idx)
+				s.idx.release(top.idx)
+				s.live--
+				continue
+			}
+			// A full queue passes: the tick is dropped and counted as any
+			// reply would be, and the next one comes a period later.
+			c.ReplyTo(&s.to, tick)
+		}
 		s.heap.ReplaceTop(item{at: at + e.period, idx: top.idx})
-		c.ReplyTo(&s.to, &timerpb.TickTimer{Id: e.id, Data: e.data, Cookie: e.cookie,
-			DeadlineUnixNano: s.epochUnix + at, FiredAtUnixNano: firedAt, Missed: uint64(missed)})
 	}
 	s.to = sdk.Event{} // keeps no route alive
 	if s.heap.Len() > 0 {

@@ -555,11 +555,15 @@ func TestCancelledEntriesAreCompacted(t *testing.T) {
 	}
 }
 
-func TestStoppedRequesterDoesNotStopTheTimer(t *testing.T) {
+// TestGoneRequesterStopsItsTimer: a periodic timer whose requester is gone
+// (here a closed endpoint) is stopped at its next tick instead of ticking
+// into nothing forever; the other requesters' timers go on.
+func TestGoneRequesterStopsItsTimer(t *testing.T) {
 	h := newHarness(t, nil, "A")
 	got := make(chan *sdk.Event, 10)
 	ep := h.n.OpenEndpoint(func(ev *sdk.Event) { got <- ev })
 	ep.Send(sdk.To(Name), &timerpb.SetTimer{Id: 1, Period: 1})
+	h.send("A", &timerpb.SetTimer{Id: 2, Period: 1})
 	h.advance(time.Second)
 	select {
 	case ev := <-got:
@@ -567,15 +571,17 @@ func TestStoppedRequesterDoesNotStopTheTimer(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("endpoint got no tick")
 	}
-	ep.Close() // the requester is gone; its timer keeps ticking into the void
-	before := h.n.Undeliverable()
-	h.send("A", &timerpb.SetAlarm{Id: 2, Delay: 1})
-	h.advance(time.Second)
-	if got := h.ticks("A"); len(got) != 1 {
-		t.Fatalf("got %d ticks for the live requester, want 1", len(got))
+	if live, _ := h.pending(); live != 2 {
+		t.Fatalf("got %d live timers, want 2", live)
 	}
-	if got := h.n.Undeliverable(); got != before+1 {
-		t.Errorf("got %d undeliverable events, want %d (the closed endpoint's tick)", got, before+1)
+	ep.Close()
+	h.advance(time.Second)
+	if live, _ := h.pending(); live != 1 {
+		t.Errorf("got %d live timers after the requester left, want 1 (A's)", live)
+	}
+	h.advance(time.Second)
+	if got := h.ticks("A"); len(got) != 3 {
+		t.Errorf("got %d ticks for the live requester, want 3", len(got))
 	}
 }
 
