@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -496,6 +497,9 @@ func TestConcurrentLookup(t *testing.T) {
 	}
 }
 
+// TestAtomicWrite: a write replaces the file by renaming a complete new one
+// over it (a new inode; a reader that opened the old file reads the old
+// content to its end), keeps the file's mode and leaves no temporary file.
 func TestAtomicWrite(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mtnode.conf")
@@ -503,6 +507,15 @@ func TestAtomicWrite(t *testing.T) {
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
 	s := openT(t, Options{Path: path, Env: noEnv})
 	for i := range 5 {
 		s.Lookup(fmt.Sprintf("A.k%d", i), "v", "d")
@@ -510,13 +523,85 @@ func TestAtomicWrite(t *testing.T) {
 	if err := s.Set("A.k0", "w"); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(path)
+	after, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fi.Mode().Perm(); got != 0o640 {
+	if os.SameFile(before, after) {
+		t.Errorf("the file was rewritten in place (same inode); want a new file renamed over it")
+	}
+	if got := after.Mode().Perm(); got != 0o640 {
 		t.Errorf("mode: got %v, want %v (kept)", got, fs.FileMode(0o640))
 	}
+	if !strings.Contains(readFileT(t, path), "A.k0=w\n") {
+		t.Errorf("the new file lacks A.k0=w:\n%s", readFileT(t, path))
+	}
+	old, err := io.ReadAll(reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(old) != baseConf {
+		t.Errorf("a reader of the old file got %q, want the old content %q", old, baseConf)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"mtnode.conf"}) {
+		t.Errorf("directory holds %q, want only mtnode.conf (no temporary files)", got)
+	}
+}
+
+// TestAtomicWriteFailure: a write that fails leaves the file as it was and
+// no temporary file behind, and its error names the file. The failures are
+// ones root meets too (permission bits would not stop it).
+func TestAtomicWriteFailure(t *testing.T) {
+	t.Run("temporary file cannot be created", func(t *testing.T) {
+		// The name fits the file system's limit of 255 bytes, the
+		// temporary file's longer name does not.
+		dir := t.TempDir()
+		path := filepath.Join(dir, strings.Repeat("n", 250)+".conf")
+		writeFileT(t, path, baseConf)
+		s := openT(t, Options{Path: path, Env: noEnv})
+		err := s.Set("RPC.bindAddr", "127.0.0.1:1")
+		if err == nil {
+			t.Fatal("Set succeeded; want the failed write's error")
+		}
+		if !strings.Contains(err.Error(), "config: writing "+path) {
+			t.Errorf("error %q does not name the file %s", err, path)
+		}
+		if got := readFileT(t, path); got != baseConf {
+			t.Errorf("file changed by a failed write:\n%s", got)
+		}
+		if got := dirNames(t, dir); !slices.Equal(got, []string{filepath.Base(path)}) {
+			t.Errorf("directory holds %q, want only the config file", got)
+		}
+	})
+	t.Run("rename fails", func(t *testing.T) {
+		// The target is a folder with a file in it: the temporary file is
+		// written, and renaming it over the folder fails.
+		dir := t.TempDir()
+		path := filepath.Join(dir, "mtnode.conf")
+		if err := os.Mkdir(path, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		inside := filepath.Join(path, "keep")
+		writeFileT(t, inside, "kept")
+		err := writeAtomic(path, []byte("Start=\n"))
+		if err == nil {
+			t.Fatal("writeAtomic over a folder succeeded")
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("error %q does not name %s", err, path)
+		}
+		if got := readFileT(t, inside); got != "kept" {
+			t.Errorf("the folder's file changed: %q", got)
+		}
+		if got := dirNames(t, dir); !slices.Equal(got, []string{"mtnode.conf"}) {
+			t.Errorf("directory holds %q, want only mtnode.conf (no temporary files)", got)
+		}
+	})
+}
+
+// dirNames returns the names in dir, sorted.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -525,9 +610,7 @@ func TestAtomicWrite(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if !slices.Equal(names, []string{"mtnode.conf"}) {
-		t.Errorf("directory holds %q, want only mtnode.conf (no temporary files)", names)
-	}
+	return names
 }
 
 func TestWriteThroughSymlink(t *testing.T) {
