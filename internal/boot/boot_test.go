@@ -1,18 +1,25 @@
 package boot
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/plugins/timer"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -203,5 +210,92 @@ func TestResetPluginReachesHost(t *testing.T) {
 	noHost := open(t, "")
 	if err := noHost.Admin().ResetPlugin("x"); err == nil || !strings.Contains(err.Error(), "no plugin host") {
 		t.Fatalf("without plugins: got %v, want an error saying there is no plugin host", err)
+	}
+}
+
+// lockedBuffer collects a node's log while its goroutines write to it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestUnknownKeysWarned: at start, a mistyped key of a started service is
+// warned about at its file:line with the key it was probably meant to be,
+// and a key of a service nobody defines is warned about with no suggestion.
+// Keys the services read are not warned about.
+func TestUnknownKeysWarned(t *testing.T) {
+	prefix := t.TempDir()
+	for _, d := range []string{"bin", "conf"} {
+		if err := os.Mkdir(filepath.Join(prefix, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := "Start=Timer\nTimer.maxTimers=100\nTimer.minPeriood=1ms\nFrobnicator.level=3\n"
+	path := filepath.Join(prefix, "conf", "mtnode-test.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	n, err := Open(Options{Exe: filepath.Join(prefix, "bin", "mtnode-test"), Services: []sdk.Spec{timer.Spec},
+		LogOut: &logs, Env: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Stop() })
+	if err := n.Start(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// The file is rewritten (sorted, with the keys the node read), so the
+	// warnings name the lines of the file as it is now.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lineOf := func(prefix string) int {
+		for i, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, prefix) {
+				return i + 1
+			}
+		}
+		t.Fatalf("%s lacks %s:\n%s", path, prefix, b)
+		return 0
+	}
+	want := []string{
+		fmt.Sprintf(`config: %s:%d: unknown key "Timer.minPeriood" (did you mean "Timer.minPeriod"?)`, path, lineOf("Timer.minPeriood=")),
+		fmt.Sprintf(`config: %s:%d: unknown key "Frobnicator.level"`, path, lineOf("Frobnicator.level=")),
+	}
+	slices.Sort(want)
+
+	msgRe := regexp.MustCompile(`level=WARN msg=("(?:[^"\\]|\\.)*")`)
+	var got []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		m := msgRe.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		msg, err := strconv.Unquote(m[1])
+		if err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if strings.Contains(msg, "unknown key") {
+			got = append(got, msg)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("unknown-key warnings:\ngot  %q\nwant %q\nlog:\n%s", got, want, logs.String())
 	}
 }
