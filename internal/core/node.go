@@ -133,12 +133,20 @@ func New(cfg Config) (*Node, error) {
 // not registered.
 var ErrUnknownStart = errors.New("core: unknown service in Start")
 
-// Start constructs and starts the services of Config.Start, in order, and
-// waits for each Start to finish. Names that are not registered here are
-// checked against extra (for example the plugin catalogue): those are
-// started by sending them nothing; the caller starts them. An unknown name
-// fails with ErrUnknownStart and lists the known services.
+// Start is StartWith(ctx, known, nil): the names that known reports are
+// checked but not started; the caller starts them.
 func (n *Node) Start(ctx context.Context, known func(name string) bool) error {
+	return n.StartWith(ctx, known, nil)
+}
+
+// StartWith constructs and starts the services of Config.Start in the order
+// listed, each once the one before it has finished starting. A name that is
+// not registered here is checked against known (for example the plugin
+// catalogue) and started at its place in the order by startOther; with
+// startOther nil it is skipped, for the caller to start. Every name is
+// checked before anything starts: an unknown one fails with ErrUnknownStart,
+// naming it and listing the known services.
+func (n *Node) StartWith(ctx context.Context, known func(name string) bool, startOther func(ctx context.Context, name string) error) error {
 	for _, name := range n.cfg.Start {
 		if _, ok := n.specs[name]; !ok {
 			if known != nil && known(name) {
@@ -149,6 +157,11 @@ func (n *Node) Start(ctx context.Context, known func(name string) bool) error {
 	}
 	for _, name := range n.cfg.Start {
 		if _, ok := n.specs[name]; !ok {
+			if startOther != nil {
+				if err := startOther(ctx, name); err != nil {
+					return fmt.Errorf("core: starting %s: %w", name, err)
+				}
+			}
 			continue
 		}
 		s, err := n.ensure(name)
