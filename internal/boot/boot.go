@@ -285,12 +285,16 @@ func (n *Node) pluginServices() []sdk.ServiceInfo {
 // StartList returns the Start= services in order.
 func (n *Node) StartList() []string { return n.start }
 
-// Start starts the Start= services in order. known reports services that
-// live outside the node (plugins); starter starts one of those. An unknown
-// name is a *UsageError naming it and listing the known services.
+// Start starts the Start= services in the order listed. known reports
+// services that live outside the node (plugins); starter starts one of
+// those, at its place in the order. An unknown name is a *UsageError naming
+// it and listing the known services, and nothing is started.
 //
 // With the plugin host on, the plugins folder is scanned first and plugin
 // services may be named in Start= too; known and starter may then be nil.
+// A plugin process starts its services of Start= when it is launched, so it
+// is launched at the place of its first service in the list, with all of
+// them.
 func (n *Node) Start(ctx context.Context, known func(string) bool, starter func(context.Context, string) error) error {
 	if n.Plugins != nil {
 		if err := n.Plugins.Start(ctx); err != nil {
@@ -302,33 +306,15 @@ func (n *Node) Start(ctx context.Context, known func(string) bool, starter func(
 		if known == nil {
 			known = n.Plugins.Known
 		}
+		if starter == nil {
+			starter = pluginStarter(n.start, n.Plugins.Owner, n.Plugins.StartServices)
+		}
 	}
-	if err := n.Node.Start(ctx, known); err != nil {
+	if err := n.Node.StartWith(ctx, known, starter); err != nil {
 		if errors.Is(err, core.ErrUnknownStart) {
 			return &UsageError{err}
 		}
 		return err
-	}
-	if starter == nil && n.Plugins != nil {
-		// Plugin services of Start=, all at once: each plugin is launched
-		// once with its listed services started in order.
-		var names []string
-		for _, name := range n.start {
-			if !n.Node.Has(name) {
-				names = append(names, name)
-			}
-		}
-		if err := n.Plugins.StartServices(ctx, names); err != nil {
-			return err
-		}
-	} else if starter != nil {
-		for _, name := range n.start {
-			if !n.Node.Has(name) {
-				if err := starter(ctx, name); err != nil {
-					return fmt.Errorf("starting %s: %w", name, err)
-				}
-			}
-		}
 	}
 	n.warnUnknownKeys()
 	if n.metricsAddr != "" {
@@ -342,6 +328,32 @@ func (n *Node) Start(ctx context.Context, known func(string) bool, starter func(
 		}
 	}
 	return nil
+}
+
+// pluginStarter returns the starter of the plugin services of start: at
+// the first service of a plugin, it starts the plugin with every service of
+// start the plugin holds (owner names a service's plugin, "" for none), and
+// at that plugin's later services it does nothing.
+func pluginStarter(start []string, owner func(string) string,
+	startServices func(context.Context, []string) error) func(context.Context, string) error {
+	launched := map[string]bool{}
+	return func(ctx context.Context, name string) error {
+		p := owner(name)
+		if p == "" {
+			return fmt.Errorf("boot: no plugin holds service %q any more: its binary left the plugins folder during the boot", name)
+		}
+		if launched[p] {
+			return nil
+		}
+		launched[p] = true
+		var names []string
+		for _, s := range start {
+			if owner(s) == p {
+				names = append(names, s)
+			}
+		}
+		return startServices(ctx, names)
+	}
 }
 
 // MetricsAddr returns where /metrics is served, or "".

@@ -299,3 +299,65 @@ func TestUnknownKeysWarned(t *testing.T) {
 		t.Errorf("unknown-key warnings:\ngot  %q\nwant %q\nlog:\n%s", got, want, logs.String())
 	}
 }
+
+// startRecorder is a service that records its Start in a shared list.
+type startRecorder struct {
+	name string
+	rec  func(string)
+}
+
+func (s startRecorder) Start(sdk.Context) error              { s.rec(s.name); return nil }
+func (s startRecorder) Handle(sdk.Context, *sdk.Event) error { return nil }
+
+// TestStartOrderAcrossPlugins: Start= starts the node's services and the
+// plugins' in the order listed. A plugin is launched at its first service
+// in the list, with all its services of the list (a plugin process starts
+// them at launch); an unknown name fails before anything starts.
+func TestStartOrderAcrossPlugins(t *testing.T) {
+	owners := map[string]string{"X": "p1", "Z": "p1", "Y": "p2"}
+	owner := func(name string) string { return owners[name] }
+	tests := []struct {
+		name, start string
+		want        []string
+		wantUsage   bool
+	}{
+		{"built-in, plugin, built-in", "First, X, Second", []string{"First", "p1 [X]", "Second"}, false},
+		{"a plugin's services together", "First, X, Second, Y, Z", []string{"First", "p1 [X Z]", "Second", "p2 [Y]"}, false},
+		{"plugin first", "Y, Second, First", []string{"p2 [Y]", "Second", "First"}, false},
+		{"unknown name", "First, X, Nope", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var got []string
+			rec := func(s string) { mu.Lock(); got = append(got, s); mu.Unlock() }
+			spec := func(name string) sdk.Spec {
+				return sdk.Define(name, func() sdk.Service { return startRecorder{name, rec} })
+			}
+			n, err := Open(Options{Exe: "/x/bin/mtnode-test", Embedded: "Start=" + tt.start + "\n", InMemory: true,
+				Services: []sdk.Spec{spec("First"), spec("Second")}, LogOut: io.Discard,
+				Env: func(string) (string, bool) { return "", false }})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { _ = n.Stop() })
+			starter := pluginStarter(n.StartList(), owner, func(_ context.Context, names []string) error {
+				rec(fmt.Sprintf("%s %v", owner(names[0]), names))
+				return nil
+			})
+			err = n.Start(context.Background(), func(name string) bool { return owner(name) != "" }, starter)
+			var ue *UsageError
+			if tt.wantUsage != errors.As(err, &ue) {
+				t.Fatalf("got error %v, want a UsageError: %v", err, tt.wantUsage)
+			}
+			if !tt.wantUsage && err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("started %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

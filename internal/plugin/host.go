@@ -619,6 +619,16 @@ func (h *Host) Known(name string) bool {
 	return h.owners[name] != nil
 }
 
+// Owner returns the name of the plugin that holds service name, or "".
+func (h *Host) Owner(name string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p := h.owners[name]; p != nil {
+		return p.name
+	}
+	return ""
+}
+
 // StartServices starts the plugin services among names (the node's
 // Start=; other names are ignored), in order: each plugin is launched
 // with its services of the list started before its first event, and again
