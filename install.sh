@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs mtnode under PREFIX (default ~/bin-10100): bin/, conf/, plugins/,
-# log/ and cache/. Existing configs are never overwritten.
+# log/ and cache/. The example configs of conf/examples/ go into conf/, each
+# for the program named like it (conf/mtnode-web.conf is bin/mtnode-web's);
+# existing configs are never overwritten.
 set -euo pipefail
 cd "$(dirname "$0")"
 PREFIX="${PREFIX:-$HOME/bin-10100}"
@@ -29,3 +31,5 @@ done
 echo "installed into $PREFIX:"
 echo "  run it:        $PREFIX/bin/mtnode        (writes $PREFIX/conf/mtnode.conf on first run)"
 echo "  second config: ln -s mtnode $PREFIX/bin/mtnode-web && $PREFIX/bin/mtnode-web"
+echo "  two nodes:     ln -s mtnode $PREFIX/bin/mtnode-backend, then run mtnode-backend and mtnode-web"
+echo "                 (their example configs are in $PREFIX/conf/; each file's header explains it)"
