@@ -38,8 +38,9 @@ type Options struct {
 	// Embedded is the initial config content: used when the file does not
 	// exist yet (and written out with it), or alone when InMemory is set.
 	Embedded string
-	// InMemory keeps the config in memory: no file is read or written
-	// (programs with an embedded config, tests).
+	// InMemory keeps the config, and the plugin host's manifest cache, in
+	// memory: no file is read or written (programs with an embedded config,
+	// mtnode run --demo, tests).
 	InMemory bool
 	// Name is the node name; "" = the config's Node.name, default the exe's
 	// base name.
@@ -176,12 +177,16 @@ func Open(opts Options) (*Node, error) {
 	}
 	n.Node = cn
 	if opts.Plugins {
+		cache := filepath.Join(prefix, "cache", "plugins.json")
+		if opts.InMemory {
+			cache = ""
+		}
 		h, err := plugin.New(plugin.Config{
 			Router:       cn.Router(),
 			Logger:       log,
 			LogLevel:     level,
 			Dir:          ns.pluginsDir,
-			CacheFile:    filepath.Join(prefix, "cache", "plugins.json"),
+			CacheFile:    cache,
 			Conf:         st,
 			Local:        cn.Has,
 			StartTimeout: ns.pluginStartTimeout,
