@@ -1,9 +1,7 @@
 package main
 
 import (
-	"io"
 	"io/fs"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -37,14 +35,8 @@ func TestIntegrationDemo(t *testing.T) {
 	tick2 := regexp.MustCompile(`msg=heartbeat .*\btick=2\b`)
 	n.line(t, tick2.MatchString, "a second heartbeat tick")
 
-	resp, err := http.Get("http://" + webAddr + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "Hello, World!" {
-		t.Errorf("HelloWeb: got %d %q, want 200 %q", resp.StatusCode, body, "Hello, World!")
+	if code, body := httpGet(t, "http://"+webAddr+"/"); code != 200 || body != "Hello, World!" {
+		t.Errorf("HelloWeb: got %d %q, want 200 %q", code, body, "Hello, World!")
 	}
 	if out := console(t, telnetAddr, "demo/push hi\r\nquit\r\n"); !strings.Contains(out, `pushed "hi"`) {
 		t.Errorf("the console lacks the demo's commands:\n%s", out)

@@ -64,26 +64,14 @@ func TestIntegrationInstalledNode(t *testing.T) {
 	t.Run("HttpRpc in the plugin answers HTTP through Echo", func(t *testing.T) {
 		// HttpRpc and HelloWeb send to the node's WebServer from their
 		// Start, before the plugin is ready: those events must wait.
-		resp, err := http.Get("http://" + rpcWebAddr + "/x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(body), "/x") {
-			t.Errorf("got %d %q, want 200 and the echoed target /x", resp.StatusCode, body)
+		if code, body := httpGet(t, "http://"+rpcWebAddr+"/x"); code != 200 || !strings.Contains(body, "/x") {
+			t.Errorf("got %d %q, want 200 and the echoed target /x", code, body)
 		}
 	})
 
 	t.Run("HelloWeb in the plugin answers HTTP", func(t *testing.T) {
-		resp, err := http.Get("http://" + webAddr + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || string(body) != "Hello, World!" {
-			t.Errorf("got %d %q, want 200 %q", resp.StatusCode, body, "Hello, World!")
+		if code, body := httpGet(t, "http://"+webAddr+"/"); code != 200 || body != "Hello, World!" {
+			t.Errorf("got %d %q, want 200 %q", code, body, "Hello, World!")
 		}
 	})
 
@@ -140,15 +128,24 @@ func TestIntegrationPluginSendsFromStart(t *testing.T) {
 	}
 	n := startCmd(t, exec.Command(filepath.Join(p, "bin", "mtnode")))
 	addr := n.addrIn(t, "httprpc: listening")
-	resp, err := http.Get("http://" + addr + "/y")
+	if code, body := httpGet(t, "http://"+addr+"/y"); code != 200 || !strings.Contains(body, "/y") {
+		t.Errorf("got %d %q, want 200 and the echoed target /y; log:\n%s", code, body, n.output())
+	}
+}
+
+// httpGet gets url and returns the status code and the body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "/y") {
-		t.Errorf("got %d %q, want 200 and the echoed target /y; log:\n%s", resp.StatusCode, body, n.output())
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the body of %s: %v", url, err)
 	}
+	return resp.StatusCode, string(body)
 }
 
 // console runs a telnet session with input and returns what it printed.

@@ -13,6 +13,7 @@ import (
 	"github.com/mtnode/mtnode/examples/demo/httprpc"
 	"github.com/mtnode/mtnode/examples/demo/telnetdemo"
 	"github.com/mtnode/mtnode/internal/boot"
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
 // TestExampleConfigs boots a node on each conf/examples/*.conf, as the
@@ -43,17 +44,13 @@ func TestExampleConfigs(t *testing.T) {
 			if err := os.WriteFile(conf, example, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			logFile, err := os.Create(filepath.Join(p, "log"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer logFile.Close()
+			var logs sdktest.LogBuffer
 			opts := boot.Options{
 				Exe:          filepath.Join(p, "bin", strings.TrimSuffix(filepath.Base(file), ".conf")),
 				Services:     append(builtins(), echo.Spec, helloweb.Spec, httprpc.Spec, telnetdemo.Spec, heartbeat.Spec),
 				DefaultStart: defaultStart(),
 				Embedded:     defaultConf,
-				LogOut:       logFile,
+				LogOut:       &logs,
 				Env:          func(string) (string, bool) { return "", false },
 			}
 
@@ -85,13 +82,9 @@ func TestExampleConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v", err)
 			}
-			logs, err := os.ReadFile(logFile.Name())
-			if err != nil {
-				t.Fatal(err)
-			}
 			// Config warnings: unknown keys, values that do not convert,
 			// a file that cannot be written.
-			for _, l := range strings.Split(string(logs), "\n") {
+			for _, l := range strings.Split(logs.String(), "\n") {
 				if strings.Contains(l, "level=WARN") && strings.Contains(l, `msg="config`) {
 					t.Errorf("%s", l)
 				}

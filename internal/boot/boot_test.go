@@ -1,7 +1,6 @@
 package boot
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/mtnode/mtnode/plugins/timer"
 	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
 var echo = sdk.Define("Echo", func() sdk.Service {
@@ -213,24 +213,6 @@ func TestResetPluginReachesHost(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects a node's log while its goroutines write to it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestUnknownKeysWarned: at start, a mistyped key of a started service is
 // warned about at its file:line with the key it was probably meant to be,
 // and a key of a service nobody defines is warned about with no suggestion.
@@ -247,7 +229,7 @@ func TestUnknownKeysWarned(t *testing.T) {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs sdktest.LogBuffer
 	n, err := Open(Options{Exe: filepath.Join(prefix, "bin", "mtnode-test"), Services: []sdk.Spec{timer.Spec},
 		LogOut: &logs, Env: func(string) (string, bool) { return "", false }})
 	if err != nil {
