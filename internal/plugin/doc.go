@@ -10,8 +10,9 @@
 //		Local: n.Has, Dir: prefix + "/plugins", CacheFile: prefix + "/cache/plugins.json",
 //		StartTimeout: ..., IdleTimeout: ..., Watch: true})
 //	h.Start(ctx)                          // scan; launches only binaries the cache does not know
-//	n.Start(ctx, h.Known)                 // Start= may name plugin services
-//	h.StartServices(ctx, startList)       // start those
+//	n.StartWith(ctx, h.Known, startOne)   // Start= in order; it may name plugin services
+//	                                      // startOne: at a plugin's first service (h.Owner),
+//	                                      // h.StartServices(ctx, its services of Start=)
 //	...
 //	h.Close(ctx)                          // stop every plugin process
 //
