@@ -204,7 +204,7 @@ func (s *Service) acceptSocket(ctx context.Context, c, raw net.Conn, remote stri
 	if s.helloRead != nil {
 		s.helloRead(h)
 	}
-	if s.stopping.Load() {
+	if s.stopping.Load() || s.quiesced.Load() {
 		refuse(&rpcpb.Answer{Refused: "rpc: node is stopping"}, "")
 		return
 	}
