@@ -318,3 +318,21 @@ func TestSubscribersDoNotPileUp(t *testing.T) {
 		break
 	}
 }
+
+// TestGoneSubscriberForgotten: a subscriber that can no longer be reached
+// (its endpoint closed without Unsubscribe) is forgotten at the next link
+// event, rather than kept, and sent to, for the life of the node.
+func TestGoneSubscriberForgotten(t *testing.T) {
+	a := startNode(t, nodeOpts{name: "a"})
+	subscribers := func() uint32 { return listLinks(t, a).GetSubscribers() }
+	ep := a.OpenEndpoint(func(*sdk.Event) {})
+	ep.Send(sdk.To(rpc.Name), &rpcpb.Subscribe{})
+	eventually(t, 5*time.Second, "the subscription counted", func() bool { return subscribers() == 1 })
+	ep.Close()
+	b := startNode(t, nodeOpts{name: "b"})
+	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("x")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the closed endpoint's subscription forgotten at the link's LinkUp",
+		func() bool { return subscribers() == 0 })
+}

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/rpcpb"
@@ -320,17 +321,34 @@ func (s *Service) listLinks(c sdk.Context, _ *rpcpb.ListLinks) error {
 	return nil
 }
 
-// notify sends msg to every subscriber.
+// notify sends msg (or down) to every subscriber. A subscriber that can no
+// longer be reached (a stopped service, a closed endpoint) is forgotten; one
+// whose queue is full misses this event, which is dropped and counted as
+// any reply would be.
 func (s *Service) notify(msg *rpcpb.LinkUp, down *rpcpb.LinkDown) {
 	s.mu.Lock()
 	subs := s.subs
 	s.mu.Unlock()
+	var m proto.Message = down
+	if msg != nil {
+		m = msg
+	}
+	var gone []*sdk.Event
 	for _, ev := range subs {
-		if msg != nil {
-			s.handle.ReplyTo(ev, msg)
-		} else {
-			s.handle.ReplyTo(ev, down)
+		err := s.handle.TryReplyTo(ev, m)
+		switch {
+		case err == nil:
+		case errors.Is(err, sdk.ErrQueueFull):
+			s.handle.ReplyTo(ev, m)
+		default:
+			gone = append(gone, ev)
+			s.log.Info("rpc: link subscriber cannot be reached; forgotten", sdk.KeyErr, err.Error())
 		}
+	}
+	if len(gone) > 0 {
+		s.mu.Lock()
+		s.subs = s.withoutSubs(func(sub *sdk.Event) bool { return slices.Contains(gone, sub) })
+		s.mu.Unlock()
 	}
 }
 
