@@ -60,8 +60,9 @@
 // service that sends RPC an rpcpb.Subscribe gets rpcpb.LinkUp and
 // rpcpb.LinkDown replies as links come and go, until it sends
 // rpcpb.Unsubscribe (from the same route). One route holds at most one
-// subscription, and a subscriber on another node is forgotten when the link
-// it subscribed over closes.
+// subscription; a subscriber on another node is forgotten when the link it
+// subscribed over closes, and one that can no longer be reached (a stopped
+// service, a closed endpoint) at the next link event.
 //
 // # Stopping
 //
