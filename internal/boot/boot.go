@@ -312,6 +312,9 @@ func (n *Node) Start(ctx context.Context, known func(string) bool, starter func(
 			known = n.Plugins.Known
 		}
 		if starter == nil {
+			// Planned first: a plugin that an earlier service's event
+			// launches before its place in Start= starts them then.
+			n.Plugins.PlanStart(n.start)
 			starter = pluginStarter(n.start, n.Plugins.Owner, n.Plugins.StartServices)
 		}
 	}

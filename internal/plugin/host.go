@@ -629,14 +629,18 @@ func (h *Host) Owner(name string) string {
 	return ""
 }
 
-// StartServices starts the plugin services among names (the node's
-// Start=; other names are ignored), in order: each plugin is launched
-// with its services of the list started before its first event, and again
-// at each relaunch. It waits until every such plugin is running, or ctx
-// ends.
-func (h *Host) StartServices(ctx context.Context, names []string) error {
+// PlanStart records the plugin services among names (the node's Start=;
+// other names are ignored) as those each plugin starts, in order, whenever
+// it is launched, without launching anything. Call it before the boot
+// starts anything: a plugin that an event launches before the boot reaches
+// its place in Start= then starts them at that launch.
+func (h *Host) PlanStart(names []string) { h.planStart(names) }
+
+// planStart is PlanStart; it returns the plugins holding names, in order.
+func (h *Host) planStart(names []string) []*plugin {
 	var order []*plugin
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	for _, n := range names {
 		p := h.owners[n]
 		if p == nil {
@@ -651,9 +655,17 @@ func (h *Host) StartServices(ctx context.Context, names []string) error {
 		}
 		p.mu.Unlock()
 	}
-	h.mu.Unlock()
+	return order
+}
+
+// StartServices starts the plugin services among names (the node's
+// Start=; other names are ignored), in order: each plugin is launched
+// with its services of the list started before its first event, and again
+// at each relaunch. It waits until every such plugin is running, or ctx
+// ends.
+func (h *Host) StartServices(ctx context.Context, names []string) error {
 	var errs []error
-	for _, p := range order {
+	for _, p := range h.planStart(names) {
 		if err := p.ensureRunning(ctx); err != nil {
 			errs = append(errs, err)
 		}

@@ -434,6 +434,26 @@ func TestConfig(t *testing.T) {
 	})
 }
 
+// TestPlannedStartAtEarlyLaunch: a plugin that an event launches before
+// the boot reaches its place in Start= starts its planned Start= services
+// at that launch (Conf's Start writes Conf.other into the file).
+func TestPlannedStartAtEarlyLaunch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.conf")
+	store, err := config.Open(config.Options{Path: path, Env: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.Conf = store })
+	e.host.PlanStart([]string{"HostEcho", "Conf"})
+	if got, err := e.call(t, "TEcho", "x"); err != nil || got != "x" {
+		t.Fatalf("TEcho: got %q, %v", got, err)
+	}
+	waitFor(t, "Conf, planned in Start=, to start at the plugin's launch", func() bool {
+		b, _ := os.ReadFile(path)
+		return strings.Contains(string(b), "Conf.other=42")
+	})
+}
+
 func TestIdleStop(t *testing.T) {
 	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.IdleTimeout = 100 * time.Millisecond })
 	if _, err := e.call(t, "TEcho", "x"); err != nil {
