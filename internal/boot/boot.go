@@ -383,7 +383,16 @@ func (n *Node) warnUnknownKeys() {
 			}
 		}
 	}
-	for _, w := range n.Store.Unknown(known) {
+	// A service still starting (one that an event started during the
+	// boot) may not have read all of its keys yet: only its name is
+	// checked. The node's own keys are all read by now.
+	running := map[string]bool{"Node": true, "Start": true}
+	for _, st := range n.Node.Stats() {
+		if st.Where == "node" && st.State != "starting" {
+			running[st.Name] = true
+		}
+	}
+	for _, w := range n.Store.Unknown(known, func(svc string) bool { return running[svc] }) {
 		// A plugin service defines its keys when it first runs, which may be
 		// after this check: its keys are checked against its name only.
 		if svc, _, ok := strings.Cut(w.Key, "."); ok && plugins[svc] {

@@ -343,3 +343,59 @@ func TestStartOrderAcrossPlugins(t *testing.T) {
 		})
 	}
 }
+
+// slowStarter reads Slow.a, tells read, and finishes its Start only once
+// release is closed; then it reads Slow.b.
+type slowStarter struct{ read, release chan struct{} }
+
+func (s slowStarter) Start(c sdk.Context) error {
+	c.Config().Int("a", 1, "read first")
+	close(s.read)
+	<-s.release
+	c.Config().Int("b", 2, "read last")
+	return nil
+}
+func (slowStarter) Handle(sdk.Context, *sdk.Event) error { return nil }
+
+// TestUnknownKeysOfAStartingService: a service that an event started
+// during the boot and that is still in its Start when the boot checks the
+// file's keys has not read them all yet: its keys are not warned about.
+func TestUnknownKeysOfAStartingService(t *testing.T) {
+	read, release := make(chan struct{}), make(chan struct{})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	slow := sdk.Define("Slow", func() sdk.Service { return slowStarter{read, release} })
+	kick := sdk.Define("Kick", func() sdk.Service {
+		return startFunc(func(c sdk.Context) error {
+			c.Send(sdk.To("Slow"), wrapperspb.String("start"))
+			<-read // Slow has read Slow.a, not yet Slow.b
+			return nil
+		})
+	})
+	var logs sdktest.LogBuffer
+	n, err := Open(Options{Exe: "/x/bin/mtnode-test", InMemory: true, LogOut: &logs,
+		Embedded: "Start=Kick\nSlow.a=1\nSlow.b=2\nSlow.c=3\n", Services: []sdk.Spec{slow, kick},
+		Env: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Stop() })
+	if err := n.Start(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if out := logs.String(); strings.Contains(out, "unknown key") {
+		t.Errorf("keys of a service still starting were warned about:\n%s", out)
+	}
+}
+
+// startFunc is a service whose Start is the function.
+type startFunc func(sdk.Context) error
+
+func (f startFunc) Start(c sdk.Context) error          { return f(c) }
+func (startFunc) Handle(sdk.Context, *sdk.Event) error { return nil }

@@ -20,17 +20,20 @@ const maxSuggestDistance = 2
 //   - keys whose service (the part before the first '.', or the whole key
 //     when it has no dot) is not in knownPrefixes and defined no key;
 //   - keys of a service that has defined at least one key with Lookup, but
-//     never this one.
+//     never this one, when started reports that the service has finished
+//     its start (started nil: every service that defined a key has).
 //
-// A service that has not started yet has defined nothing, so its keys are
-// only checked against its name. Keys a service defined are never unknown.
+// A service that has not started yet has defined nothing, and one still
+// starting may not have defined all of its keys yet, so their keys are
+// only checked against their name. Keys a service defined are never
+// unknown.
 // Suggestions come from the defined keys and, for a wrong service name,
 // from knownPrefixes and the services that defined keys; a case-only
 // difference always counts as close.
 //
 // The warnings come in file order, then the overrides by key. The caller
 // owns the slice.
-func (s *Store) Unknown(knownPrefixes []string) []Warning {
+func (s *Store) Unknown(knownPrefixes []string, started func(service string) bool) []Warning {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 
@@ -57,7 +60,7 @@ func (s *Store) Unknown(knownPrefixes []string) []Warning {
 			return false
 		}
 		p := prefixOf(key)
-		return !services[p] || definedIn[p]
+		return !services[p] || definedIn[p] && (started == nil || started(p))
 	}
 	suggest := func(key string) string {
 		if k := closest(key, defined); k != "" {

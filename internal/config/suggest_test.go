@@ -28,7 +28,7 @@ HelloWeb.docRoot=/srv
 	s.Lookup("Start", "RPC", "boot")
 	// Telnet and HelloWeb are known services that have not started: their
 	// keys are checked only against the service name.
-	got := s.Unknown([]string{"RPC", "Telnet", "Timer", "HelloWeb"})
+	got := s.Unknown([]string{"RPC", "Telnet", "Timer", "HelloWeb"}, nil)
 	want := []Warning{
 		{File: "<embedded>", Line: 2, Key: "RPC.bindAdr", Suggestion: "RPC.bindAddr"},
 		{File: "<embedded>", Line: 4, Key: "rpc.queuelimit", Suggestion: "RPC.queueLimit"},
@@ -60,7 +60,7 @@ HelloWeb.docRoot=/srv
 
 func TestUnknownNothingDefined(t *testing.T) {
 	s := openT(t, Options{Embedded: "A.x=1\nB.y=2\n", Env: noEnv})
-	if got := s.Unknown([]string{"A", "B"}); len(got) != 0 {
+	if got := s.Unknown([]string{"A", "B"}, nil); len(got) != 0 {
 		t.Errorf("got %v, want no warnings while no service has defined a key", got)
 	}
 }
