@@ -125,3 +125,53 @@ func TestIntegrationSIGTERMUnderLoad(t *testing.T) {
 
 // isReset reports whether err is a connection reset by the peer.
 func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
+
+// TestIntegrationSecondSignalExitsAtOnce: while the node waits for an HTTP
+// request in progress (its body still to come; WebServer.shutdownTimeout and
+// Node.shutdownTimeout a minute), a second SIGTERM ends the process at once.
+func TestIntegrationSecondSignalExitsAtOnce(t *testing.T) {
+	p := prefix(t, "mtnode")
+	installDemo(t, p)
+	conf := "Start=HelloWeb\nHelloWeb.bindAddr=127.0.0.1:0\nWebServer.shutdownTimeout=1m\nNode.shutdownTimeout=1m\n"
+	if err := os.WriteFile(filepath.Join(p, "conf", "mtnode.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := start(t, filepath.Join(p, "bin", "mtnode"))
+	addr := n.addrIn(t, "helloweb: listening")
+	n.waitFor(t, "node running")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// One whole request first, so the connection is surely accepted; then
+	// one whose body stops short.
+	br := bufio.NewReader(c)
+	fmt.Fprint(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first request: %v, %v", resp, err)
+	} else {
+		io.Copy(io.Discard, resp.Body)
+	}
+	fmt.Fprint(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part of it")
+	time.Sleep(300 * time.Millisecond) // for the server to read what came of it
+
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	n.waitFor(t, "stopping")
+	select {
+	case err := <-n.done:
+		n.done <- err
+		t.Fatalf("the node exited (%v) with a request in progress; log:\n%s", err, n.output())
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-n.done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the node did not exit on the second signal; log:\n%s", n.output())
+	}
+}
