@@ -350,7 +350,11 @@ func (c *Client) deliver(ev *sdk.Event) bool {
 // one request many times: a Timer's ticks (timerpb.SetTimer), RPC's link
 // events (rpcpb.Subscribe), a service of your own that pushes updates.
 // Answers arrive in order, decoded; an error event arrives as an event with
-// Kind sdk.KindError and its Err set, and the subscription goes on.
+// Kind sdk.KindError and its Err set. After an error that means nothing
+// more can come (the request or the way back did not get through: no such
+// service, an event type it does not take, a lost link...) the subscription
+// ends with that error; after a service's own failure (a handler error, a
+// full queue) it goes on.
 //
 // The Subscription buffers up to buffer answers (64 when buffer < 1). The
 // link's reader never waits for a slow subscriber: when the buffer is full,
@@ -402,7 +406,7 @@ func (s *Subscription) Events() <-chan *sdk.Event { return s.ch }
 
 // Err says why the subscription ended: nil while it runs and after Close,
 // ErrLinkLost when the link ended, ErrQueueFull when the subscriber fell
-// behind.
+// behind, or the error event after which nothing more can come.
 func (s *Subscription) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -411,11 +415,7 @@ func (s *Subscription) Err() error {
 
 // Close ends the subscription; answers that come later are dropped.
 func (s *Subscription) Close() {
-	s.c.mu.Lock()
-	if s.c.subs != nil {
-		delete(s.c.subs, s.id)
-	}
-	s.c.mu.Unlock()
+	s.forget()
 	s.end(nil)
 }
 
@@ -437,16 +437,38 @@ func (s *Subscription) offer(ev *sdk.Event) {
 	}
 	select {
 	case s.ch <- ev:
+		if ev.Kind == sdk.KindError && final(ev.Err) {
+			s.forget()
+			s.endLocked(ev.Err)
+		}
 		return
 	default:
 	}
+	s.forget()
+	s.endLocked(&sdk.DeliveryError{Code: sdk.CodeQueueFull, EventType: ev.Type(),
+		Message: fmt.Sprintf("client: the subscriber fell behind: %d answers unread (read Events faster, or give Subscribe a larger buffer)", cap(s.ch))})
+}
+
+// final reports whether an error event means that no more answers can
+// come: the request, or the way back, did not get through. A service's own
+// failure (a handler error, a full queue, a refusal) leaves it running.
+func final(err *sdk.DeliveryError) bool {
+	switch sdk.CodeOf(err) {
+	case sdk.CodeNoService, sdk.CodeUnknownEvent, sdk.CodeBadEvent, sdk.CodeStartFailed, sdk.CodeStopped,
+		sdk.CodeRouteTooLong, sdk.CodeLinkLost, sdk.CodeNodeRestarted, sdk.CodePluginCrashed:
+		return true
+	}
+	return false
+}
+
+// forget removes the subscription from its client: later answers to it are
+// dropped.
+func (s *Subscription) forget() {
 	s.c.mu.Lock()
 	if s.c.subs != nil {
 		delete(s.c.subs, s.id)
 	}
 	s.c.mu.Unlock()
-	s.endLocked(&sdk.DeliveryError{Code: sdk.CodeQueueFull, EventType: ev.Type(),
-		Message: fmt.Sprintf("client: the subscriber fell behind: %d answers unread (read Events faster, or give Subscribe a larger buffer)", cap(s.ch))})
 }
 
 func (s *Subscription) end(err error) {

@@ -18,7 +18,11 @@ var pusherSpec = sdk.Define("Pusher", func() sdk.Service {
 		if ev.Kind != sdk.KindRequest {
 			return nil
 		}
-		for i := range ev.Msg.(*wrapperspb.UInt64Value).GetValue() {
+		n, ok := ev.Msg.(*wrapperspb.UInt64Value)
+		if !ok {
+			return errors.New("pusher: want a UInt64Value count")
+		}
+		for i := range n.GetValue() {
 			c.Reply(wrapperspb.UInt64(i))
 		}
 		return nil
@@ -61,18 +65,30 @@ func TestSubscribe(t *testing.T) {
 		t.Errorf("after Close: the channel is open or Err is %v; want it closed, Err nil", sub.Err())
 	}
 
+	// An error that means nothing more can come ends the subscription
+	// after it; a service's own failure does not.
 	missing, err := c.Subscribe(sdk.To("Pushr"), wrapperspb.UInt64(1), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer missing.Close()
 	if ev, ok := next(t, missing); !ok || ev.Kind != sdk.KindError || !errors.Is(ev.Err, sdk.ErrNoService) {
 		t.Errorf("subscribing to a missing service: got %v (open %v), want an ErrNoService error event", ev, ok)
 	}
+	if _, ok := next(t, missing); ok || !errors.Is(missing.Err(), sdk.ErrNoService) {
+		t.Errorf("after ErrNoService: open %v, Err %v; want the subscription ended with ErrNoService", ok, missing.Err())
+	}
+	failing, err := c.Subscribe(sdk.To("Pusher"), wrapperspb.String("not a count"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer failing.Close()
+	if ev, ok := next(t, failing); !ok || ev.Kind != sdk.KindError || !errors.Is(ev.Err, sdk.ErrHandlerFailed) {
+		t.Errorf("a request Pusher's handler fails: got %v (open %v), want an ErrHandlerFailed error event", ev, ok)
+	}
 	select {
-	case <-missing.Events():
-		t.Error("the subscription ended after an error event; it should go on")
-	default:
+	case _, ok := <-failing.Events():
+		t.Errorf("after the service's own failure the subscription ended (open %v, Err %v); it should go on", ok, failing.Err())
+	case <-time.After(50 * time.Millisecond):
 	}
 }
 
@@ -86,10 +102,14 @@ func TestSubscribeSlowReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Nothing reads the subscription until it has ended.
+	for deadline := time.Now().Add(5 * time.Second); sub.Err() == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscription did not end within 5s of ten answers to a buffer of three")
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// Echo's answer comes after Pusher's ten on the link: by then the
-	// subscription has ended.
 	if _, err := c.Request(ctx, sdk.To("Echo"), wrapperspb.String("x")); err != nil {
 		t.Fatalf("a call after the slow subscriber's overflow: %v", err)
 	}

@@ -57,9 +57,11 @@ Struct, Value, Duration, Timestamp, ...).
 
 With --follow, send prints every answer to the event, one JSON object per
 line, for services that answer one request many times (a Timer's ticks, RPC's
-link events): until --count answers, the end of the link (exit 1) or SIGINT
-or SIGTERM (exit 0). Error events go to stderr and the answers go on.
---timeout then bounds the connection only.`,
+link events): until --count answers, SIGINT or SIGTERM (exit 0), or the end of
+the subscription (exit 1): the link's end, or an error event after which
+nothing more can come (no such service, a lost link...). Error events go to
+stderr; after a service's own failure the answers go on. --timeout then
+bounds the connection only.`,
 		Example: `  mtnode send 127.0.0.1:10100 Echo google.protobuf.StringValue '"hello"'
   mtnode send 127.0.0.1:10100 RPC mtnode.rpc.v1.ListLinks '{}'
   mtnode send --follow 127.0.0.1:10100 RPC mtnode.rpc.v1.Subscribe '{}'
@@ -129,7 +131,7 @@ func followAnswers(cmd *cobra.Command, c *client.Client, to sdk.Addr, msg proto.
 			return nil
 		case ev, ok := <-sub.Events():
 			if !ok {
-				return fmt.Errorf("send: %w", sub.Err())
+				return fmt.Errorf("send: the subscription ended: %w", sub.Err())
 			}
 			if ev.Kind == sdk.KindError {
 				fmt.Fprintf(cmd.ErrOrStderr(), "error event: %v\n", ev.Err)
