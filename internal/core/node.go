@@ -332,7 +332,8 @@ func (n *Node) OpenEndpoint(fn func(*sdk.Event)) sdk.Endpoint { return n.openEnd
 //  1. It refuses new outside work: Send, Request and new services at once,
 //     and every running sdk.Quiescer (WebServer, RPC, SocketIO...) is asked
 //     to take no more, in reverse start order.
-//  2. It waits for the queues to drain, for up to ShutdownTimeout.
+//  2. It waits for those to have quiesced and for the queues to drain, for
+//     up to ShutdownTimeout.
 //  3. It stops the services in reverse start order, with a second
 //     ShutdownTimeout of their own for all of their Stops, so that a drain
 //     that used all of its time does not leave them an expired deadline.
@@ -347,8 +348,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	defer close(n.stopped)
 	drainCtx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
 	defer cancel()
-	n.quiesce(drainCtx)
-	n.waitDrained(drainCtx)
+	n.waitDrained(drainCtx, n.quiesce())
 
 	stopCtx, cancelStop := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
 	defer cancelStop()
@@ -365,48 +365,55 @@ func (n *Node) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// quiesce asks every running service that takes outside work to stop
-// taking it, in reverse start order, and waits (within ctx) until each has.
-func (n *Node) quiesce(ctx context.Context) {
+// quiesce asks every running service that takes outside work to take no
+// more, in reverse start order, without waiting for any: a queued service
+// quiesces on its own goroutine ahead of its backlog, an Inline one on a
+// goroutine of its own. A service still in its Start is left to its stop.
+// It returns a channel per service asked, closed once it has quiesced.
+func (n *Node) quiesce() []<-chan struct{} {
 	n.mu.Lock()
 	order := slices.Clone(n.order)
 	n.mu.Unlock()
+	var asked []<-chan struct{}
 	for i := len(order) - 1; i >= 0; i-- {
 		s := order[i]
 		select {
 		case <-s.startDone:
-		case <-ctx.Done():
-			return
-		}
-		done := s.quiesce()
-		if done == nil {
+		default:
 			continue
 		}
-		select {
-		case <-done:
-		case <-ctx.Done():
-			n.log.Warn("shutdown timeout reached while a service was quiescing", sdk.KeyService, s.name)
-			return
+		if done := s.quiesce(); done != nil {
+			asked = append(asked, done)
 		}
 	}
+	return asked
 }
 
-// waitDrained polls until every queue is empty or ctx ends.
-func (n *Node) waitDrained(ctx context.Context) {
+// waitDrained polls until every service asked to quiesce has (quiescing)
+// and every queue is empty, or ctx ends.
+func (n *Node) waitDrained(ctx context.Context, quiescing []<-chan struct{}) {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for {
+		quiescing = slices.DeleteFunc(quiescing, func(done <-chan struct{}) bool {
+			select {
+			case <-done:
+				return true
+			default:
+				return false
+			}
+		})
 		pending := 0
 		n.table.Range(func(_, v any) bool {
 			pending += v.(*service).pending()
 			return true
 		})
-		if pending == 0 {
+		if pending == 0 && len(quiescing) == 0 {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			n.log.Warn("shutdown timeout reached with events still queued", "queued", pending)
+			n.log.Warn("shutdown timeout reached with events still queued", "queued", pending, "quiescing", len(quiescing))
 			return
 		case <-t.C:
 		}

@@ -37,6 +37,10 @@ type service struct {
 	shard  func(*sdk.Event) uint64
 	self   sdk.Route // [this service]: the route of every Send
 	handle *svcHandle
+	// quiesceAsked is set by quiesce and cleared by the loop that runs
+	// Quiesce. The loop reads it per event: it sits among the fields
+	// written once, away from the counters other goroutines write.
+	quiesceAsked atomic.Bool
 
 	state     atomic.Int32
 	startDone chan struct{} // closed when Start has returned
@@ -54,8 +58,7 @@ type service struct {
 	stopErr  error
 	stopBy   time.Time // the deadline of the service's Stop, set before its queues close
 
-	quiesced     chan struct{} // closed when Quiesce has returned (nil until asked)
-	quiesceAsked atomic.Bool   // set by quiesce, cleared by the loop that runs Quiesce
+	quiesced chan struct{} // closed when Quiesce has returned (nil until asked)
 
 	handled, sent, errs, queueFull, panics atomic.Uint64
 	handlerNanos                           atomic.Int64
@@ -381,8 +384,9 @@ const kindQuiesce sdk.Kind = 255
 
 // quiesce asks the service to take no new outside work, when it implements
 // sdk.Quiescer: on its own goroutine, between the event it is handling and
-// the next one (for Inline services, right here). It returns a channel closed once Quiesce has
-// returned, or nil when there is nothing to wait for.
+// the next one (for Inline services, on a new goroutine). It returns a
+// channel closed once Quiesce has returned, or nil when there is nothing to
+// wait for.
 func (s *service) quiesce() <-chan struct{} {
 	if s.state.Load() != stateRunning {
 		return nil
@@ -392,10 +396,14 @@ func (s *service) quiesce() <-chan struct{} {
 	}
 	s.quiesced = make(chan struct{})
 	if len(s.queues) == 0 {
-		c := s.ctxPool.Get().(*svcContext)
-		s.runQuiesce(c)
-		c.flush()
-		s.ctxPool.Put(c)
+		// An Inline service is safe on any goroutine; one of its own keeps
+		// a slow Quiesce from holding up the other services' and the drain.
+		go func() {
+			c := s.ctxPool.Get().(*svcContext)
+			s.runQuiesce(c)
+			c.flush()
+			s.ctxPool.Put(c)
+		}()
 		return s.quiesced
 	}
 	// The flag makes the loop run Quiesce before its next event, even in

@@ -234,3 +234,46 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// slowQuiescer's Quiesce waits for release.
+type slowQuiescer struct{ release chan struct{} }
+
+func (slowQuiescer) Handle(sdk.Context, *sdk.Event) error { return nil }
+func (q slowQuiescer) Quiesce(sdk.Context)                { <-q.release }
+
+// TestSlowQuiesceHoldsNoOther: one service slow to quiesce does not keep
+// the others from being asked; the node waits for it within the drain.
+func TestSlowQuiesceHoldsNoOther(t *testing.T) {
+	log := stopLog{t: t}
+	release := make(chan struct{})
+	n, err := New(Config{
+		Services: []sdk.Spec{
+			sdk.Define("A", func() sdk.Service { return &quiescer{name: "A", log: &log} }),
+			sdk.Define("Slow", func() sdk.Service { return slowQuiescer{release} }, sdk.Inline()),
+		},
+		Start: []string{"A", "Slow"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Stop(context.Background()) }()
+	waitFor(t, "A to quiesce while Slow still quiesces", func() bool { return slices.Contains(log.snapshot(), "A quiesce") })
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) before Slow had quiesced", err)
+	default:
+	}
+	close(release)
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop did not return")
+	}
+}
