@@ -18,9 +18,9 @@ func newRunCmd(g *globals) *cobra.Command {
 		Short: "Run the node (the default verb)",
 		Long: `Run the node: start the services named in Start=, in order, then serve until
 SIGINT or SIGTERM. Then the node takes no new outside work (listening ports
-close), lets the queues drain (up to Node.shutdownTimeout) and stops the
-services in reverse start order (up to Node.shutdownTimeout again). A second
-signal exits at once.`,
+close), lets the queues drain (up to Node.shutdownTimeout), stops the services
+in reverse start order (up to Node.shutdownTimeout again) and then the plugin
+processes (as long again). A second signal exits at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runNode(cmd, g, demo) },
 	}
