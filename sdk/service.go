@@ -44,7 +44,8 @@ type Starter interface {
 // the service takes no new outside work (it closes its listeners and refuses
 // new requests from outside with ErrStopped) but still handles its queued
 // events and delivers the answers to the work it took before. Stop follows
-// once the queues have drained.
+// once the queues have drained. A service in a plugin process is asked at
+// the same moment as the node's own.
 type Quiescer interface {
 	Quiesce(c Context)
 }

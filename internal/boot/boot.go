@@ -408,6 +408,9 @@ func (n *Node) warnUnknownKeys() {
 func (n *Node) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*n.shutdownTimeout+time.Second)
 	defer cancel()
+	if n.Plugins != nil {
+		n.Plugins.Quiesce() // the plugins' services quiesce with the node's
+	}
 	err := n.Node.Stop(ctx)
 	if n.Plugins != nil {
 		// After the node: events to plugins flow while queues drain.

@@ -82,6 +82,9 @@ type Node struct {
 
 	endpoints endpointTable
 	nextReq   atomic.Uint64
+
+	quiesceOnce sync.Once
+	quiescing   []<-chan struct{} // set by Quiesce: closed as each service has quiesced
 }
 
 // New builds a node. It fails on duplicate service names or a Start entry
@@ -348,7 +351,8 @@ func (n *Node) Stop(ctx context.Context) error {
 	defer close(n.stopped)
 	drainCtx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
 	defer cancel()
-	n.waitDrained(drainCtx, n.quiesce())
+	n.Quiesce()
+	n.waitDrained(drainCtx, slices.Clone(n.quiescing))
 
 	stopCtx, cancelStop := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
 	defer cancelStop()
@@ -363,6 +367,14 @@ func (n *Node) Stop(ctx context.Context) error {
 	}
 	n.endpoints.closeAll()
 	return errors.Join(errs...)
+}
+
+// Quiesce asks every running service that takes outside work (an
+// sdk.Quiescer) to take no more, as Stop's first step does, and returns
+// without waiting: for a runtime whose stop is decided elsewhere, such as a
+// plugin process whose node has begun to stop. Only the first call asks.
+func (n *Node) Quiesce() {
+	n.quiesceOnce.Do(func() { n.quiescing = n.quiesce() })
 }
 
 // quiesce asks every running service that takes outside work to take no

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/router"
+	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -828,6 +829,26 @@ func (h *Host) Close(ctx context.Context) error {
 	h.saveState()
 	_ = os.RemoveAll(h.sockDir)
 	return err
+}
+
+// Quiesce tells every running plugin process that the node has begun to
+// stop: each asks its services that take outside work (sdk.Quiescer) to
+// take no more, while events go on flowing until Close. It does not wait.
+func (h *Host) Quiesce() {
+	h.mu.Lock()
+	ps := make([]*plugin, 0, len(h.plugins))
+	for _, p := range h.plugins {
+		ps = append(ps, p)
+	}
+	h.mu.Unlock()
+	for _, p := range ps {
+		p.mu.RLock()
+		pr := p.proc
+		p.mu.RUnlock()
+		if pr != nil {
+			_ = pr.conn.SendControl(&pluginpb.Frame{Quiesce: &pluginpb.Quiesce{}})
+		}
+	}
 }
 
 // StartService starts one plugin service of Start=; see StartServices. It

@@ -454,6 +454,20 @@ func TestPlannedStartAtEarlyLaunch(t *testing.T) {
 	})
 }
 
+// TestQuiesceReachesPlugins: Host.Quiesce, sent when the node begins to
+// stop, reaches the services in running plugin processes (sdk.Quiescer),
+// and events still flow to them.
+func TestQuiesceReachesPlugins(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	if got, err := e.call(t, "Quiet", ""); err != nil || got != "running" {
+		t.Fatalf("Quiet before: got %q, %v; want running", got, err)
+	}
+	e.host.Quiesce()
+	if got, err := e.call(t, "Quiet", ""); err != nil || got != "quiesced" {
+		t.Fatalf("Quiet after Host.Quiesce: got %q, %v; want quiesced", got, err)
+	}
+}
+
 func TestIdleStop(t *testing.T) {
 	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.IdleTimeout = 100 * time.Millisecond })
 	if _, err := e.call(t, "TEcho", "x"); err != nil {

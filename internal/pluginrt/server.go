@@ -157,6 +157,11 @@ func (s *Server) Link(stream pluginpb.Plugin_LinkServer) error {
 		},
 		Delivered: inbox.Flush,
 		Failed:    func(ev *sdk.Event, err error) { rt.Fail(ev, sdk.CodeOf(err), err.Error(), hello.Name) },
+		Control: func(f *pluginpb.Frame) {
+			if f.GetQuiesce() != nil {
+				node.Quiesce() // the node is stopping; events flow until the link ends
+			}
+		},
 	})
 	up.conn = conn
 	rt.SetUpstream(up)

@@ -170,7 +170,9 @@ type Frame struct {
 	// Plugin -> host, answer to Hello.
 	Ready *Ready `protobuf:"bytes,3,opt,name=ready,proto3" json:"ready,omitempty"`
 	// Plugin -> host: config keys a service read that the host did not send.
-	Defines       []*Define `protobuf:"bytes,4,rep,name=defines,proto3" json:"defines,omitempty"`
+	Defines []*Define `protobuf:"bytes,4,rep,name=defines,proto3" json:"defines,omitempty"`
+	// Host -> plugin: the node has begun to stop.
+	Quiesce       *Quiesce `protobuf:"bytes,5,opt,name=quiesce,proto3" json:"quiesce,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -233,6 +235,52 @@ func (x *Frame) GetDefines() []*Define {
 	return nil
 }
 
+func (x *Frame) GetQuiesce() *Quiesce {
+	if x != nil {
+		return x.Quiesce
+	}
+	return nil
+}
+
+// Quiesce tells the plugin that its node has begun to stop: its services
+// that take outside work (sdk.Quiescer) are asked to take no more, while
+// events still flow until the host ends the link.
+type Quiesce struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Quiesce) Reset() {
+	*x = Quiesce{}
+	mi := &file_pluginpb_plugin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Quiesce) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Quiesce) ProtoMessage() {}
+
+func (x *Quiesce) ProtoReflect() protoreflect.Message {
+	mi := &file_pluginpb_plugin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Quiesce.ProtoReflect.Descriptor instead.
+func (*Quiesce) Descriptor() ([]byte, []int) {
+	return file_pluginpb_plugin_proto_rawDescGZIP(), []int{4}
+}
+
 // Hello starts the plugin's runtime.
 type Hello struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -262,7 +310,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_pluginpb_plugin_proto_msgTypes[4]
+	mi := &file_pluginpb_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +322,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginpb_plugin_proto_msgTypes[4]
+	mi := &file_pluginpb_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +335,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_pluginpb_plugin_proto_rawDescGZIP(), []int{4}
+	return file_pluginpb_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Hello) GetName() string {
@@ -356,7 +404,7 @@ type Ready struct {
 
 func (x *Ready) Reset() {
 	*x = Ready{}
-	mi := &file_pluginpb_plugin_proto_msgTypes[5]
+	mi := &file_pluginpb_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -368,7 +416,7 @@ func (x *Ready) String() string {
 func (*Ready) ProtoMessage() {}
 
 func (x *Ready) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginpb_plugin_proto_msgTypes[5]
+	mi := &file_pluginpb_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -381,7 +429,7 @@ func (x *Ready) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ready.ProtoReflect.Descriptor instead.
 func (*Ready) Descriptor() ([]byte, []int) {
-	return file_pluginpb_plugin_proto_rawDescGZIP(), []int{5}
+	return file_pluginpb_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Ready) GetStartErrors() map[string]string {
@@ -424,7 +472,7 @@ type Define struct {
 
 func (x *Define) Reset() {
 	*x = Define{}
-	mi := &file_pluginpb_plugin_proto_msgTypes[6]
+	mi := &file_pluginpb_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +484,7 @@ func (x *Define) String() string {
 func (*Define) ProtoMessage() {}
 
 func (x *Define) ProtoReflect() protoreflect.Message {
-	mi := &file_pluginpb_plugin_proto_msgTypes[6]
+	mi := &file_pluginpb_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +497,7 @@ func (x *Define) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Define.ProtoReflect.Descriptor instead.
 func (*Define) Descriptor() ([]byte, []int) {
-	return file_pluginpb_plugin_proto_rawDescGZIP(), []int{6}
+	return file_pluginpb_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Define) GetKey() string {
@@ -484,12 +532,14 @@ const file_pluginpb_plugin_proto_rawDesc = "" +
 	"\aService\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
 	"\vevent_types\x18\x02 \x03(\tR\n" +
-	"eventTypes\"\xc1\x01\n" +
+	"eventTypes\"\xf6\x01\n" +
 	"\x05Frame\x12&\n" +
 	"\x05batch\x18\x01 \x01(\v2\x10.mtnode.v1.BatchR\x05batch\x12-\n" +
 	"\x05hello\x18\x02 \x01(\v2\x17.mtnode.plugin.v1.HelloR\x05hello\x12-\n" +
 	"\x05ready\x18\x03 \x01(\v2\x17.mtnode.plugin.v1.ReadyR\x05ready\x122\n" +
-	"\adefines\x18\x04 \x03(\v2\x18.mtnode.plugin.v1.DefineR\adefines\"\xa2\x02\n" +
+	"\adefines\x18\x04 \x03(\v2\x18.mtnode.plugin.v1.DefineR\adefines\x123\n" +
+	"\aquiesce\x18\x05 \x01(\v2\x19.mtnode.plugin.v1.QuiesceR\aquiesce\"\t\n" +
+	"\aQuiesce\"\xa2\x02\n" +
 	"\x05Hello\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12;\n" +
 	"\x06config\x18\x02 \x03(\v2#.mtnode.plugin.v1.Hello.ConfigEntryR\x06config\x12\x14\n" +
@@ -530,36 +580,38 @@ func file_pluginpb_plugin_proto_rawDescGZIP() []byte {
 	return file_pluginpb_plugin_proto_rawDescData
 }
 
-var file_pluginpb_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_pluginpb_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_pluginpb_plugin_proto_goTypes = []any{
 	(*ManifestRequest)(nil), // 0: mtnode.plugin.v1.ManifestRequest
 	(*PluginManifest)(nil),  // 1: mtnode.plugin.v1.PluginManifest
 	(*Service)(nil),         // 2: mtnode.plugin.v1.Service
 	(*Frame)(nil),           // 3: mtnode.plugin.v1.Frame
-	(*Hello)(nil),           // 4: mtnode.plugin.v1.Hello
-	(*Ready)(nil),           // 5: mtnode.plugin.v1.Ready
-	(*Define)(nil),          // 6: mtnode.plugin.v1.Define
-	nil,                     // 7: mtnode.plugin.v1.Hello.ConfigEntry
-	nil,                     // 8: mtnode.plugin.v1.Ready.StartErrorsEntry
-	(*mtpb.Batch)(nil),      // 9: mtnode.v1.Batch
+	(*Quiesce)(nil),         // 4: mtnode.plugin.v1.Quiesce
+	(*Hello)(nil),           // 5: mtnode.plugin.v1.Hello
+	(*Ready)(nil),           // 6: mtnode.plugin.v1.Ready
+	(*Define)(nil),          // 7: mtnode.plugin.v1.Define
+	nil,                     // 8: mtnode.plugin.v1.Hello.ConfigEntry
+	nil,                     // 9: mtnode.plugin.v1.Ready.StartErrorsEntry
+	(*mtpb.Batch)(nil),      // 10: mtnode.v1.Batch
 }
 var file_pluginpb_plugin_proto_depIdxs = []int32{
-	2, // 0: mtnode.plugin.v1.PluginManifest.services:type_name -> mtnode.plugin.v1.Service
-	9, // 1: mtnode.plugin.v1.Frame.batch:type_name -> mtnode.v1.Batch
-	4, // 2: mtnode.plugin.v1.Frame.hello:type_name -> mtnode.plugin.v1.Hello
-	5, // 3: mtnode.plugin.v1.Frame.ready:type_name -> mtnode.plugin.v1.Ready
-	6, // 4: mtnode.plugin.v1.Frame.defines:type_name -> mtnode.plugin.v1.Define
-	7, // 5: mtnode.plugin.v1.Hello.config:type_name -> mtnode.plugin.v1.Hello.ConfigEntry
-	8, // 6: mtnode.plugin.v1.Ready.start_errors:type_name -> mtnode.plugin.v1.Ready.StartErrorsEntry
-	0, // 7: mtnode.plugin.v1.Plugin.Manifest:input_type -> mtnode.plugin.v1.ManifestRequest
-	3, // 8: mtnode.plugin.v1.Plugin.Link:input_type -> mtnode.plugin.v1.Frame
-	1, // 9: mtnode.plugin.v1.Plugin.Manifest:output_type -> mtnode.plugin.v1.PluginManifest
-	3, // 10: mtnode.plugin.v1.Plugin.Link:output_type -> mtnode.plugin.v1.Frame
-	9, // [9:11] is the sub-list for method output_type
-	7, // [7:9] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	2,  // 0: mtnode.plugin.v1.PluginManifest.services:type_name -> mtnode.plugin.v1.Service
+	10, // 1: mtnode.plugin.v1.Frame.batch:type_name -> mtnode.v1.Batch
+	5,  // 2: mtnode.plugin.v1.Frame.hello:type_name -> mtnode.plugin.v1.Hello
+	6,  // 3: mtnode.plugin.v1.Frame.ready:type_name -> mtnode.plugin.v1.Ready
+	7,  // 4: mtnode.plugin.v1.Frame.defines:type_name -> mtnode.plugin.v1.Define
+	4,  // 5: mtnode.plugin.v1.Frame.quiesce:type_name -> mtnode.plugin.v1.Quiesce
+	8,  // 6: mtnode.plugin.v1.Hello.config:type_name -> mtnode.plugin.v1.Hello.ConfigEntry
+	9,  // 7: mtnode.plugin.v1.Ready.start_errors:type_name -> mtnode.plugin.v1.Ready.StartErrorsEntry
+	0,  // 8: mtnode.plugin.v1.Plugin.Manifest:input_type -> mtnode.plugin.v1.ManifestRequest
+	3,  // 9: mtnode.plugin.v1.Plugin.Link:input_type -> mtnode.plugin.v1.Frame
+	1,  // 10: mtnode.plugin.v1.Plugin.Manifest:output_type -> mtnode.plugin.v1.PluginManifest
+	3,  // 11: mtnode.plugin.v1.Plugin.Link:output_type -> mtnode.plugin.v1.Frame
+	10, // [10:12] is the sub-list for method output_type
+	8,  // [8:10] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_pluginpb_plugin_proto_init() }
@@ -573,7 +625,7 @@ func file_pluginpb_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pluginpb_plugin_proto_rawDesc), len(file_pluginpb_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -174,6 +174,7 @@ func main() {
 			})
 		}),
 		sdk.Define("Conf", func() sdk.Service { return new(conf) }),
+		sdk.Define("Quiet", func() sdk.Service { return new(quiet) }),
 		sdk.Define("Relay", func() sdk.Service { return sdk.HandlerFunc(relay) }),
 		sdk.Define("Pair", func() sdk.Service { return sdk.HandlerFunc(relay) }),
 	}
@@ -343,4 +344,21 @@ func (r *raw) Link(s pluginpb.Plugin_LinkServer) error {
 			return err
 		}
 	}
+}
+
+// quiet answers every request with "running", or "quiesced" once the node
+// has asked it to quiesce (sdk.Quiescer).
+type quiet struct{ quiesced bool }
+
+func (q *quiet) Quiesce(sdk.Context) { q.quiesced = true }
+
+func (q *quiet) Handle(c sdk.Context, ev *sdk.Event) error {
+	if ev.Kind == sdk.KindRequest {
+		state := "running"
+		if q.quiesced {
+			state = "quiesced"
+		}
+		c.Reply(wrapperspb.String(state))
+	}
+	return nil
 }
