@@ -271,21 +271,16 @@ func (s *Service) fire(c sdk.Context) {
 		at := top.at + missed*e.period
 		tick := &timerpb.TickTimer{Id: e.id, Data: e.data, Cookie: e.cookie,
 			DeadlineUnixNano: s.epochUnix + at, FiredAtUnixNano: firedAt, Missed: uint64(missed)}
-		if err := c.Handle().TryReplyTo(&s.to, tick); err != nil {
-			if !errors.Is(err, sdk.ErrQueueFull) {
-				// The requester is gone (its link, endpoint or plugin is
-				// no more): its timer would tick into nothing forever.
-				c.Logger().Info("timer: periodic timer stopped: its requester cannot be reached",
-					"id", e.id, sdk.KeyReq, e.reqID, sdk.KeyErr, err.Error())
-				s.heap.Pop()
-				s.idx.unlink(top.idx)
-				s.idx.release(top.idx)
-				s.live--
-				continue
-			}
-			// A full queue passes: the tick is dropped and counted as any
-			// reply would be, and the next one comes a period later.
-			c.ReplyTo(&s.to, tick)
+		if err := s.sendTick(c, tick); err != nil {
+			// The requester is gone (its link, endpoint or plugin is no
+			// more): its timer would tick into nothing forever.
+			c.Logger().Info("timer: periodic timer stopped: its requester cannot be reached",
+				"id", e.id, sdk.KeyReq, e.reqID, sdk.KeyErr, err.Error())
+			s.heap.Pop()
+			s.idx.unlink(top.idx)
+			s.idx.release(top.idx)
+			s.live--
+			continue
 		}
 		s.heap.ReplaceTop(item{at: at + e.period, idx: top.idx})
 	}
@@ -294,6 +289,24 @@ func (s *Service) fire(c sdk.Context) {
 		s.rearm(c, s.heap.Top().at)
 	}
 	s.shrink()
+}
+
+// sendTick answers s.to with a periodic tick. It returns an error when the
+// requester cannot be reached any more. A requester on this node takes the
+// context's direct path; it is there for as long as the node runs. A tick
+// that a full queue refuses is dropped and counted as any reply would be,
+// and the next one comes a period later.
+func (s *Service) sendTick(c sdk.Context, tick *timerpb.TickTimer) error {
+	if n := len(s.to.Route); n > 0 && s.to.Route[n-1].Kind == sdk.HopService {
+		c.ReplyTo(&s.to, tick)
+		return nil
+	}
+	err := c.Handle().TryReplyTo(&s.to, tick)
+	if errors.Is(err, sdk.ErrQueueFull) {
+		c.ReplyTo(&s.to, tick)
+		return nil
+	}
+	return err
 }
 
 // wakeSoon queues a Wake behind the requests already queued, so that a large
