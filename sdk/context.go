@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -90,6 +91,20 @@ type Handle interface {
 	Config() Config
 	// Logger returns the service's logger.
 	Logger() *slog.Logger
+}
+
+// ReplyToLive answers ev through h as ReplyTo does: a reply that a full
+// queue refuses is dropped and counted, as any reply is. It returns an error
+// only when ev's sender can no longer be reached (its endpoint, node link or
+// plugin is gone, or it has stopped), so that a service answering a stored
+// request again and again (timer ticks, subscriptions) can forget it.
+func ReplyToLive(h Handle, ev *Event, msg proto.Message) error {
+	err := h.TryReplyTo(ev, msg)
+	if errors.Is(err, ErrQueueFull) {
+		h.ReplyTo(ev, msg)
+		return nil
+	}
+	return err
 }
 
 // Endpoint is a reply target for code outside a service's queue (an HTTP

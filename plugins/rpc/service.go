@@ -335,12 +335,7 @@ func (s *Service) notify(msg *rpcpb.LinkUp, down *rpcpb.LinkDown) {
 	}
 	var gone []*sdk.Event
 	for _, ev := range subs {
-		err := s.handle.TryReplyTo(ev, m)
-		switch {
-		case err == nil:
-		case errors.Is(err, sdk.ErrQueueFull):
-			s.handle.ReplyTo(ev, m)
-		default:
+		if err := sdk.ReplyToLive(s.handle, ev, m); err != nil {
 			gone = append(gone, ev)
 			s.log.Info("rpc: link subscriber cannot be reached; forgotten", sdk.KeyErr, err.Error())
 		}

@@ -2,7 +2,6 @@ package timer
 
 import (
 	"context"
-	"errors"
 	"math"
 	"sync/atomic"
 	"time"
@@ -294,19 +293,14 @@ func (s *Service) fire(c sdk.Context) {
 // sendTick answers s.to with a periodic tick. It returns an error when the
 // requester cannot be reached any more. A requester on this node takes the
 // context's direct path; it is there for as long as the node runs. A tick
-// that a full queue refuses is dropped and counted as any reply would be,
-// and the next one comes a period later.
+// that a full queue refuses is dropped and counted as any reply would be
+// (sdk.ReplyToLive), and the next one comes a period later.
 func (s *Service) sendTick(c sdk.Context, tick *timerpb.TickTimer) error {
 	if n := len(s.to.Route); n > 0 && s.to.Route[n-1].Kind == sdk.HopService {
 		c.ReplyTo(&s.to, tick)
 		return nil
 	}
-	err := c.Handle().TryReplyTo(&s.to, tick)
-	if errors.Is(err, sdk.ErrQueueFull) {
-		c.ReplyTo(&s.to, tick)
-		return nil
-	}
-	return err
+	return sdk.ReplyToLive(c.Handle(), &s.to, tick)
 }
 
 // wakeSoon queues a Wake behind the requests already queued, so that a large
