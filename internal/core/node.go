@@ -84,7 +84,8 @@ type Node struct {
 	nextReq   atomic.Uint64
 
 	quiesceOnce sync.Once
-	quiescing   []<-chan struct{} // set by Quiesce: closed as each service has quiesced
+	quiescing   atomic.Bool       // set by Quiesce
+	asked       []<-chan struct{} // set by Quiesce: closed as each service asked has quiesced
 }
 
 // New builds a node. It fails on duplicate service names or a Start entry
@@ -352,7 +353,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	drainCtx, cancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
 	defer cancel()
 	n.Quiesce()
-	n.waitDrained(drainCtx, slices.Clone(n.quiescing))
+	n.waitDrained(drainCtx, slices.Clone(n.asked))
 
 	stopCtx, cancelStop := context.WithTimeout(ctx, n.cfg.ShutdownTimeout)
 	defer cancelStop()
@@ -372,9 +373,13 @@ func (n *Node) Stop(ctx context.Context) error {
 // Quiesce asks every running service that takes outside work (an
 // sdk.Quiescer) to take no more, as Stop's first step does, and returns
 // without waiting: for a runtime whose stop is decided elsewhere, such as a
-// plugin process whose node has begun to stop. Only the first call asks.
+// plugin process whose node has begun to stop. Only the first call asks; a
+// service that starts after it quiesces at its start.
 func (n *Node) Quiesce() {
-	n.quiesceOnce.Do(func() { n.quiescing = n.quiesce() })
+	n.quiesceOnce.Do(func() {
+		n.quiescing.Store(true) // services that start from now on quiesce at their start
+		n.asked = n.quiesce()
+	})
 }
 
 // quiesce asks every running service that takes outside work to take no

@@ -41,6 +41,9 @@ type service struct {
 	// Quiesce. The loop reads it per event: it sits among the fields
 	// written once, away from the counters other goroutines write.
 	quiesceAsked atomic.Bool
+	// quiesceClaimed is won by whoever has Quiesce run: the node's
+	// quiesce, or the service's own start once the node is quiescing.
+	quiesceClaimed atomic.Bool
 
 	state     atomic.Int32
 	startDone chan struct{} // closed when Start has returned
@@ -98,7 +101,10 @@ func newService(n *Node, spec sdk.Spec) *service {
 // on the goroutine of the first sender).
 func (s *service) launch() {
 	if len(s.queues) == 0 {
-		s.start(s.ctxPool.Get().(*svcContext))
+		c := s.ctxPool.Get().(*svcContext)
+		s.start(c)
+		s.quiesceAfterStart(c)
+		c.flush()
 		return
 	}
 	for i, q := range s.queues {
@@ -158,6 +164,7 @@ func (s *service) run(i int, q *queue) {
 	c := &svcContext{s: s}
 	if i == 0 {
 		s.start(c)
+		s.quiesceAfterStart(c)
 	} else {
 		<-s.startDone
 	}
@@ -394,6 +401,9 @@ func (s *service) quiesce() <-chan struct{} {
 	if _, ok := s.impl.(sdk.Quiescer); !ok {
 		return nil
 	}
+	if !s.quiesceClaimed.CompareAndSwap(false, true) {
+		return nil // it quiesced at its start
+	}
 	s.quiesced = make(chan struct{})
 	if len(s.queues) == 0 {
 		// An Inline service is safe on any goroutine; one of its own keeps
@@ -413,6 +423,21 @@ func (s *service) quiesce() <-chan struct{} {
 		return nil // already stopping
 	}
 	return s.quiesced
+}
+
+// quiesceAfterStart has a service that started once its node was
+// quiescing (Node.Quiesce) quiesce at once, on the goroutine that started
+// it, before its first event. It runs after startDone has closed, so that
+// either it sees the node quiescing or the node's quiesce sees it started.
+func (s *service) quiesceAfterStart(c *svcContext) {
+	if s.startErr != nil || !s.n.quiescing.Load() {
+		return
+	}
+	if _, ok := s.impl.(sdk.Quiescer); !ok || !s.quiesceClaimed.CompareAndSwap(false, true) {
+		return
+	}
+	s.quiesced = make(chan struct{})
+	s.runQuiesce(c)
 }
 
 // runQuiesce calls Quiesce, recovering a panic, and closes s.quiesced.

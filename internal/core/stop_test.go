@@ -277,3 +277,27 @@ func TestSlowQuiesceHoldsNoOther(t *testing.T) {
 		t.Fatal("Stop did not return")
 	}
 }
+
+// TestStartedAfterQuiesce: a service that starts once its node is quiescing
+// (Node.Quiesce, as a plugin's runtime calls it when its node begins to
+// stop) quiesces at its start, before its first event, queued or Inline.
+func TestStartedAfterQuiesce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []sdk.Option
+	}{{"queue", nil}, {"inline", []sdk.Option{sdk.Inline()}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := stopLog{t: t}
+			n := newNode(t, Config{Services: []sdk.Spec{
+				sdk.Define("Q", func() sdk.Service { return &quiescer{name: "Q", log: &log} }, tc.opts...)}})
+			n.Quiesce()
+			if err := n.Send(sdk.To("Q"), wrapperspb.String("first")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "Q to handle its first event", func() bool { return len(log.snapshot()) == 2 })
+			if got, want := log.snapshot(), []string{"Q quiesce", "Q handle first"}; !slices.Equal(got, want) {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -173,11 +173,13 @@ type Host struct {
 	rt      *router.Router
 	sockDir string
 
-	quit     chan struct{}
-	wg       sync.WaitGroup
-	stopOnce sync.Once
-	spawnMu  sync.Mutex
-	closed   bool // Close has begun: spawn refuses; guarded by spawnMu
+	quit chan struct{}
+	// quiescing is set by Quiesce: a plugin launched later is told at once.
+	quiescing atomic.Bool
+	wg        sync.WaitGroup
+	stopOnce  sync.Once
+	spawnMu   sync.Mutex
+	closed    bool // Close has begun: spawn refuses; guarded by spawnMu
 
 	mu      sync.Mutex
 	plugins map[string]*plugin // by path
@@ -833,8 +835,10 @@ func (h *Host) Close(ctx context.Context) error {
 
 // Quiesce tells every running plugin process that the node has begun to
 // stop: each asks its services that take outside work (sdk.Quiescer) to
-// take no more, while events go on flowing until Close. It does not wait.
+// take no more, while events go on flowing until Close. A plugin launched
+// after it is told at its launch. It does not wait.
 func (h *Host) Quiesce() {
+	h.quiescing.Store(true)
 	h.mu.Lock()
 	ps := make([]*plugin, 0, len(h.plugins))
 	for _, p := range h.plugins {

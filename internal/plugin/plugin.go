@@ -14,6 +14,7 @@ import (
 
 	"github.com/mtnode/mtnode/internal/pluginrt"
 	"github.com/mtnode/mtnode/link"
+	"github.com/mtnode/mtnode/proto/pluginpb"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -254,6 +255,11 @@ func (p *plugin) launch(quit <-chan struct{}, gen uint64, delay time.Duration, s
 	}
 	p.proc = pr
 	p.state = stRunning
+	if h.quiescing.Load() {
+		// Launched after the node began to stop (Host.Quiesce): ahead of
+		// the events that waited for the launch.
+		_ = pr.conn.SendControl(&pluginpb.Frame{Quiesce: &pluginpb.Quiesce{}})
+	}
 	h.rt.SetRuntime(pr.runtime, pr)
 	pending := p.pending
 	p.pending = nil

@@ -466,6 +466,14 @@ func TestQuiesceReachesPlugins(t *testing.T) {
 	if got, err := e.call(t, "Quiet", ""); err != nil || got != "quiesced" {
 		t.Fatalf("Quiet after Host.Quiesce: got %q, %v; want quiesced", got, err)
 	}
+
+	// A plugin launched after Quiesce is told at its launch, before its
+	// first event.
+	late := newEnv(t, []string{"testplugin"})
+	late.host.Quiesce()
+	if got, err := late.call(t, "Quiet", ""); err != nil || got != "quiesced" {
+		t.Fatalf("Quiet in a plugin launched after Host.Quiesce: got %q, %v; want quiesced", got, err)
+	}
 }
 
 func TestIdleStop(t *testing.T) {
