@@ -427,8 +427,9 @@ func (s *service) quiesce() <-chan struct{} {
 
 // quiesceAfterStart has a service that started once its node was
 // quiescing (Node.Quiesce) quiesce at once, on the goroutine that started
-// it, before its first event. It runs after startDone has closed, so that
-// either it sees the node quiescing or the node's quiesce sees it started.
+// it: for a queued service, before its first event. It runs after
+// startDone has closed, so that either it sees the node quiescing or the
+// node's quiesce sees it started.
 func (s *service) quiesceAfterStart(c *svcContext) {
 	if s.startErr != nil || !s.n.quiescing.Load() {
 		return
