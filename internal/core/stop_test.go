@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/internal/testwait"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -97,21 +98,15 @@ func TestStopQuiescesFirst(t *testing.T) {
 	}
 	waitFor(t, "A to block", func() bool { return slices.Contains(log.snapshot(), "A handle block") })
 
-	stopped := make(chan error, 1)
-	go func() { stopped <- n.Stop(context.Background()) }()
+	stop := testwait.Go(func() error { return n.Stop(context.Background()) })
 	// B (inline) quiesces at once; A only once its current handler returns.
 	waitFor(t, "B to quiesce", func() bool { return slices.Contains(log.snapshot(), "B quiesce") })
 	if err := n.Send(sdk.To("A"), wrapperspb.String("late")); sdk.CodeOf(err) != sdk.CodeStopped {
 		t.Errorf("Send during Stop: got %v, want a CodeStopped error", err)
 	}
 	close(gate)
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Fatalf("Stop: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Stop did not return")
+	if err := stop.Wait(t, "Stop"); err != nil {
+		t.Fatalf("Stop: %v", err)
 	}
 
 	want := []string{"A handle block", "B quiesce", "A quiesce", "A handle 1", "A handle 2", "C stop", "B stop", "A stop"}
@@ -166,17 +161,11 @@ func TestStopAfterDrainTimeout(t *testing.T) {
 			waitFor(t, "the handler to block", func() bool { return findStats(n, "Slow").QueueLen == 0 })
 		}
 	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- n.Stop(context.Background()) }()
+	stop := testwait.Go(func() error { return n.Stop(context.Background()) })
 	waitFor(t, "the drain to time out", func() bool { return len(h.find("shutdown timeout reached with events still queued")) > 0 })
 	close(svc.gate)
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Errorf("Stop after a drain timeout: %v (want nil: Stop has a budget of its own)", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Stop did not return")
+	if err := stop.Wait(t, "Stop"); err != nil {
+		t.Errorf("Stop after a drain timeout: %v (want nil: Stop has a budget of its own)", err)
 	}
 	select {
 	case left := <-svc.left:
@@ -259,22 +248,12 @@ func TestSlowQuiesceHoldsNoOther(t *testing.T) {
 	if err := n.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- n.Stop(context.Background()) }()
+	stop := testwait.Go(func() error { return n.Stop(context.Background()) })
 	waitFor(t, "A to quiesce while Slow still quiesces", func() bool { return slices.Contains(log.snapshot(), "A quiesce") })
-	select {
-	case err := <-stopped:
-		t.Fatalf("Stop returned (%v) before Slow had quiesced", err)
-	default:
-	}
+	stop.Running(t, "Stop, before Slow had quiesced,")
 	close(release)
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Stop did not return")
+	if err := stop.Wait(t, "Stop"); err != nil {
+		t.Errorf("Stop: %v", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/internal/testwait"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -78,12 +79,11 @@ func TestStoppingNodeRefusesNewRequests(t *testing.T) {
 		})
 	}
 
-	stopped := make(chan error, 1)
-	go func() {
+	stop := testwait.Go(func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		stopped <- b.Stop(ctx)
-	}()
+		return b.Stop(ctx)
+	})
 
 	// b still drains Gate's queue; a new request from a is refused at once.
 	var refusal error
@@ -99,11 +99,7 @@ func TestStoppingNodeRefusesNewRequests(t *testing.T) {
 		c.Close()
 		t.Error("the RPC port still accepts connections while the node stops")
 	}
-	select {
-	case err := <-stopped:
-		t.Fatalf("b stopped with requests still queued: %v", err)
-	default:
-	}
+	stop.Running(t, "b's Stop, with requests still queued,")
 
 	close(g.open)
 	for range 2 {
@@ -116,12 +112,7 @@ func TestStoppingNodeRefusesNewRequests(t *testing.T) {
 			t.Fatal("a request taken before the stop got no answer")
 		}
 	}
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("b did not stop")
+	if err := stop.Wait(t, "b's Stop"); err != nil {
+		t.Errorf("Stop: %v", err)
 	}
 }

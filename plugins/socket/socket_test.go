@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/mtnode/mtnode/internal/testwait"
 	"github.com/mtnode/mtnode/plugins/socket"
 	"github.com/mtnode/mtnode/proto/socketpb"
 	"github.com/mtnode/mtnode/sdk"
@@ -324,19 +325,8 @@ func TestCloseAndStop(t *testing.T) {
 		t.Fatalf("got %v, want connection %d closed", c, ids[0])
 	}
 	f.send(&socketpb.Unlisten{ListenerId: b.GetListenerId()})
-	// Poll until the listener is gone; accepted connections stay open.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		nc, err := net.Dial("tcp", b.GetAddrs()[0])
-		if err != nil {
-			break
-		}
-		nc.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("listener still accepting after Unlisten")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// Wait until the listener is gone; accepted connections stay open.
+	testwait.Refused(t, b.GetAddrs()[0], "the listener, after Unlisten,")
 	// The probes above may have been accepted before Unlisten took effect:
 	// their Accepted and Closed events are legitimate and skipped here.
 	for i := 1; i < 3; i++ {
@@ -579,38 +569,16 @@ func TestStopQuiescesListeners(t *testing.T) {
 		}
 	}
 	<-entered
-	stopped := make(chan error, 1)
-	go func() { stopped <- f.n.Stop(context.Background()) }()
-
-	refused := false
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			refused = true
-			break
-		}
-		c.Close()
-	}
-	if !refused {
-		t.Fatal("SocketIO still accepts connections while the node stops")
-	}
+	stop := testwait.Go(func() error { return f.n.Stop(context.Background()) })
+	testwait.Refused(t, addr, "SocketIO, while the node stops,")
 	io.WriteString(nc, "late")
 	if got := f.readDataNoAck(id, 4); got != "late" {
 		t.Errorf("open connection during the stop: got %q, want %q", got, "late")
 	}
-	select {
-	case err := <-stopped:
-		t.Fatalf("the node stopped with an event still queued: %v", err)
-	default:
-	}
+	stop.Running(t, "Stop, with an event still queued,")
 	close(gate)
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the node did not stop")
+	if err := stop.Wait(t, "Stop"); err != nil {
+		t.Errorf("Stop: %v", err)
 	}
 	if _, err := nc.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("open connection after Stop: read %v, want EOF", err)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtnode/mtnode/internal/testwait"
 	"github.com/mtnode/mtnode/plugins/webserver"
 	"github.com/mtnode/mtnode/proto/webpb"
 	"github.com/mtnode/mtnode/sdk"
@@ -405,30 +406,14 @@ func TestStopQuiescesListeners(t *testing.T) {
 	io.WriteString(queued, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
 	waitSite(3)
 
-	stopped := make(chan error, 1)
-	go func() { stopped <- n.Stop(context.Background()) }()
+	stop := testwait.Go(func() error { return n.Stop(context.Background()) })
 
 	// While Site is still busy: no new connections, and the idle one ends.
-	refused := false
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		nc, err := net.Dial("tcp", addr)
-		if err != nil {
-			refused = true
-			break
-		}
-		nc.Close()
-	}
-	if !refused {
-		t.Fatal("WebServer still accepts connections while the node stops")
-	}
+	testwait.Refused(t, addr, "WebServer, while the node stops,")
 	if _, err := idleR.ReadByte(); err != io.EOF {
 		t.Errorf("idle kept-alive connection: read %v, want EOF (closed by the stopping server)", err)
 	}
-	select {
-	case err := <-stopped:
-		t.Fatalf("Stop returned before the requests in progress were answered: %v", err)
-	default:
-	}
+	stop.Running(t, "Stop, before the requests in progress were answered,")
 
 	close(gate)
 	for _, c := range []struct {
@@ -445,12 +430,7 @@ func TestStopQuiescesListeners(t *testing.T) {
 			t.Errorf("%s request: got %d %q close=%v, want 200 %q with Connection: close", c.name, r.StatusCode, b, r.Close, c.body)
 		}
 	}
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Stop did not return")
+	if err := stop.Wait(t, "Stop"); err != nil {
+		t.Errorf("Stop: %v", err)
 	}
 }

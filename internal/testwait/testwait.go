@@ -1,0 +1,60 @@
+// Package testwait holds bounded waits that the tests of several packages
+// share: for a port to refuse connections, and for a call running in the
+// background (a node's Stop, typically) to have returned or not yet.
+package testwait
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+// Refused polls addr until a TCP connection to it is refused, and fails t
+// if it still accepts one after 5 s; what says who should have stopped
+// accepting.
+func Refused(t testing.TB, addr, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return
+		}
+		c.Close()
+	}
+	t.Fatalf("%s still accepts connections on %s after 5s", what, addr)
+}
+
+// Call is a function running on a goroutine of its own.
+type Call struct {
+	done chan error
+}
+
+// Go runs fn on a goroutine of its own.
+func Go(fn func() error) *Call {
+	c := &Call{done: make(chan error, 1)}
+	go func() { c.done <- fn() }()
+	return c
+}
+
+// Running fails t if the call has returned; what names the call.
+func (c *Call) Running(t testing.TB, what string) {
+	t.Helper()
+	select {
+	case err := <-c.done:
+		t.Fatalf("%s returned too early (%v)", what, err)
+	default:
+	}
+}
+
+// Wait waits up to 10 s for the call to return and returns its error; it
+// fails t if the call is still running then. what names the call.
+func (c *Call) Wait(t testing.TB, what string) error {
+	t.Helper()
+	select {
+	case err := <-c.done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not return within 10s", what)
+		return nil
+	}
+}
