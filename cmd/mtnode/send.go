@@ -125,15 +125,22 @@ func followAnswers(cmd *cobra.Command, c *client.Client, to sdk.Addr, msg proto.
 		return fmt.Errorf("send: %w", err)
 	}
 	defer sub.Close()
+	var shown *sdk.DeliveryError // the last error event printed
 	for n := 0; count == 0 || n < count; {
 		select {
 		case <-ctx.Done():
 			return nil
 		case ev, ok := <-sub.Events():
 			if !ok {
-				return fmt.Errorf("send: the subscription ended: %w", sub.Err())
+				err := sub.Err()
+				if de, _ := err.(*sdk.DeliveryError); de != nil && de == shown {
+					// The error event that ended it is printed already.
+					return fmt.Errorf("send: the subscription ended on the error event above (%s)", de.Code)
+				}
+				return fmt.Errorf("send: the subscription ended: %w", err)
 			}
 			if ev.Kind == sdk.KindError {
+				shown = ev.Err
 				fmt.Fprintf(cmd.ErrOrStderr(), "error event: %v\n", ev.Err)
 				continue
 			}

@@ -138,3 +138,15 @@ func TestIntegrationSendFollow(t *testing.T) {
 		last = d
 	}
 }
+
+// TestIntegrationSendFollowEndsOnError: --follow to a service the node does
+// not have prints the error event once, on stderr, and exits 1 saying that
+// it ended the subscription.
+func TestIntegrationSendFollowEndsOnError(t *testing.T) {
+	addr := startRPCNode(t, "Start=RPC")
+	out, code := runOnce(t, mtnodeBin, "send", "--follow", addr,
+		"Nope", "mtnode.timer.v1.SetTimer", `{"id":1,"period":1}`)
+	if code != 1 || strings.Count(out, `"Nope"`) != 1 || !strings.Contains(out, "ended on the error event above") {
+		t.Errorf("got exit %d:\n%s\nwant exit 1, the error about Nope printed once, and the subscription's end", code, out)
+	}
+}
