@@ -178,14 +178,9 @@ func (c *Client) Do(ctx context.Context, ev *sdk.Event) (*sdk.Event, error) {
 	req.SetDstNode("")
 	req.Route = sdk.Route{{Kind: sdk.HopEndpoint, Name: "client", ID: id}}
 	ch := make(chan *sdk.Event, 1)
-	c.mu.Lock()
-	if c.calls == nil {
-		err := c.err
-		c.mu.Unlock()
+	if err := c.track(id, ch, nil); err != nil {
 		return nil, err
 	}
-	c.calls[id] = ch
-	c.mu.Unlock()
 	forget := func() {
 		c.mu.Lock()
 		if c.calls != nil {
@@ -326,6 +321,22 @@ func (c *Client) malformed(env *mtpb.Envelope, err error) error {
 			c.addr, env.GetKind(), env.GetId(), err)}
 }
 
+// track registers the call ch, or the subscription sub, as waiting for
+// the answers to id. Once the link has ended it returns why instead.
+func (c *Client) track(id uint64, ch chan *sdk.Event, sub *Subscription) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls == nil { // the link has ended: subs is nil too
+		return c.err
+	}
+	if sub != nil {
+		c.subs[id] = sub
+	} else {
+		c.calls[id] = ch
+	}
+	return nil
+}
+
 // deliver completes the call an answer belongs to, or passes it to its
 // subscription. It reports whether either was waiting for it.
 func (c *Client) deliver(ev *sdk.Event) bool {
@@ -371,14 +382,9 @@ func (c *Client) Subscribe(to sdk.Addr, msg proto.Message, buffer int) (*Subscri
 	}
 	id := c.next.Add(1)
 	sub := &Subscription{c: c, id: id, ch: make(chan *sdk.Event, buffer), ended: make(chan struct{})}
-	c.mu.Lock()
-	if c.subs == nil {
-		err := c.err
-		c.mu.Unlock()
+	if err := c.track(id, nil, sub); err != nil {
 		return nil, err
 	}
-	c.subs[id] = sub
-	c.mu.Unlock()
 	req := &sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: to.Service,
 		Route: sdk.Route{{Kind: sdk.HopEndpoint, Name: "client", ID: id}}}
 	if err := c.out.Push(req); err != nil {
