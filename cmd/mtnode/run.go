@@ -40,14 +40,24 @@ func runNode(cmd *cobra.Command, g *globals, demo bool) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := n.Start(ctx, nil, nil); err != nil {
-		_ = n.Stop()
-		return err
+		if ctx.Err() == nil {
+			_ = n.Stop()
+			return err
+		}
+		// The signal came during the boot: what started stops as usual.
+		stop()
+		return stopNode(n, "a signal came during the boot")
 	}
 	n.Log.Info("node running", sdk.KeyNode, n.Name(), sdk.KeyEpoch, n.Epoch(),
 		"config", n.Store.Path(), "start", n.StartList())
 	<-ctx.Done()
 	stop() // a second signal now kills the process
-	n.Log.Info("stopping", "timeout", n.ShutdownTimeout())
+	return stopNode(n, "a signal")
+}
+
+// stopNode stops n gracefully, logging why.
+func stopNode(n *boot.Node, why string) error {
+	n.Log.Info("stopping", "reason", why, "timeout", n.ShutdownTimeout())
 	if err := n.Stop(); err != nil {
 		return err
 	}

@@ -149,7 +149,8 @@ func (n *Node) Start(ctx context.Context, known func(name string) bool) error {
 // catalogue) and started at its place in the order by startOther; with
 // startOther nil it is skipped, for the caller to start. Every name is
 // checked before anything starts: an unknown one fails with ErrUnknownStart,
-// naming it and listing the known services.
+// naming it and listing the known services. Once ctx ends, no further
+// service is started and ctx's error is returned.
 func (n *Node) StartWith(ctx context.Context, known func(name string) bool, startOther func(ctx context.Context, name string) error) error {
 	for _, name := range n.cfg.Start {
 		if _, ok := n.specs[name]; !ok {
@@ -160,6 +161,9 @@ func (n *Node) StartWith(ctx context.Context, known func(name string) bool, star
 		}
 	}
 	for _, name := range n.cfg.Start {
+		if err := ctx.Err(); err != nil { // a stop was asked for: start nothing more
+			return fmt.Errorf("core: boot stopped before %s started: %w", name, err)
+		}
 		if _, ok := n.specs[name]; !ok {
 			if startOther != nil {
 				if err := startOther(ctx, name); err != nil {

@@ -89,3 +89,28 @@ func TestStartWithExternalFailureStops(t *testing.T) {
 		t.Errorf("started %q, want only [A] (B comes after the failed Ext)", got)
 	}
 }
+
+// TestStartWithStopsWhenCanceled: once the boot's context ends (a signal
+// during the boot), the services of Start= still to come are not started,
+// and the context's error is returned.
+func TestStartWithStopsWhenCanceled(t *testing.T) {
+	var log startLog
+	n, err := New(Config{Services: []sdk.Spec{startingSpec("A", &log), startingSpec("B", &log)}, Start: []string{"A", "Ext", "B"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err = n.StartWith(ctx, func(name string) bool { return name == "Ext" },
+		func(context.Context, string) error { cancel(); return nil }) // the signal comes as Ext starts
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	if err := n.Stop(context.Background()); err != nil { // a Start in progress ends first
+		t.Fatal(err)
+	}
+	if got := log.get(); !slices.Equal(got, []string{"A"}) {
+		t.Errorf("started %q, want only [A]: B comes after the signal", got)
+	}
+}

@@ -286,7 +286,7 @@ func (h *Host) scanDir(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		h.rescan(filepath.Join(h.cfg.Dir, e.Name()))
+		h.rescan(ctx, filepath.Join(h.cfg.Dir, e.Name()))
 	}
 	return nil
 }
@@ -382,8 +382,10 @@ func validName(s string) bool { return validNameRE.MatchString(s) }
 func baseName(path string) string { return filepath.Base(path) }
 
 // rescan brings what the host knows of path up to date with the file: a
-// new binary is added, a changed one replaced, a gone one removed.
-func (h *Host) rescan(path string) {
+// new binary is added, a changed one replaced, a gone one removed. When
+// ctx ends while a new binary's manifest is read, the binary is left as it
+// was, neither added nor marked bad: the next scan reads it again.
+func (h *Host) rescan(ctx context.Context, path string) {
 	name := baseName(path)
 	if strings.HasPrefix(name, ".") {
 		return
@@ -424,7 +426,10 @@ func (h *Host) rescan(path string) {
 			return
 		}
 	}
-	services, err := h.cachedManifest(path, key)
+	services, err := h.cachedManifest(ctx, path, key)
+	if err != nil && ctx.Err() != nil {
+		return
+	}
 	if err != nil {
 		h.markBad(path, "invalid", err)
 		if old != nil {
@@ -452,7 +457,7 @@ func (h *Host) markBad(path, state string, err error) {
 
 // cachedManifest returns the manifest of the binary path (of identity
 // key), from the cache or by launching it once in manifest mode.
-func (h *Host) cachedManifest(path string, key fileKey) ([]ServiceManifest, error) {
+func (h *Host) cachedManifest(ctx context.Context, path string, key fileKey) ([]ServiceManifest, error) {
 	h.mu.Lock()
 	e := h.cache.Entries[path]
 	h.mu.Unlock()
@@ -466,7 +471,10 @@ func (h *Host) cachedManifest(path string, key fileKey) ([]ServiceManifest, erro
 	var services []ServiceManifest
 	var err error
 	for range 5 {
-		services, err = h.manifest(path)
+		services, err = h.manifest(ctx, path)
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err() // cut short: nothing learnt, nothing cached
+		}
 		// A binary still being written cannot be executed yet ("text file
 		// busy"); a moment later it can.
 		if err == nil || !strings.Contains(err.Error(), "text file busy") {
@@ -476,6 +484,8 @@ func (h *Host) cachedManifest(path string, key fileKey) ([]ServiceManifest, erro
 		case <-time.After(100 * time.Millisecond):
 		case <-h.quit:
 			return nil, errors.New("plugin: host is closing")
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 	entry := &cacheEntry{fileKey: key, Services: services}

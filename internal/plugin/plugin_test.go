@@ -1042,7 +1042,7 @@ func TestProblemsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 100 {
-		e.host.rescan(path)
+		e.host.rescan(context.Background(), path)
 	}
 	if ps := e.host.Problems(); len(ps) != 1 || !strings.Contains(ps[0].Error(), "refusing "+path) {
 		t.Fatalf("after 100 rescans of one bad file: got %d problems %v, want 1", len(ps), ps)
@@ -1050,7 +1050,7 @@ func TestProblemsBounded(t *testing.T) {
 	if err := os.Chmod(path, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	e.host.rescan(path)
+	e.host.rescan(context.Background(), path)
 	if ps := e.host.Problems(); len(ps) != 0 {
 		t.Fatalf("after the file was fixed: got problems %v, want none", ps)
 	}
@@ -1062,7 +1062,7 @@ func TestProblemsBounded(t *testing.T) {
 		if err := os.Chmod(p, 0o777); err != nil {
 			t.Fatal(err)
 		}
-		e.host.rescan(p)
+		e.host.rescan(context.Background(), p)
 	}
 	ps := e.host.Problems()
 	if len(ps) != maxProblems || !strings.Contains(ps[len(ps)-1].Error(), fmt.Sprintf("bad%d", maxProblems+9)) {

@@ -30,8 +30,8 @@ const defaultMaxInFlight = 1 << 17
 
 // client starts the binary at path with go-plugin and returns the client
 // and the Plugin service's stub. The caller kills the client.
-func (h *Host) client(path string, stderr *stderrLog) (*goplugin.Client, *exec.Cmd, pluginpb.PluginClient, error) {
-	cmd := exec.Command(path)
+func (h *Host) client(ctx context.Context, path string, stderr *stderrLog) (*goplugin.Client, *exec.Cmd, pluginpb.PluginClient, error) {
+	cmd := exec.CommandContext(ctx, path) // killed if ctx ends, even during the handshake
 	cmd.Env = pluginEnv(os.Environ(), h.sockDir, h.cfg.GCFloor, h.cfg.LinkSpin)
 	setParentDeath(cmd)
 	c := goplugin.NewClient(&goplugin.ClientConfig{
@@ -123,15 +123,16 @@ func explainStart(err error, stderr *stderrLog) error {
 }
 
 // manifest launches path once and asks for its manifest.
-func (h *Host) manifest(path string) ([]ServiceManifest, error) {
+// It gives up, killing the process, when ctx ends.
+func (h *Host) manifest(ctx context.Context, path string) ([]ServiceManifest, error) {
 	h.manifests.Add(1)
 	stderr := newStderrLog(h.log.With(sdk.KeyPlugin, baseName(path)))
-	c, _, pc, err := h.client(path, stderr)
+	c, _, pc, err := h.client(ctx, path, stderr)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Kill()
-	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.StartTimeout)
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.StartTimeout)
 	defer cancel()
 	m, err := pc.Manifest(ctx, &pluginpb.ManifestRequest{})
 	if err != nil {
@@ -286,7 +287,7 @@ func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceM
 	pr := &proc{p: p, gen: gen, runtime: fmt.Sprintf("%s@%d", p.name, gen),
 		stderr:  newStderrLog(log),
 		runDone: make(chan struct{}), inflight: map[trackKey]*sdk.Event{}}
-	c, cmd, pc, err := h.client(p.path, pr.stderr)
+	c, cmd, pc, err := h.client(context.Background(), p.path, pr.stderr)
 	if err != nil {
 		return nil, err
 	}

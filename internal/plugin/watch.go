@@ -85,7 +85,7 @@ func (h *Host) watch() error {
 						continue
 					}
 					delete(dirty, path)
-					h.rescan(path)
+					h.rescan(context.Background(), path)
 				}
 				h.saveState()
 				if len(dirty) > 0 {
