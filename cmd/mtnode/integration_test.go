@@ -339,7 +339,10 @@ func TestIntegrationConfigShowsSources(t *testing.T) {
 // TestIntegrationUsageErrorsExit2: a verb or argument the program does not
 // take is a usage error, exit 2, like a bad flag.
 func TestIntegrationUsageErrorsExit2(t *testing.T) {
-	for _, args := range [][]string{{"frobnicate"}, {"config", "extra"}, {"send", "127.0.0.1:1", "Echo"}} {
+	for _, args := range [][]string{{"frobnicate"}, {"config", "extra"}, {"send", "127.0.0.1:1", "Echo"},
+		{"send", "127.0.0.1:1", "Echo", "mtnode.timer.v1.Nope", "{}"},
+		{"send", "127.0.0.1:1", "Echo", "google.protobuf.StringValue", `"unterminated`},
+		{"send", "--count", "-1", "127.0.0.1:1", "Echo", "google.protobuf.StringValue", `"hi"`}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out, code := runOnce(t, mtnodeBin, args...)
 			if code != 2 {

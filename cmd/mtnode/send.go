@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/mtnode/mtnode/client"
+	"github.com/mtnode/mtnode/internal/boot"
 	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/sdk"
 
@@ -71,11 +72,14 @@ bounds the connection only.`,
 			addr, service, typ, body := args[0], args[1], args[2], args[3]
 			mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(typ))
 			if err != nil {
-				return fmt.Errorf("send: event type %q is not linked into mtnode (see mtnode send --help for the list)", typ)
+				return &boot.UsageError{Err: fmt.Errorf("send: event type %q is not linked into mtnode (see mtnode send --help for the list)", typ)}
 			}
 			msg := mt.New().Interface()
 			if err := protojson.Unmarshal([]byte(body), msg); err != nil {
-				return fmt.Errorf("send: JSON for %s: %w", typ, err)
+				return &boot.UsageError{Err: fmt.Errorf("send: JSON for %s: %w", typ, err)}
+			}
+			if count < 0 {
+				return &boot.UsageError{Err: fmt.Errorf("send: --count %d: want 0 (no limit) or more", count)}
 			}
 			if count > 0 {
 				follow = true
