@@ -10,6 +10,13 @@
 // infinite, a period below Timer.minPeriod, a request with no route, or a
 // request past Timer.maxTimers fails with an error event to the requester.
 //
+// Keys need not be unique: a second SetAlarm (or SetTimer) with the key of
+// one still pending arms a second alarm beside it, and both tick. To move
+// an alarm, send ResetAlarm, which cancels every alarm of its key and arms
+// one anew. StopAlarm and StopTimer cancel every alarm, or every timer, of
+// their key (an alarm and a timer of the same key are independent). They
+// send no answer.
+//
 // List asks for the pending alarms and timers, earliest deadline first:
 // the Timer answers from its own state with a ListReply of at most
 // List.limit entries (default 100, at most 1000) and the total count. It
