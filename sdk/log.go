@@ -12,7 +12,10 @@ const (
 	KeyPeer     = "peer"
 	KeyNode     = "node"
 	KeyEpoch    = "epoch"
-	KeyReq      = "req"
-	KeyErr      = "err"
-	KeyPlugin   = "plugin"
+	// A peer node's name and epoch, beside the node= of the node logging.
+	KeyPeerNode  = "peer_node"
+	KeyPeerEpoch = "peer_epoch"
+	KeyReq       = "req"
+	KeyErr       = "err"
+	KeyPlugin    = "plugin"
 )

@@ -183,7 +183,7 @@ func Open(opts Options) (*Node, error) {
 		}
 		h, err := plugin.New(plugin.Config{
 			Router:       cn.Router(),
-			Logger:       log,
+			Logger:       log.With(sdk.KeyNode, cn.Name()),
 			LogLevel:     level,
 			Dir:          ns.pluginsDir,
 			CacheFile:    cache,
@@ -200,10 +200,7 @@ func Open(opts Options) (*Node, error) {
 		}
 		n.Plugins = h
 	}
-	for _, p := range st.Problems() {
-		log.Warn("config value ignored", sdk.KeyErr, p.Error())
-	}
-	return n, nil
+	return n, nil // the store logged each bad value as it read it
 }
 
 // nodeSettings are the node's own config keys, Node.* and Start.
@@ -304,9 +301,6 @@ func (n *Node) Start(ctx context.Context, known func(string) bool, starter func(
 	if n.Plugins != nil {
 		if err := n.Plugins.Start(ctx); err != nil {
 			return err
-		}
-		for _, p := range n.Plugins.Problems() {
-			n.Log.Warn("plugin problem", sdk.KeyErr, p.Error())
 		}
 		if known == nil {
 			known = n.Plugins.Known

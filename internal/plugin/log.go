@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/mtnode/mtnode/internal/pluginrt"
+	"github.com/mtnode/mtnode/sdk"
 )
 
 // stderrLines keeps the last lines of a plugin process's stderr, for crash
@@ -22,7 +23,8 @@ const stderrLines = 8
 // last few. Lines in hclog's JSON form keep their level, message and
 // attributes; other lines (a panic, a stray print) are logged as they are.
 type stderrLog struct {
-	log *slog.Logger // has plugin=<name>
+	log  *slog.Logger // has plugin=<name>, and node=<the node's name>
+	name string       // the plugin's name, which its runtime logs as node=
 
 	mu     sync.Mutex
 	buf    []byte
@@ -30,7 +32,9 @@ type stderrLog struct {
 	panics bool
 }
 
-func newStderrLog(log *slog.Logger) *stderrLog { return &stderrLog{log: log} }
+func newStderrLog(log *slog.Logger, name string) *stderrLog {
+	return &stderrLog{log: log.With(sdk.KeyPlugin, name), name: name}
+}
 
 // Write implements io.Writer; it is called by one go-plugin goroutine.
 func (s *stderrLog) Write(p []byte) (int, error) {
@@ -73,6 +77,9 @@ func (s *stderrLog) line(l string) {
 		delete(m, "@message")
 		delete(m, "@level")
 		delete(m, "@timestamp")
+		if m[sdk.KeyNode] == s.name { // the plugin's runtime: plugin= says it, node= is the node's
+			delete(m, sdk.KeyNode)
+		}
 		attrs := make([]slog.Attr, 0, len(m))
 		for _, k := range slices.Sorted(maps.Keys(m)) {
 			attrs = append(attrs, slog.Any(k, m[k]))

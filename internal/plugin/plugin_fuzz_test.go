@@ -14,7 +14,7 @@ func FuzzStderrLog(f *testing.F) {
 	f.Add([]byte("panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n"))
 	f.Add([]byte(`{"@level":7,"@message":null}` + "\npartial"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := newStderrLog(slog.New(slog.DiscardHandler))
+		s := newStderrLog(slog.New(slog.DiscardHandler), "fuzz")
 		if _, err := s.Write(b); err != nil {
 			t.Fatal(err)
 		}

@@ -126,7 +126,7 @@ func explainStart(err error, stderr *stderrLog) error {
 // It gives up, killing the process, when ctx ends.
 func (h *Host) manifest(ctx context.Context, path string) ([]ServiceManifest, error) {
 	h.manifests.Add(1)
-	stderr := newStderrLog(h.log.With(sdk.KeyPlugin, baseName(path)))
+	stderr := newStderrLog(h.log, baseName(path))
 	c, _, pc, err := h.client(ctx, path, stderr)
 	if err != nil {
 		return nil, err
@@ -285,7 +285,7 @@ func (pr *proc) takeInflight() []*sdk.Event {
 func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceManifest) (*proc, error) {
 	log := h.log.With(sdk.KeyPlugin, p.name)
 	pr := &proc{p: p, gen: gen, runtime: fmt.Sprintf("%s@%d", p.name, gen),
-		stderr:  newStderrLog(log),
+		stderr:  newStderrLog(h.log, p.name),
 		runDone: make(chan struct{}), inflight: map[trackKey]*sdk.Event{}}
 	c, cmd, pc, err := h.client(context.Background(), p.path, pr.stderr)
 	if err != nil {

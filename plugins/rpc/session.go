@@ -82,7 +82,7 @@ func (s *Service) newSession(addr string, h *rpcpb.Hello, dialled bool, cancel f
 	}
 	s.mu.Unlock()
 	sess.log.LogAttrs(context.Background(), slog.LevelInfo, "link up",
-		slog.String(sdk.KeyNode, h.GetNode()), slog.Uint64(sdk.KeyEpoch, h.GetEpoch()),
+		slog.String(sdk.KeyPeerNode, h.GetNode()), slog.Uint64(sdk.KeyPeerEpoch, h.GetEpoch()),
 		slog.Bool("dialled", dialled), slog.Bool("restarted", restarted))
 	s.notify(sess.upEvent(restarted), nil)
 	return sess
