@@ -73,6 +73,7 @@ type Client struct {
 	cc     *grpc.ClientConn
 	cancel context.CancelFunc
 	out    *link.Outbox
+	lim    link.Limits // of the writer: frames within both ends' limits
 	peer   *rpcpb.Hello
 
 	mu    sync.Mutex
@@ -109,7 +110,8 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	hello := &rpcpb.Hello{Protocol: link.Protocol, Node: o.name, Epoch: binary.LittleEndian.Uint64(b[:]) | 1, Token: o.token}
+	hello := &rpcpb.Hello{Protocol: link.Protocol, Node: o.name, Epoch: binary.LittleEndian.Uint64(b[:]) | 1, Token: o.token,
+		MaxMessage: uint64(o.maxMessage)}
 
 	// The stream outlives Dial's ctx; ctx bounds only the handshake. No
 	// WaitForReady: a refused connection fails at once rather than being
@@ -142,6 +144,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client: connecting to %s: %w", addr, err)
 	}
 	c := &Client{addr: addr, cc: cc, cancel: cancel, out: link.NewOutbox(o.maxPending), peer: peer,
+		lim:   link.Limits{}.ForPeer(o.maxMessage, peer.GetMaxMessage()),
 		calls: map[uint64]chan *sdk.Event{}, subs: map[uint64]*Subscription{}, done: make(chan struct{})}
 	c.wg.Add(2)
 	go c.write(sctx, st)
@@ -245,7 +248,7 @@ func (c *Client) Err() error {
 
 func (c *Client) write(ctx context.Context, st grpc.ClientStream) {
 	defer c.wg.Done()
-	_, _ = link.WriteLoop(ctx, c.out, st, link.Limits{}, func(ev *sdk.Event, err error) {
+	_, _ = link.WriteLoop(ctx, c.out, st, c.lim, func(ev *sdk.Event, err error) {
 		c.deliver(&sdk.Event{Kind: sdk.KindError, ID: ev.ID,
 			Err: &sdk.DeliveryError{Code: sdk.CodeBadEvent, EventType: ev.Type(), Message: err.Error()}})
 	})

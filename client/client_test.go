@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +49,13 @@ func (c conf) Addrs(k, def, d string) []string {
 func (conf) Int(_ string, def int64, _ string) int64                      { return def }
 func (conf) Bool(_ string, def bool, _ string) bool                       { return def }
 func (conf) Duration(_ string, def time.Duration, _ string) time.Duration { return def }
-func (conf) Bytes(_ string, def int64, _ string) int64                    { return def }
-func (conf) Problems() []error                                            { return nil }
+func (c conf) Bytes(k string, def int64, _ string) int64 {
+	if v, err := strconv.ParseInt(c[k], 10, 64); err == nil {
+		return v
+	}
+	return def
+}
+func (conf) Problems() []error { return nil }
 
 // startNode runs a node with RPC on 127.0.0.1:0, Echo and the extra
 // services; it returns the node and its RPC address.
@@ -331,5 +337,35 @@ func TestDialRefusedFailsAtOnce(t *testing.T) {
 	}
 	if ctx.Err() != nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("got %v (ctx %v), want a connection-refused error before the deadline", err, ctx.Err())
+	}
+}
+
+// TestFrameLimit: the client keeps its batches within the RPC.maxMessage
+// the node said in its Hello, so requests that each fit are all answered
+// however many are sent at once, and a request too large for a frame alone
+// fails with ErrBadEvent while the link stays up.
+func TestFrameLimit(t *testing.T) {
+	_, addr := startNode(t, conf{"maxMessage": strconv.Itoa(1 << 20)})
+	c := dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	const n, size = 20, 300 << 10
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := c.Request(ctx, sdk.To("Echo"), wrapperspb.Bytes(make([]byte, size)))
+			errs <- err
+		}()
+	}
+	if _, err := c.Request(ctx, sdk.To("Echo"), wrapperspb.Bytes(make([]byte, 2<<20))); !errors.Is(err, sdk.ErrBadEvent) {
+		t.Errorf("a 2 MiB request to a node of RPC.maxMessage=1MiB: got %v, want ErrBadEvent", err)
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("a request that fits a frame: %v", err)
+		}
+	}
+	if err := c.Err(); err != nil {
+		t.Errorf("the link ended: %v", err)
 	}
 }

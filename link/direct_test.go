@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -191,5 +193,64 @@ func TestWriterEndsDuringDirectPushes(t *testing.T) {
 		cancel()
 		<-ended
 		wg.Wait()
+	}
+}
+
+// TestFrameLimit: events that each fit a frame but not together go in
+// frames of their own, never past the frame limit the peer accepts; an
+// event too large for a frame alone, whether written directly or by the
+// writer, goes to bad with TooLarge, and the link goes on.
+func TestFrameLimit(t *testing.T) {
+	const limit = 64 << 10
+	a, b := tcpPair(t)
+	o := NewOutbox(1 << 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var refused []uint64
+	loop := make(chan error, 1)
+	go func() {
+		_, err := WriteLoop(ctx, o, NewSocketStream(a, limit), Limits{MaxFrame: limit}, func(ev *sdk.Event, err error) {
+			if !strings.Contains(err.Error(), "more than the 65536 bytes a link frame may hold") {
+				t.Errorf("event %d refused with %v, want TooLarge", ev.ID, err)
+			}
+			mu.Lock()
+			refused = append(refused, ev.ID)
+			mu.Unlock()
+		})
+		loop <- err
+	}()
+	event := func(id uint64, size int) *sdk.Event {
+		return &sdk.Event{Msg: wrapperspb.Bytes(make([]byte, size)), ID: id, Dst: "Echo"}
+	}
+	time.Sleep(10 * time.Millisecond) // the writer runs, the link idle: the first push is a direct write
+	if err := o.Push(event(100, 2*limit)); err != nil {
+		t.Fatalf("Push of a too-large event: %v, want it refused through bad", err)
+	}
+	var want []uint64
+	for i := range uint64(10) {
+		if i == 5 {
+			if err := o.Push(event(101, limit)); err != nil { // the envelope's header takes it past
+				t.Fatal(err)
+			}
+		}
+		if err := o.Push(event(i+1, 40<<10)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, i+1)
+	}
+	_ = b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got := readIDs(t, NewSocketStream(b, limit), len(want))
+	if !slices.Equal(got, want) {
+		t.Errorf("got events %v, want %v", got, want)
+	}
+	cancel()
+	if err := <-loop; !errors.Is(err, context.Canceled) {
+		t.Errorf("the writer ended with %v, want only the cancel", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(refused, []uint64{100, 101}) {
+		t.Errorf("refused %v, want [100 101]", refused)
 	}
 }

@@ -40,6 +40,7 @@ type Outbox struct {
 	left      bool                // a direct write left part of its frame for the writer
 	broken    error               // a direct write failed: WriteLoop ends with it
 	lastWrite int64               // Nanotime the last write ended
+	maxFrame  int                 // Limits.MaxFrame of the WriteLoop that set direct
 	enc       sdk.EnvelopeEncoder // a direct write's
 }
 
@@ -96,9 +97,9 @@ func (o *Outbox) Push(ev *sdk.Event) error {
 	if len(o.q) == 0 && o.direct != nil && !o.busy && !o.held && !o.left && o.broken == nil {
 		if now := Nanotime(); now-o.lastWrite > int64(DirectGap) {
 			o.busy = true
-			d := o.direct // read under the lock: WriteLoop's end clears it
+			d, maxFrame := o.direct, o.maxFrame // read under the lock: WriteLoop's end clears them
 			o.mu.Unlock()
-			return o.writeDirect(d, ev)
+			return o.writeDirect(d, maxFrame, ev)
 		}
 	}
 	o.q = append(o.q, ev)
@@ -111,17 +112,20 @@ func (o *Outbox) Push(ev *sdk.Event) error {
 }
 
 // writeDirect writes ev to d as a batch of its own on the caller's
-// goroutine; the caller set busy. An event that does not encode is queued
-// for the writer, which answers it as it does any other (WriteLoop's
-// bad). When the socket fails, ev was not written: Push returns the
-// error, so that its caller fails ev, and the writer ends the link with
-// it.
-func (o *Outbox) writeDirect(d DirectSender, ev *sdk.Event) error {
+// goroutine; the caller set busy. An event that does not encode, or is too
+// large for a frame, is queued for the writer, which answers it as it does
+// any other (WriteLoop's bad). When the socket fails, ev was not written:
+// Push returns the error, so that its caller fails ev, and the writer ends
+// the link with it.
+func (o *Outbox) writeDirect(d DirectSender, maxFrame int, ev *sdk.Event) error {
 	// Encoded straight into a pool buffer, as WriteLoop does: the pool
 	// takes back a buffer the event grew past its class.
 	buf := bufPool.Get(1 << minClass)
 	b := protowire.AppendTag((*buf)[:0], 1, protowire.BytesType) // Batch.envelopes
 	b, err := o.enc.Append(b, ev, false)
+	if err == nil && maxFrame > 0 && len(b) > maxFrame {
+		err = TooLarge(len(b), maxFrame)
+	}
 	var werr error
 	if err == nil {
 		*buf = b
@@ -241,10 +245,11 @@ func (o *Outbox) wrote() {
 	o.mu.Unlock()
 }
 
-// setDirect turns direct writes to s on (nil: off).
-func (o *Outbox) setDirect(s DirectSender) {
+// setDirect turns direct writes to s on (nil: off), for frames of at most
+// maxFrame bytes (0: no limit).
+func (o *Outbox) setDirect(s DirectSender, maxFrame int) {
 	o.mu.Lock()
-	o.direct = s
+	o.direct, o.maxFrame = s, maxFrame
 	o.mu.Unlock()
 }
 
@@ -259,6 +264,30 @@ type Sender interface {
 type Limits struct {
 	MaxBatch int // envelopes per batch (default 1024)
 	MaxBytes int // encoded bytes per batch (default 4 MiB; one event may go past it)
+	// MaxFrame is the hard limit of a batch, in encoded bytes: the most the
+	// receiver accepts (0: none). A batch never goes past it, and an event
+	// too large for it alone is passed to WriteLoop's bad (an error event
+	// to its sender) instead of ending the link.
+	MaxFrame int
+}
+
+// ForPeer returns l with MaxFrame set for a link between a side that
+// accepts frames of up to own bytes and a peer that said, in its Hello,
+// that it accepts up to peer (0: it did not say, so own is assumed): the
+// smaller of the two, since a frame past either end's limit would end the
+// link.
+func (l Limits) ForPeer(own int, peer uint64) Limits {
+	l.MaxFrame = own
+	if peer > 0 && peer < uint64(own) {
+		l.MaxFrame = int(peer)
+	}
+	return l
+}
+
+// TooLarge is the error of an event that, encoded, is larger than a
+// link's frame limit on its own.
+func TooLarge(size, limit int) error {
+	return fmt.Errorf("link: the event is %d bytes encoded, more than the %d bytes a link frame may hold (the receiver's RPC.maxMessage): send less per event, or raise RPC.maxMessage on both nodes", size, limit)
 }
 
 func (l Limits) withDefaults() Limits {
@@ -317,8 +346,8 @@ func WriteLoop(ctx context.Context, o *Outbox, s Sender, lim Limits, bad func(ev
 	defer stop()
 	ds, _ := s.(DirectSender)
 	if ds != nil {
-		o.setDirect(ds)
-		defer o.setDirect(nil)
+		o.setDirect(ds, lim.MaxFrame)
+		defer o.setDirect(nil, 0)
 	}
 	for {
 		<-o.wake
@@ -346,6 +375,22 @@ func WriteLoop(ctx context.Context, o *Outbox, s Sender, lim Limits, bad func(ev
 				b = b[:at]
 				bad(ev, err)
 				continue
+			}
+			if lim.MaxFrame > 0 && len(b) > lim.MaxFrame {
+				size := len(b) - at
+				if size > lim.MaxFrame {
+					b = b[:at]
+					bad(ev, TooLarge(size, lim.MaxFrame))
+					continue
+				}
+				// It fits a frame of its own: the batch so far goes first.
+				// A rare case, worth a copy of the event's bytes.
+				enc := append([]byte(nil), b[at:]...)
+				b = b[:at]
+				if err := send(); err != nil {
+					return append(append(inBatch, ev), evs[i+1:]...), err
+				}
+				b = append(b, enc...)
 			}
 			inBatch = append(inBatch, ev)
 			if len(inBatch) >= lim.MaxBatch || len(b) >= lim.MaxBytes {

@@ -38,7 +38,7 @@ func readSettings(c sdk.Config) settings {
 		},
 		maxPending:       int(c.Int("maxPending", 65536, "events queued per peer while its link connects or its writer is busy; beyond it senders get queue-full errors")),
 		maxInflight:      int(c.Int("maxInflight", 1<<20, "requests awaiting answers per link (each is failed with ErrLinkLost if the link dies); beyond it senders get queue-full errors")),
-		maxMessage:       int(c.Bytes("maxMessage", 16<<20, "largest batch a peer may send")),
+		maxMessage:       int(c.Bytes("maxMessage", 16<<20, "largest link frame (a batch of events) this node takes; peers learn it at the handshake and keep within it, and an event larger on its own fails with an error event to its sender")),
 		handshakeTimeout: c.Duration("handshakeTimeout", 5*time.Second, "time a peer has to complete the TLS and link handshake"),
 		dialTimeout:      c.Duration("dialTimeout", 5*time.Second, "time allowed to connect to a peer"),
 		reconnectMin:     c.Duration("reconnectMin", 50*time.Millisecond, "first delay before dialling a lost peer again"),

@@ -97,7 +97,10 @@
 // ErrNoService), and a request that arrives on a link is delivered on this
 // node: a peer cannot make RPC dial a third node. RPC.maxMessage,
 // RPC.maxBatch and RPC.handshakeTimeout bound what a peer can make the node
-// hold.
+// hold. Each side says its RPC.maxMessage in its Hello, and the other keeps
+// its batches within it: events that fit are split over frames as needed,
+// and an event too large for a frame alone fails with an ErrBadEvent error
+// event to its sender, without harm to the link or the events around it.
 //
 // The listen addresses in a dialler's Hello are claims, not proofs: an
 // authenticated peer could name another node's address to draw this node's

@@ -258,7 +258,8 @@ func (s *Service) peer(addr string) *peer {
 
 // hello is this node's handshake.
 func (s *Service) hello() *rpcpb.Hello {
-	return &rpcpb.Hello{Protocol: link.Protocol, Node: s.node, Epoch: s.wire.Epoch(), Token: s.cfg.token, Listen: s.listen}
+	return &rpcpb.Hello{Protocol: link.Protocol, Node: s.node, Epoch: s.wire.Epoch(), Token: s.cfg.token, Listen: s.listen,
+		MaxMessage: uint64(s.cfg.maxMessage)}
 }
 
 // markSelf records addr as an address of this node (a peer that turned out

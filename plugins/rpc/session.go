@@ -188,7 +188,7 @@ func (sess *session) run(ctx context.Context, st stream) {
 		wg      sync.WaitGroup
 		unsent  []*sdk.Event
 		werr    error
-		limits  = sess.s.cfg.limits
+		limits  = sess.s.cfg.limits.ForPeer(sess.s.cfg.maxMessage, sess.hello.GetMaxMessage())
 		wireRef = sess.s.wire
 	)
 	wg.Add(1)

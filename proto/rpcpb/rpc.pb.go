@@ -38,7 +38,13 @@ type Hello struct {
 	Token string `protobuf:"bytes,4,opt,name=token,proto3" json:"token,omitempty"`
 	// Addresses the sender listens on ("host:port"); empty for clients. The
 	// acceptor uses the link for its own requests to these addresses.
-	Listen        []string `protobuf:"bytes,5,rep,name=listen,proto3" json:"listen,omitempty"`
+	Listen []string `protobuf:"bytes,5,rep,name=listen,proto3" json:"listen,omitempty"`
+	// The largest link frame (an encoded batch, in bytes) the sender accepts:
+	// its RPC.maxMessage. The other side's batches stay within it, and an
+	// event too large for it alone fails with an error event to its sender
+	// rather than end the link. 0: not said (a peer from before this field),
+	// taken as the receiver's own limit.
+	MaxMessage    uint64 `protobuf:"varint,6,opt,name=max_message,json=maxMessage,proto3" json:"max_message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -106,6 +112,13 @@ func (x *Hello) GetListen() []string {
 		return x.Listen
 	}
 	return nil
+}
+
+func (x *Hello) GetMaxMessage() uint64 {
+	if x != nil {
+		return x.MaxMessage
+	}
+	return 0
 }
 
 // Answer is the acceptor's reply to a Hello on a socket link: nodes link
@@ -623,13 +636,15 @@ var File_rpcpb_rpc_proto protoreflect.FileDescriptor
 
 const file_rpcpb_rpc_proto_rawDesc = "" +
 	"\n" +
-	"\x0frpcpb/rpc.proto\x12\rmtnode.rpc.v1\x1a\x13mtpb/envelope.proto\"{\n" +
+	"\x0frpcpb/rpc.proto\x12\rmtnode.rpc.v1\x1a\x13mtpb/envelope.proto\"\x9c\x01\n" +
 	"\x05Hello\x12\x1a\n" +
 	"\bprotocol\x18\x01 \x01(\rR\bprotocol\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\x14\n" +
 	"\x05token\x18\x04 \x01(\tR\x05token\x12\x16\n" +
-	"\x06listen\x18\x05 \x03(\tR\x06listen\"l\n" +
+	"\x06listen\x18\x05 \x03(\tR\x06listen\x12\x1f\n" +
+	"\vmax_message\x18\x06 \x01(\x04R\n" +
+	"maxMessage\"l\n" +
 	"\x06Answer\x12*\n" +
 	"\x05hello\x18\x01 \x01(\v2\x14.mtnode.rpc.v1.HelloR\x05hello\x12\x18\n" +
 	"\arefused\x18\x02 \x01(\tR\arefused\x12\x1c\n" +
