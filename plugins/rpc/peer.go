@@ -177,7 +177,9 @@ const maxClaims = 4
 // node's traffic for it. Only the first maxClaims addresses count; one is
 // taken only if its host is the address the link came from (or both are
 // loopback), and only while this node has no link or dial of its own to it
-// (attach); an adopted claim never replaces a peer's link.
+// (attach); an adopted claim never replaces a peer's link. A peer that
+// listens on an unspecified address (0.0.0.0:P, [::]:P) claims, on this
+// side, the address the link came from with that port.
 func (s *Service) adopt(sess *session, remote string, addrs []string) {
 	rhost, _, err := net.SplitHostPort(remote)
 	if err != nil {
@@ -185,8 +187,11 @@ func (s *Service) adopt(sess *session, remote string, addrs []string) {
 	}
 	rip := net.ParseIP(rhost)
 	for _, a := range addrs[:min(len(addrs), maxClaims)] {
-		host, _, err := net.SplitHostPort(a)
+		host, port, err := net.SplitHostPort(a)
 		ip := net.ParseIP(host)
+		if err == nil && ip != nil && rip != nil && ip.IsUnspecified() {
+			ip, a = rip, net.JoinHostPort(rhost, port)
+		}
 		if err != nil || ip == nil || rip == nil || !(ip.Equal(rip) || ip.IsLoopback() && rip.IsLoopback()) {
 			continue
 		}

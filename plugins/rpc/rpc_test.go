@@ -336,3 +336,26 @@ func TestGoneSubscriberForgotten(t *testing.T) {
 	eventually(t, 5*time.Second, "the closed endpoint's subscription forgotten at the link's LinkUp",
 		func() bool { return subscribers() == 0 })
 }
+
+// TestWildcardListener: a node that listens on 0.0.0.0 knows 127.0.0.1 on
+// its port as itself (a request to it is delivered locally the first time),
+// and the link it dials to a peer is the one that peer uses to send back to
+// it at 127.0.0.1: one link, not a second dial.
+func TestWildcardListener(t *testing.T) {
+	k := startNode(t, nodeOpts{name: "k", conf: map[string]string{"RPC.bindAddr": "0.0.0.0:0"}})
+	_, port, _ := net.SplitHostPort(k.addr)
+	kLocal := net.JoinHostPort("127.0.0.1", port)
+	if _, err := request(t, k, sdk.At(kLocal, "Echo"), wrapperspb.String("self")); err != nil {
+		t.Fatalf("a request to itself at %s: %v, want a local reply", kLocal, err)
+	}
+	h := startNode(t, nodeOpts{name: "h"})
+	if _, err := request(t, k, sdk.At(h.addr, "Echo"), wrapperspb.String("k to h")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := request(t, h, sdk.At(kLocal, "Echo"), wrapperspb.String("h to k")); err != nil {
+		t.Fatal(err)
+	}
+	if links := listLinks(t, h).GetLinks(); len(links) != 1 {
+		t.Errorf("h has %d links to k, want the one k dialled: %v", len(links), links)
+	}
+}

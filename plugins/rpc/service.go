@@ -129,6 +129,7 @@ func (s *Service) Start(c sdk.Context) error {
 	}
 	s.self = append(s.self, s.listen...)
 	s.self = append(s.self, s.cfg.bindAddrs...)
+	s.self = append(s.self, wildcardAliases(s.listen)...)
 	s.wire.SetSelfAddrs(s.self)
 	s.wire.SetCarrier(s.carry)
 	c.Go(s.run)
@@ -254,6 +255,37 @@ func (s *Service) peer(addr string) *peer {
 		s.peers[addr] = p
 	}
 	return p
+}
+
+// wildcardAliases returns the addresses that reach a listener bound to an
+// unspecified address (0.0.0.0:P, [::]:P) on this host: loopback and every
+// interface address of the family, with the listener's port. A request to
+// one of them is then known at once to be for this node, rather than
+// dialled and found to be so.
+func wildcardAliases(listen []string) []string {
+	var out []string
+	var ifaddrs []net.Addr // read once, when first needed
+	for _, a := range listen {
+		host, port, err := net.SplitHostPort(a)
+		ip := net.ParseIP(host)
+		if err != nil || ip == nil || !ip.IsUnspecified() {
+			continue
+		}
+		v6 := ip.To4() == nil // [::] takes IPv4 too on a dual-stack host
+		out = append(out, net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port))
+		if v6 {
+			out = append(out, net.JoinHostPort("::1", port))
+		}
+		if ifaddrs == nil {
+			ifaddrs, _ = net.InterfaceAddrs()
+		}
+		for _, ia := range ifaddrs {
+			if n, ok := ia.(*net.IPNet); ok && (v6 || n.IP.To4() != nil) {
+				out = append(out, net.JoinHostPort(n.IP.String(), port))
+			}
+		}
+	}
+	return out
 }
 
 // hello is this node's handshake.

@@ -272,7 +272,7 @@ func (s *Service) dial(ctx context.Context, addr string) (*session, stream, erro
 	a, h, err := readAnswer(c)
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, nil, fmt.Errorf("rpc: %s closed the connection during the handshake (is it an mtnode RPC port of this version?)", addr)
+			return nil, nil, fmt.Errorf("rpc: %s closed the connection during the handshake (is it an mtnode RPC port of this version? does it require TLS, RPC.tlsCert, or a client certificate, RPC.tlsCA, that this node lacks?)", addr)
 		}
 		if errors.Is(err, link.ErrBadHello) {
 			return nil, nil, fmt.Errorf("rpc: %s: %w", addr, err)
@@ -281,7 +281,7 @@ func (s *Service) dial(ctx context.Context, addr string) (*session, stream, erro
 	}
 	if h != nil && h.GetEpoch() == s.wire.Epoch() {
 		s.markSelf(addr)
-		return nil, nil, fmt.Errorf("rpc: %s is this node itself (%w); send to the service locally", addr, sdk.ErrNoService)
+		return nil, nil, fmt.Errorf("rpc: %s turned out to be this node itself (%w): this request is not delivered, later ones to that address are delivered here (send to the service locally, or name the address in RPC.bindAddr)", addr, sdk.ErrNoService)
 	}
 	if a.GetRefused() != "" {
 		if a.GetPermanent() {
