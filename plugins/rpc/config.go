@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"strings"
 	"time"
 
 	"github.com/mtnode/mtnode/link"
@@ -14,6 +15,7 @@ const DefaultBindAddr = "127.0.0.1:10100"
 type settings struct {
 	bindAddrs        []string
 	token            string
+	private          map[string]bool // services peers may not send requests to
 	tls              link.TLS
 	maxPending       int
 	maxInflight      int
@@ -31,6 +33,7 @@ func readSettings(c sdk.Config) settings {
 	s := settings{
 		bindAddrs: c.Addrs("bindAddr", DefaultBindAddr, "addresses RPC listens on for links from other nodes (comma-separated, IPv4 and IPv6; empty: do not listen)"),
 		token:     c.String("token", "", "shared secret every peer must present (empty: none)"),
+		private:   nameSet(c.String("private", "SocketIO,WebServer", "services that take no requests from other nodes or clients (comma-separated; they open ports and connections and serve files, so a peer must not drive them; empty: every service is reachable)")),
 		tls: link.TLS{
 			Cert: c.String("tlsCert", "", "PEM certificate for node links (enables TLS)"),
 			Key:  c.String("tlsKey", "", "PEM private key of RPC.tlsCert"),
@@ -54,4 +57,15 @@ func readSettings(c sdk.Config) settings {
 	s.reconnectMin = max(s.reconnectMin, time.Millisecond)
 	s.reconnectMax = max(s.reconnectMax, s.reconnectMin)
 	return s
+}
+
+// nameSet returns the comma-separated names of list as a set.
+func nameSet(list string) map[string]bool {
+	set := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			set[name] = true
+		}
+	}
+	return set
 }

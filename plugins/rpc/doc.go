@@ -94,8 +94,10 @@
 // verifies the listener with it). RPC.token is a shared secret every Hello
 // must carry, compared in constant time. A refused peer is logged with the
 // reason. A peer reaches only registered services (others answer
-// ErrNoService), and a request that arrives on a link is delivered on this
-// node: a peer cannot make RPC dial a third node. RPC.maxMessage,
+// ErrNoService), and not those of RPC.private (by default SocketIO and
+// WebServer, which open ports and connections and serve files), which
+// answer requests from a link with ErrRefused. A request that arrives on a
+// link is delivered on this node: a peer cannot make RPC dial a third node. RPC.maxMessage,
 // RPC.maxBatch and RPC.handshakeTimeout bound what a peer can make the node
 // hold. Each side says its RPC.maxMessage in its Hello, and the other keeps
 // its batches within it: events that fit are split over frames as needed,

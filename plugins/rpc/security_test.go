@@ -157,3 +157,48 @@ func TestClientsShareThePort(t *testing.T) {
 		}
 	})
 }
+
+// TestPrivateServices: a request from another node to a service in
+// RPC.private (by default SocketIO and WebServer, which open ports and
+// connections) is refused with ErrRefused naming the key; the same service
+// still takes requests from its own node, and other services from peers.
+func TestPrivateServices(t *testing.T) {
+	echoAs := func(name string) sdk.Spec {
+		return sdk.Define(name, func() sdk.Service {
+			return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error { c.Reply(ev.Msg); return nil })
+		})
+	}
+	tests := []struct {
+		name, private string
+		refused       []string
+		reachable     []string
+	}{
+		{"default", "", []string{"WebServer", "SocketIO"}, []string{"Echo"}},
+		{"set", "Echo", []string{"Echo"}, []string{"WebServer", "SocketIO"}},
+		{"empty", " ", nil, []string{"Echo", "WebServer", "SocketIO"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := map[string]string{}
+			if tc.private != "" {
+				conf["RPC.private"] = tc.private
+			}
+			b := startNode(t, nodeOpts{name: "b", conf: conf, services: []sdk.Spec{echoAs("WebServer"), echoAs("SocketIO")}})
+			a := startNode(t, nodeOpts{name: "a"})
+			for _, svc := range tc.refused {
+				_, err := request(t, a, sdk.At(b.addr, svc), wrapperspb.String("x"))
+				if !errors.Is(err, sdk.ErrRefused) || !strings.Contains(err.Error(), "RPC.private") {
+					t.Errorf("%s from a peer: got %v, want ErrRefused naming RPC.private", svc, err)
+				}
+				if _, err := request(t, b, sdk.To(svc), wrapperspb.String("x")); err != nil {
+					t.Errorf("%s from its own node: %v", svc, err)
+				}
+			}
+			for _, svc := range tc.reachable {
+				if _, err := request(t, a, sdk.At(b.addr, svc), wrapperspb.String("x")); err != nil {
+					t.Errorf("%s from a peer: %v, want a reply", svc, err)
+				}
+			}
+		})
+	}
+}

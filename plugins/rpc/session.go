@@ -229,11 +229,20 @@ func (sess *session) receive(envs []*mtpb.Envelope, alloc *sdk.EventAlloc) {
 	sess.out.Hold()
 	defer sess.out.Release()
 	quiesced := sess.s.quiesced.Load()
+	private := sess.s.cfg.private
 	for _, env := range envs {
-		if quiesced && env.GetKind() == mtpb.Envelope_REQUEST {
-			sess.received.Add(1)
-			sess.answerError(env, errQuiesced)
-			continue
+		if env.GetKind() == mtpb.Envelope_REQUEST {
+			if quiesced {
+				sess.received.Add(1)
+				sess.answerError(env, errQuiesced)
+				continue
+			}
+			if private[env.GetDst()] {
+				sess.received.Add(1)
+				sess.answerError(env, &sdk.DeliveryError{Code: sdk.CodeRefused,
+					Message: fmt.Sprintf("rpc: %s takes no requests from other nodes or clients (it is in RPC.private on %s)", env.GetDst(), sess.s.node)})
+				continue
+			}
 		}
 		ev, err := alloc.FromEnvelope(env)
 		if err != nil {
