@@ -342,7 +342,9 @@ func TestIntegrationUsageErrorsExit2(t *testing.T) {
 	for _, args := range [][]string{{"frobnicate"}, {"config", "extra"}, {"send", "127.0.0.1:1", "Echo"},
 		{"send", "127.0.0.1:1", "Echo", "mtnode.timer.v1.Nope", "{}"},
 		{"send", "127.0.0.1:1", "Echo", "google.protobuf.StringValue", `"unterminated`},
-		{"send", "--count", "-1", "127.0.0.1:1", "Echo", "google.protobuf.StringValue", `"hi"`}} {
+		{"send", "--count", "-1", "127.0.0.1:1", "Echo", "google.protobuf.StringValue", `"hi"`},
+		{"send", "127.0.0.1", "Echo", "google.protobuf.StringValue", `"no port"`},
+		{"send", "--tls-cert", "c.pem", "127.0.0.1:1", "Echo", "google.protobuf.StringValue", `"no key"`}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out, code := runOnce(t, mtnodeBin, args...)
 			if code != 2 {

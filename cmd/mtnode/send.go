@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -70,6 +71,12 @@ bounds the connection only.`,
 		Args: cobra.ExactArgs(4),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			addr, service, typ, body := args[0], args[1], args[2], args[3]
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return &boot.UsageError{Err: fmt.Errorf("send: ADDR %q: %w (give host:port of the node's RPC.bindAddr, such as 127.0.0.1:10100)", addr, err)}
+			}
+			if (cert == "") != (key == "") {
+				return &boot.UsageError{Err: errors.New("send: --tls-cert and --tls-key go together: give both, or neither")}
+			}
 			mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(typ))
 			if err != nil {
 				return &boot.UsageError{Err: fmt.Errorf("send: event type %q is not linked into mtnode (see mtnode send --help for the list)", typ)}

@@ -42,10 +42,10 @@ func readSettings(c sdk.Config) settings {
 		maxPending:       int(c.Int("maxPending", 65536, "events queued per peer while its link connects or its writer is busy; beyond it senders get queue-full errors")),
 		maxInflight:      int(c.Int("maxInflight", 1<<20, "requests awaiting answers per link (each is failed with ErrLinkLost if the link dies); beyond it senders get queue-full errors")),
 		maxMessage:       int(c.Bytes("maxMessage", 16<<20, "largest link frame (a batch of events) this node takes; peers learn it at the handshake and keep within it, and an event larger on its own fails with an error event to its sender")),
-		handshakeTimeout: c.Duration("handshakeTimeout", 5*time.Second, "time a peer has to complete the TLS and link handshake"),
+		handshakeTimeout: c.Duration("handshakeTimeout", 5*time.Second, "time a peer has to complete the TLS and link handshake (a dial gets RPC.dialTimeout to connect, then this)"),
 		dialTimeout:      c.Duration("dialTimeout", 5*time.Second, "time allowed to connect to a peer"),
-		reconnectMin:     c.Duration("reconnectMin", 50*time.Millisecond, "first delay before dialling a lost peer again"),
-		reconnectMax:     c.Duration("reconnectMax", 2*time.Second, "longest delay between dials of a lost peer"),
+		reconnectMin:     c.Duration("reconnectMin", 50*time.Millisecond, "first delay before dialling a lost peer again (each delay is drawn within ±20% of its step, so peers do not dial in step)"),
+		reconnectMax:     c.Duration("reconnectMax", 2*time.Second, "longest delay step between dials of a lost peer (±20% jitter)"),
 		idleAfter:        c.Duration("idleAfter", time.Minute, "stop redialling an unreachable peer nobody sent to for this long"),
 		spin:             c.Duration("linkSpin", 0, "how long a link's reader polls for the next batch before it sleeps: fewer thread wake-ups per request, for up to this much CPU after each batch (0 = never; see link.SocketStream.SetSpin)"),
 	}
