@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/internal/testpki"
 	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/plugins/rpc"
 	"github.com/mtnode/mtnode/proto/mtpb"
@@ -256,5 +257,35 @@ func readTestFrame(t *testing.T, r io.Reader, m proto.Message) {
 	}
 	if err := proto.Unmarshal(b, m); err != nil {
 		t.Fatalf("frame of %d bytes: %v", len(b), err)
+	}
+}
+
+// TestProcessTLSAndToken: a node in another process with mutual TLS and a
+// token answers a peer that has both, and refuses one with a certificate
+// of another CA (the TLS handshake fails: ErrLinkLost) or the wrong token
+// (ErrRefused).
+func TestProcessTLSAndToken(t *testing.T) {
+	skipShort(t)
+	dir := t.TempDir()
+	good := testpki.New(t, dir, "good")
+	rogue := testpki.New(t, dir, "rogue")
+	b := startProc(t, "127.0.0.1:0", "RPC.tlsCert="+good.Cert, "RPC.tlsKey="+good.Key, "RPC.tlsCA="+good.CA, "RPC.token=s3cret")
+	tests := []struct {
+		name string
+		conf map[string]string
+		want error // nil: a reply
+	}{
+		{"certificate and token", map[string]string{"RPC.tlsCert": good.Cert, "RPC.tlsKey": good.Key, "RPC.tlsCA": good.CA, "RPC.token": "s3cret"}, nil},
+		{"certificate of another CA", map[string]string{"RPC.tlsCert": rogue.Cert, "RPC.tlsKey": rogue.Key, "RPC.tlsCA": good.CA, "RPC.token": "s3cret"}, sdk.ErrLinkLost},
+		{"wrong token", map[string]string{"RPC.tlsCert": good.Cert, "RPC.tlsKey": good.Key, "RPC.tlsCA": good.CA, "RPC.token": "guess"}, sdk.ErrRefused},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := startNode(t, nodeOpts{name: "a", conf: tc.conf})
+			_, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("x"))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
 	}
 }
