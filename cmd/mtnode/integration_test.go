@@ -344,7 +344,9 @@ func TestIntegrationUsageErrorsExit2(t *testing.T) {
 		{"send", "127.0.0.1:1", "Echo", "google.protobuf.StringValue", `"unterminated`},
 		{"send", "--count", "-1", "127.0.0.1:1", "Echo", "google.protobuf.StringValue", `"hi"`},
 		{"send", "127.0.0.1", "Echo", "google.protobuf.StringValue", `"no port"`},
-		{"send", "--tls-cert", "c.pem", "127.0.0.1:1", "Echo", "google.protobuf.StringValue", `"no key"`}} {
+		{"send", "--tls-cert", "c.pem", "127.0.0.1:1", "Echo", "google.protobuf.StringValue", `"no key"`},
+		{"send", "--set", "RPC.token=x", "127.0.0.1:1", "Echo", "google.protobuf.StringValue", `"set"`},
+		{"run", "--demo", "--conf", "x.conf"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out, code := runOnce(t, mtnodeBin, args...)
 			if code != 2 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,6 +31,9 @@ processes (as long again). A second signal exits at once.`,
 
 func runNode(cmd *cobra.Command, g *globals, demo bool) error {
 	opts := g.options()
+	if demo && g.conf != "" {
+		return &boot.UsageError{Err: errors.New("run: --demo runs on the embedded demo config and reads no file: drop --conf (--set still applies)")}
+	}
 	if demo {
 		opts.Embedded, opts.InMemory = demoConf, true
 	}

@@ -70,6 +70,11 @@ bounds the connection only.`,
   mtnode send --follow --count 3 127.0.0.1:10100 Timer mtnode.timer.v1.SetTimer '{"id":1,"period":0.5}'`,
 		Args: cobra.ExactArgs(4),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, f := range []string{"conf", "set", "log-level"} {
+				if cmd.Flags().Changed(f) {
+					return &boot.UsageError{Err: fmt.Errorf("send: --%s does not apply: send talks to a running node and reads no config", f)}
+				}
+			}
 			addr, service, typ, body := args[0], args[1], args[2], args[3]
 			if _, _, err := net.SplitHostPort(addr); err != nil {
 				return &boot.UsageError{Err: fmt.Errorf("send: ADDR %q: %w (give host:port of the node's RPC.bindAddr, such as 127.0.0.1:10100)", addr, err)}
