@@ -9,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/mtnode/mtnode/link"
 	"github.com/mtnode/mtnode/proto/mtpb"
 	"github.com/mtnode/mtnode/proto/rpcpb"
@@ -319,7 +322,10 @@ func (sess *session) close(reason error, unsent []*sdk.Event) {
 	s.mu.Unlock()
 
 	why := "stream ended"
-	if reason != nil {
+	switch {
+	case status.Code(reason) == codes.Canceled:
+		why = "the peer closed its stream" // a client's Close
+	case reason != nil:
 		why = reason.Error()
 	}
 	msg := fmt.Sprintf("rpc: link to %s lost before the answer came (%s)", sess.addr, why)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -153,7 +154,7 @@ func (s *Service) accept(ctx context.Context, c net.Conn, g *connListener) {
 		tc := tls.Server(c, s.tlsServer)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "link refused", slog.String(sdk.KeyPeer, remote),
-				slog.String("reason", "tls: "+err.Error()))
+				slog.String("reason", tlsReason(err)))
 			raw.Close()
 			return
 		}
@@ -392,4 +393,13 @@ func unwrapOp(err error) error {
 		return oe.Err
 	}
 	return err
+}
+
+// tlsReason is a failed TLS handshake's error for the log, said to be one
+// once: most of crypto/tls's errors begin with "tls: " already.
+func tlsReason(err error) string {
+	if r := err.Error(); strings.HasPrefix(r, "tls: ") {
+		return r
+	}
+	return "tls: " + err.Error()
 }
