@@ -46,10 +46,14 @@
 // calls [Store.Set]. A write sorts the keys by name (byte order), puts one
 // blank line between keys, and keeps every value, every user comment and
 // every key no service knows. Each key a service has defined gets exactly one
-// "# <description> (default: <default>)" line right above it; an existing
-// line of that form is replaced, so descriptions follow the code, and the
-// user's other comment lines are kept in their order. (A user comment of that
-// exact form above a known key would be replaced too.)
+// "# <description> (default: <default>)" line right above it. The line the
+// store wrote before is replaced, so descriptions follow the code: the same
+// line, or one with the key's current description or its current default
+// (written by an older version of the service). Every other comment line is
+// the user's and is kept in its order, even one that contains "(default: ",
+// such as "# raised for prod (default: 10s was too short)". (Only a user
+// line of the exact form above a defined key, with that key's description or
+// exactly its default in the parentheses, would be taken for the store's.)
 //
 // Writes are atomic: the new content goes to a temporary file in the same
 // directory, which is synced and renamed over the config file, and then the

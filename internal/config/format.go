@@ -57,16 +57,15 @@ func (d *document) format() ([]byte, map[string]int) {
 // whether the document changed. A default that cannot be written on one line
 // is not added.
 func (d *document) define(key string, def *definition) bool {
-	gen := genLine(key, def.def, def.desc)
 	e := d.entries[key]
 	if e == nil {
 		if strings.ContainsAny(def.def, "\r\n\x00") {
 			return false
 		}
-		d.entries[key] = &entry{key: key, value: strings.TrimSpace(def.def), comments: []string{gen}, fromDefault: true}
+		d.entries[key] = &entry{key: key, value: strings.TrimSpace(def.def), comments: []string{genLine(key, def.def, def.desc)}, fromDefault: true}
 		return true
 	}
-	block := regenerate(e.comments, gen)
+	block := regenerate(e.comments, key, def)
 	if slices.Equal(block, e.comments) {
 		return false
 	}
@@ -78,11 +77,16 @@ func (d *document) define(key string, def *definition) bool {
 // "# <description> (default: <default>)". The description is folded onto
 // one line; a key without one is described by its own name.
 func genLine(key, def, desc string) string {
+	return "# " + foldDesc(key, desc) + defaultMark + showDefault(def) + ")"
+}
+
+// foldDesc is a key's description as its generated comment line shows it.
+func foldDesc(key, desc string) string {
 	desc = strings.Join(strings.Fields(desc), " ")
 	if desc == "" {
-		desc = key
+		return key
 	}
-	return "# " + desc + defaultMark + showDefault(def) + ")"
+	return desc
 }
 
 // defaultMark sits between a generated comment's description and its
@@ -90,10 +94,29 @@ func genLine(key, def, desc string) string {
 const defaultMark = " (default: "
 
 // isGenerated reports whether a comment line has the form genLine writes,
-// whatever its description and default: such a line is replaced, not kept,
-// when the key's comment is regenerated.
+// whatever its description and default. Such a line documents its key for
+// [Store.Effective]; whether it is replaced when the key's comment is
+// regenerated is up to generatedFor, as a user may write a line of this form
+// too.
 func isGenerated(line string) bool {
 	return strings.HasPrefix(line, "# ") && strings.HasSuffix(line, ")") && strings.Contains(line, defaultMark)
+}
+
+// generatedFor reports whether a comment line is one the store wrote for
+// key, defined as def: the current generated line, or one an earlier version
+// of the service wrote, whose description or default has since changed but
+// not both. Any other line is the user's, however much it looks like a
+// generated one, such as "# raised for prod (default: 10s was too short)".
+func generatedFor(line, key string, def *definition) bool {
+	if line == genLine(key, def.def, def.desc) {
+		return true
+	}
+	if !isGenerated(line) {
+		return false
+	}
+	i := strings.LastIndex(line, defaultMark)
+	desc, shown := line[len("# "):i], line[i+len(defaultMark):len(line)-1]
+	return desc == foldDesc(key, def.desc) || shown == showDefault(def.def)
 }
 
 // parseGenerated returns the description and default of a generated
@@ -112,14 +135,15 @@ func parseGenerated(line string) (desc, def string, ok bool) {
 	return desc, def, true
 }
 
-// regenerate returns the comment block for a defined key: the user's own
-// lines in their order, then the current generated line, just above the key.
-func regenerate(block []string, gen string) []string {
+// regenerate returns the comment block for key, defined as def: the user's
+// own lines in their order, then the current generated line, just above the
+// key. Only lines generatedFor the key are dropped; every other line stays.
+func regenerate(block []string, key string, def *definition) []string {
 	out := make([]string, 0, len(block)+1)
 	for _, l := range block {
-		if !isGenerated(l) {
+		if !generatedFor(l, key, def) {
 			out = append(out, l)
 		}
 	}
-	return append(tidyBlock(out), gen)
+	return append(tidyBlock(out), genLine(key, def.def, def.desc))
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,6 +148,56 @@ func TestGenLine(t *testing.T) {
 				t.Errorf("isGenerated(%q) = false, want true", got)
 			}
 		})
+	}
+}
+
+// TestRegenerateKeepsUserComments: regenerating a defined key's comment
+// drops only the lines the store wrote for that key (the current one, or an
+// earlier version's with another description or default); a user's line is
+// kept even when it reads "(default: ...)".
+func TestRegenerateKeepsUserComments(t *testing.T) {
+	const key, desc = "Node.shutdownTimeout", "how long a stopping node waits"
+	def := &definition{key: key, def: "10s", desc: desc}
+	gen := genLine(key, def.def, def.desc)
+	user := "# raised for prod (default: 10s was too short for our DB)"
+	tests := []struct {
+		name  string
+		block []string
+		want  []string
+	}{
+		{"user line with a default mark", []string{user}, []string{user, gen}},
+		{"user line below the generated one", []string{gen, user}, []string{user, gen}},
+		{"current generated line", []string{gen}, []string{gen}},
+		{"older description", []string{"# how long to wait (default: 10s)"}, []string{gen}},
+		{"older default", []string{"# how long a stopping node waits (default: 5s)"}, []string{gen}},
+		{"another key's line", []string{"# events queued (default: 4096)"}, []string{"# events queued (default: 4096)", gen}},
+		{"plain comments", []string{"# a", "", "# b"}, []string{"# a", "", "# b", gen}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := regenerate(tt.block, key, def); !slices.Equal(got, tt.want) {
+				t.Errorf("regenerate(%q): got %q, want %q", tt.block, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestUserDefaultCommentSurvivesRun is the audit's case: a comment of the
+// operator's that contains "(default: " right above a key survives a run
+// that defines the key, and a second run changes nothing.
+func TestUserDefaultCommentSurvivesRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mtnode.conf")
+	writeFileT(t, path, "# raised for prod (default: 10s was too short for our DB)\nNode.shutdownTimeout=30s\n")
+	want := "# raised for prod (default: 10s was too short for our DB)\n" +
+		"# how long a stopping node waits (default: 10s)\nNode.shutdownTimeout=30s\n"
+	for run := 1; run <= 2; run++ {
+		s := openT(t, Options{Path: path, Env: noEnv})
+		if v, _ := s.Lookup("Node.shutdownTimeout", "10s", "how long a stopping node waits"); v != "30s" {
+			t.Fatalf("run %d: value got %q, want 30s", run, v)
+		}
+		if got := readFileT(t, path); got != want {
+			t.Fatalf("run %d: file got\n%s\nwant\n%s", run, got, want)
+		}
 	}
 }
 
