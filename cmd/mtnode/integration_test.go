@@ -300,7 +300,7 @@ func TestIntegrationConfigShowsSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(filepath.Join(p, "bin", "mtnode"), "config", "--set", "Node.logLevel=debug")
-	cmd.Env = append(os.Environ(), "MT_Node_queueLimit=20")
+	cmd.Env = append(os.Environ(), "MT_Node_queueLimit=20", "MT_Timer_queueLimit=5")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -323,6 +323,7 @@ func TestIntegrationConfigShowsSources(t *testing.T) {
 		{"Node.shutdownTimeout", []string{"10s", "default", "10s"}},
 		{"Telnet.bindAddr", []string{"127.0.0.1:9999", "file", "127.0.0.1:10101"}},
 		{"Timer.typed", []string{"1", "file", "(defined when Timer starts)"}},
+		{"Timer.queueLimit", []string{"5", "env", "(defined when Timer starts)"}}, // in the environment only
 	} {
 		if got := rows[tc.key]; !slices.Equal(got, tc.want) {
 			t.Errorf("row %s: got %q, want %q\n%s", tc.key, got, tc.want, out)

@@ -55,6 +55,11 @@ type Options struct {
 	LogOut io.Writer
 	// Env looks up environment variables (nil = os.LookupEnv).
 	Env func(string) (string, bool)
+	// Environ lists the environment, for the MT_ variables of keys no
+	// service defined: mtnode config lists them and the start warns about
+	// mistyped ones (nil = os.Environ when Env is nil, else none; see
+	// config.Options.Environ).
+	Environ func() []string
 	// Plugins turns on the plugin host: the plugins folder
 	// (Node.pluginsDir) is scanned at Start and followed for changes.
 	Plugins bool
@@ -114,7 +119,7 @@ func openStore(opts Options, readOnly bool, log *slog.Logger) (*config.Store, st
 		path = ""
 	}
 	st, err := config.Open(config.Options{Path: path, Embedded: opts.Embedded, Env: opts.Env,
-		Overrides: sets, ReadOnly: readOnly, Logger: log})
+		Environ: opts.Environ, Overrides: sets, ReadOnly: readOnly, Logger: log})
 	if err != nil {
 		return nil, "", &UsageError{err}
 	}

@@ -216,7 +216,8 @@ func TestResetPluginReachesHost(t *testing.T) {
 // TestUnknownKeysWarned: at start, a mistyped key of a started service is
 // warned about at its file:line with the key it was probably meant to be,
 // and a key of a service nobody defines is warned about with no suggestion.
-// Keys the services read are not warned about.
+// A mistyped MT_ variable is warned about like a mistyped --set, naming the
+// variable. Keys the services read are not warned about.
 func TestUnknownKeysWarned(t *testing.T) {
 	prefix := t.TempDir()
 	for _, d := range []string{"bin", "conf"} {
@@ -229,9 +230,17 @@ func TestUnknownKeysWarned(t *testing.T) {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	env := map[string]string{"MT_Node_shutdowntimeout": "30s", "MT_Timer_maxTimers": "50", "MT_Timer_maxtimer": "5"}
 	var logs sdktest.LogBuffer
 	n, err := Open(Options{Exe: filepath.Join(prefix, "bin", "mtnode-test"), Services: []sdk.Spec{timer.Spec},
-		LogOut: &logs, Env: func(string) (string, bool) { return "", false }})
+		LogOut: &logs, Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Environ: func() []string {
+			var out []string
+			for k, v := range env {
+				out = append(out, k+"="+v)
+			}
+			return out
+		}})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -258,6 +267,8 @@ func TestUnknownKeysWarned(t *testing.T) {
 	want := []string{
 		fmt.Sprintf(`config: %s:%d: unknown key "Timer.minPeriood" (did you mean "Timer.minPeriod"?)`, path, lineOf("Timer.minPeriood=")),
 		fmt.Sprintf(`config: %s:%d: unknown key "Frobnicator.level"`, path, lineOf("Frobnicator.level=")),
+		`config: environment MT_Node_shutdowntimeout: unknown key "Node.shutdowntimeout" (did you mean "Node.shutdownTimeout"?)`,
+		`config: environment MT_Timer_maxtimer: unknown key "Timer.maxtimer" (did you mean "Timer.maxTimers"?)`,
 	}
 	slices.Sort(want)
 

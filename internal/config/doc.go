@@ -77,7 +77,10 @@
 //
 // Overrides and environment values are never written to the file.
 // [Store.Effective] lists every key with its value and source, and
-// [Store.Unknown] lists keys no service knows, with a did-you-mean.
+// [Store.Unknown] lists keys no service knows, with a did-you-mean; both
+// take in the MT_ variables of the environment ([Options.Environ]) as well
+// as the file and the --set overrides, so a mistyped variable is warned
+// about as a mistyped --set is.
 //
 // # Typed values
 //

@@ -47,7 +47,7 @@ func (e *ValueError) Error() string {
 
 // Warning is a key that no service knows: a probable typo. See [Store.Unknown].
 type Warning struct {
-	File       string // file the key is in, or "--set" for an override
+	File       string // file the key is in, "--set" for an override, or "environment MT_..." for a variable
 	Line       int    // 1-based line of the key in File; 0 if unknown
 	Key        string // the key as written
 	Suggestion string // the closest known key, or "" when nothing is close

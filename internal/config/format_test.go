@@ -209,6 +209,17 @@ func envMap(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
+// environ lists m as Options.Environ does.
+func environ(m map[string]string) func() []string {
+	return func() []string {
+		var out []string
+		for k, v := range m {
+			out = append(out, k+"="+v)
+		}
+		return out
+	}
+}
+
 func openT(t testing.TB, opts Options) *Store {
 	t.Helper()
 	s, err := Open(opts)

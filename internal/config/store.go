@@ -53,6 +53,12 @@ type Options struct {
 	// Env looks up environment variables; nil means os.LookupEnv. A variable
 	// MT_<Service>_<key> (see EnvName) overrides the file.
 	Env func(name string) (string, bool)
+	// Environ lists the environment as "NAME=value" strings, as os.Environ
+	// does, so that [Store.Effective] and [Store.Unknown] see the MT_
+	// variables of keys no service has defined. It is read once, by Open.
+	// nil means os.Environ when Env is nil too, and no variables when Env is
+	// given (a caller that injects Env injects Environ as well).
+	Environ func() []string
 	// Overrides are values from --set Service.key=value flags. They win
 	// over everything else and are never written to the file.
 	Overrides map[string]string
@@ -71,6 +77,7 @@ type Store struct {
 	path     string
 	readOnly bool
 	env      func(string) (string, bool)
+	envNames []string // MT_ variables that name a key, sorted; see envKey
 	flags    map[string]string
 	log      *slog.Logger
 
@@ -124,8 +131,22 @@ func Open(opts Options) (*Store, error) {
 		pending:  make(map[string]uint64),
 		seen:     make(map[string]bool),
 	}
+	environ := opts.Environ
 	if s.env == nil {
 		s.env = os.LookupEnv
+		if environ == nil {
+			environ = os.Environ
+		}
+	}
+	if environ != nil {
+		for _, kv := range environ() {
+			name, _, _ := strings.Cut(kv, "=")
+			if _, ok := envKey(name); ok {
+				s.envNames = append(s.envNames, name)
+			}
+		}
+		slices.Sort(s.envNames)
+		s.envNames = slices.Compact(s.envNames)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -175,6 +196,55 @@ func (s *Store) Path() string { return s.path }
 func EnvName(key string) string {
 	return "MT_" + strings.Replace(key, ".", "_", 1)
 }
+
+// envKey returns the key an environment variable overrides: the reverse of
+// EnvName, with the first '_' after "MT_" read as the '.'. ok is false for a
+// variable that is not MT_ followed by a valid key. A key whose service name
+// has a '_' is named by the same variable as another key; envKeys prefers the
+// key the store knows.
+func envKey(name string) (key string, ok bool) {
+	rest, ok := strings.CutPrefix(name, "MT_")
+	if !ok {
+		return "", false
+	}
+	key = strings.Replace(rest, "_", ".", 1)
+	if checkKey(key) != "" || EnvName(key) != name {
+		return "", false
+	}
+	return key, true
+}
+
+// envKeys returns the keys the MT_ variables of the environment override,
+// each with its variable, sorted by variable. A variable that names a key
+// the store knows (from the file, a definition or --set) gets that key.
+// The caller holds mu.
+func (s *Store) envKeys() []envVar {
+	if len(s.envNames) == 0 {
+		return nil
+	}
+	known := make(map[string]string) // variable -> key
+	for k := range s.doc.entries {
+		known[EnvName(k)] = k
+	}
+	for k := range s.flags {
+		known[EnvName(k)] = k
+	}
+	for k := range s.defs {
+		known[EnvName(k)] = k
+	}
+	out := make([]envVar, 0, len(s.envNames))
+	for _, name := range s.envNames {
+		k, ok := known[name]
+		if !ok {
+			k, _ = envKey(name)
+		}
+		out = append(out, envVar{name: name, key: k})
+	}
+	return out
+}
+
+// An envVar is an MT_ environment variable and the key it overrides.
+type envVar struct{ name, key string }
 
 // Lookup returns the effective value of key and where it came from: a
 // --set override, else the environment, else the file, else def. The first
@@ -435,12 +505,13 @@ func (e Entry) ShownDefault() string {
 }
 
 // Effective returns every key the store knows, from the file, from
-// definitions and from overrides, sorted by key, each with its effective
-// value and source. The caller owns the slice.
+// definitions, from --set overrides and from the MT_ variables of the
+// environment (see [Options.Environ]), sorted by key, each with its
+// effective value and source. The caller owns the slice.
 func (s *Store) Effective() []Entry {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	keys := make(map[string]bool, len(s.doc.entries)+len(s.defs)+len(s.flags))
+	keys := make(map[string]bool, len(s.doc.entries)+len(s.defs)+len(s.flags)+len(s.envNames))
 	for k := range s.doc.entries {
 		keys[k] = true
 	}
@@ -449,6 +520,9 @@ func (s *Store) Effective() []Entry {
 	}
 	for k := range s.flags {
 		keys[k] = true
+	}
+	for _, v := range s.envKeys() {
+		keys[v.key] = true
 	}
 	out := make([]Entry, 0, len(keys))
 	for _, k := range slices.Sorted(maps.Keys(keys)) {

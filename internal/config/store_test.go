@@ -264,6 +264,29 @@ func TestEffective(t *testing.T) {
 	}
 }
 
+// TestEffectiveEnvironment: an MT_ variable is listed, with source env,
+// whether or not a service defined its key or the file has it; a variable
+// whose name is shared by two keys (a service name with '_') goes to the
+// key the store knows.
+func TestEffectiveEnvironment(t *testing.T) {
+	env := map[string]string{"MT_Timer_queueLimit": "5", "MT_My_svc_x": "2", "MT_Other_var": "3", "HOME": "/root"}
+	s := openT(t, Options{Embedded: "My_svc.x=1\n", Env: envMap(env), Environ: environ(env)})
+	want := []Entry{
+		{Key: "My_svc.x", Value: "2", Source: SourceEnv},
+		{Key: "Other.var", Value: "3", Source: SourceEnv},
+		{Key: "Timer.queueLimit", Value: "5", Source: SourceEnv},
+	}
+	if got := s.Effective(); !slices.Equal(got, want) {
+		t.Errorf("Effective:\ngot  %+v\nwant %+v", got, want)
+	}
+	// Env without Environ lists no variables: nothing is read from the
+	// process behind the caller's back.
+	s = openT(t, Options{Env: envMap(env)})
+	if got := s.Effective(); len(got) != 0 {
+		t.Errorf("Effective with Env and no Environ: got %+v, want nothing", got)
+	}
+}
+
 // TestEffectiveDocumented: a key no service defined in this process shows
 // the default and description its generated comment in the file gives,
 // quoted or not; a user's own comment gives none.

@@ -14,7 +14,8 @@ import (
 // from a known one and still get it as a suggestion.
 const maxSuggestDistance = 2
 
-// Unknown returns the keys in the file and in the overrides that are
+// Unknown returns the keys in the file, in the --set overrides and in the
+// MT_ variables of the environment (see [Options.Environ]) that are
 // probably typos, each with a did-you-mean suggestion where one is close:
 //
 //   - keys whose service (the part before the first '.', or the whole key
@@ -31,8 +32,8 @@ const maxSuggestDistance = 2
 // from knownPrefixes and the services that defined keys; a case-only
 // difference always counts as close.
 //
-// The warnings come in file order, then the overrides by key. The caller
-// owns the slice.
+// The warnings come in file order, then the overrides by key, then the
+// environment variables by name. The caller owns the slice.
 func (s *Store) Unknown(knownPrefixes []string, started func(service string) bool) []Warning {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -86,6 +87,11 @@ func (s *Store) Unknown(knownPrefixes []string, started func(service string) boo
 	for _, k := range slices.Sorted(maps.Keys(s.flags)) {
 		if unknown(k) {
 			out = append(out, Warning{File: "--set", Key: k, Suggestion: suggest(k)})
+		}
+	}
+	for _, v := range s.envKeys() {
+		if unknown(v.key) {
+			out = append(out, Warning{File: "environment " + v.name, Key: v.key, Suggestion: suggest(v.key)})
 		}
 	}
 	return out

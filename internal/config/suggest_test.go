@@ -58,6 +58,38 @@ HelloWeb.docRoot=/srv
 	}
 }
 
+// TestUnknownEnvironment: MT_ variables take part in the check as --set
+// overrides do, each warning naming its variable; variables that are no key
+// (no MT_ prefix, or a character keys do not have) are not looked at.
+func TestUnknownEnvironment(t *testing.T) {
+	env := map[string]string{
+		"MT_Node_shutdowntimeout": "30s", // case typo of a defined key
+		"MT_Node_shutdownTimeout": "20s", // right
+		"MT_Timer_queueLimit":     "5",   // known service, not started
+		"MT_Zzz_x":                "1",   // unknown service
+		"MT_Strat":                "RPC", // bare key typo
+		"MT_RPC_bindAddr":         "x",   // key of a known service without definitions yet
+		"MT_not a key":            "1",
+		"PATH":                    "/bin",
+	}
+	s := openT(t, Options{Env: envMap(env), Environ: environ(env)})
+	s.Lookup("Node.shutdownTimeout", "10s", "wait")
+	s.Lookup("Start", "RPC", "boot")
+	got := s.Unknown([]string{"Node", "Start", "RPC", "Timer"}, nil)
+	want := []Warning{
+		{File: "environment MT_Node_shutdowntimeout", Key: "Node.shutdowntimeout", Suggestion: "Node.shutdownTimeout"},
+		{File: "environment MT_Strat", Key: "Strat", Suggestion: "Start"},
+		{File: "environment MT_Zzz_x", Key: "Zzz.x"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Unknown:\ngot  %+v\nwant %+v", got, want)
+	}
+	const str = `environment MT_Node_shutdowntimeout: unknown key "Node.shutdowntimeout" (did you mean "Node.shutdownTimeout"?)`
+	if len(got) > 0 && got[0].String() != str {
+		t.Errorf("warning: got %q, want %q", got[0].String(), str)
+	}
+}
+
 func TestUnknownNothingDefined(t *testing.T) {
 	s := openT(t, Options{Embedded: "A.x=1\nB.y=2\n", Env: noEnv})
 	if got := s.Unknown([]string{"A", "B"}, nil); len(got) != 0 {
