@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -9,6 +11,7 @@ import (
 
 	"github.com/mtnode/mtnode/internal/boot"
 	"github.com/mtnode/mtnode/internal/config"
+	"github.com/mtnode/mtnode/sdk"
 )
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -21,7 +24,9 @@ the config file, and the environment (MT_<Service>_<key>) and --set overrides,
 with the source of each value (file, env, flag or default) and the key's
 default. A service defines its keys when it first runs and writes each one's
 default into the comment above it; that comment is where a service key's
-default comes from here. Nothing is written.`,
+default comes from here. A key of a service whose keys are known that way
+but is not one of them is marked unknown, with the key it probably meant, as
+"mtnode run" warns. Nothing is written.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := g.options()
@@ -30,10 +35,8 @@ default comes from here. Nothing is written.`,
 				return err
 			}
 			boot.DefineNodeKeys(st, opts, prefix)
-			services := map[string]bool{}
-			for _, sp := range opts.Services {
-				services[sp.Name] = true
-			}
+			entries := st.Effective()
+			keys := knownKeys(entries, opts.Services)
 			out := cmd.OutOrStdout()
 			if pathOnly {
 				fmt.Fprintln(out, st.Path())
@@ -42,8 +45,8 @@ default comes from here. Nothing is written.`,
 			fmt.Fprintf(out, "# config file: %s\n", st.Path())
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE\tDEFAULT")
-			for _, e := range st.Effective() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Key, e.Value, e.Source, shownDefault(e, services))
+			for _, e := range entries {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Key, e.Value, e.Source, keys.shownDefault(e))
 			}
 			return tw.Flush()
 		},
@@ -52,16 +55,88 @@ default comes from here. Nothing is written.`,
 	return cmd
 }
 
+// keySet is what mtnode config knows of the keys there are, without running
+// the services: the keys defined in this run (the node's own) or documented
+// in the file by an earlier run, and the built-in services.
+type keySet struct {
+	builtins map[string]bool     // built-in service names
+	keys     []string            // known keys, sorted
+	of       map[string][]string // keys defined now or documented, by service
+	core     map[string]bool     // keys the core defines for a built-in
+	services []string            // services with known keys, and the built-ins
+}
+
+// knownKeys gathers the known keys of entries. The core defines
+// <Service>.queueLimit for every queued service when it creates it, so that
+// key of a queued built-in is known too, documented or not; but it says
+// nothing of the service's own keys.
+func knownKeys(entries []config.Entry, builtins []sdk.Spec) keySet {
+	ks := keySet{builtins: map[string]bool{}, of: map[string][]string{}, core: map[string]bool{}}
+	for _, e := range entries {
+		if e.Known || e.Documented {
+			svc := serviceOf(e.Key)
+			ks.of[svc] = append(ks.of[svc], e.Key)
+			ks.keys = append(ks.keys, e.Key)
+		}
+	}
+	for _, sp := range builtins {
+		ks.builtins[sp.Name] = true
+		if k := sp.Name + ".queueLimit"; !sp.IsInline() && !slices.Contains(ks.of[sp.Name], k) {
+			ks.core[k] = true
+			ks.keys = append(ks.keys, k)
+		}
+	}
+	slices.Sort(ks.keys)
+	for svc := range ks.of {
+		ks.services = append(ks.services, svc)
+	}
+	for svc := range ks.builtins {
+		if ks.of[svc] == nil {
+			ks.services = append(ks.services, svc)
+		}
+	}
+	slices.Sort(ks.services)
+	return ks
+}
+
+// serviceOf returns the service part of a key: what comes before the first
+// '.', or the whole key (Start).
+func serviceOf(key string) string {
+	svc, _, _ := strings.Cut(key, ".")
+	return svc
+}
+
 // shownDefault is the DEFAULT column of a key: its default when the node
 // or a service defined it (in this run, or in an earlier one that wrote its
-// comment into the file); otherwise why there is none.
-func shownDefault(e config.Entry, builtins map[string]bool) string {
+// comment into the file); otherwise why there is none. A key of a service
+// whose keys are known, but not one of them, is unknown, with the key it
+// probably meant, as mtnode run warns.
+func (ks keySet) shownDefault(e config.Entry) string {
 	if d := e.ShownDefault(); d != "" {
 		return d
 	}
-	svc, _, _ := strings.Cut(e.Key, ".")
-	if builtins[svc] {
+	svc := serviceOf(e.Key)
+	known := ks.of[svc]
+	if ks.builtins[svc] && (len(known) == 0 || ks.core[e.Key]) {
 		return "(defined when " + svc + " starts)"
 	}
-	return "(unknown key: no built-in service " + svc + " defined it; a plugin's service defines its keys when it runs)"
+	if len(known) > 0 {
+		return "(unknown key: not one the " + svc + " service has defined" + ks.didYouMean(e.Key) + ")"
+	}
+	return "(unknown key: no built-in service " + svc + " defined it; a plugin's service defines its keys when it runs" + ks.didYouMean(e.Key) + ")"
+}
+
+// didYouMean suggests the known key closest to key, or the key with the
+// closest service name, as config.Store.Unknown does; "" when none is close.
+func (ks keySet) didYouMean(key string) string {
+	s := config.Suggest(key, ks.keys)
+	if svc := serviceOf(key); s == "" && len(ks.of[svc]) == 0 && !ks.builtins[svc] {
+		if near := config.Suggest(svc, ks.services); near != "" {
+			s = near + key[len(svc):]
+		}
+	}
+	if s == "" {
+		return ""
+	}
+	return "; did you mean " + strconv.Quote(s) + "?"
 }

@@ -289,17 +289,23 @@ func TestIntegrationBadFlagExits2(t *testing.T) {
 }
 
 // TestIntegrationConfigShowsSources: each row of `mtnode config` holds a
-// key, its effective value, that value's source and the key's default.
+// key, its effective value, that value's source and the key's default. A
+// key of a service whose keys are known (defined now, or documented in the
+// file), but not one of them, is shown as unknown with the key it probably
+// meant, as mtnode run warns.
 func TestIntegrationConfigShowsSources(t *testing.T) {
 	p := prefix(t, "mtnode")
 	conf := filepath.Join(p, "conf", "mtnode.conf")
 	text := "Node.name=fromfile\nNode.queueLimit=10\nStart=\n\n" +
 		"# address the console listens on (default: 127.0.0.1:10101)\nTelnet.bindAddr=127.0.0.1:9999\n" +
-		"Timer.typed=1\nNope.x=2\n"
+		"# pending alarms and timers at most (default: 4096)\nTimer.maxTimers=100\n" +
+		"# addresses the node listens on for node links (default: 127.0.0.1:10100)\nRPC.bindAddr=127.0.0.1:10100\n" +
+		"Timer.typed=1\nNope.x=2\nNode.shutdowntimeout=1s\n"
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(p, "bin", "mtnode"), "config", "--set", "Node.logLevel=debug")
+	cmd := exec.Command(filepath.Join(p, "bin", "mtnode"), "config", "--set", "Node.logLevel=debug", "--set", "RPC.bindAdr=x",
+		"--set", "SocketIO.typed=1", "--set", "Telnte.bindAddr=y")
 	cmd.Env = append(os.Environ(), "MT_Node_queueLimit=20", "MT_Timer_queueLimit=5")
 	out, err := cmd.Output()
 	if err != nil {
@@ -322,8 +328,11 @@ func TestIntegrationConfigShowsSources(t *testing.T) {
 		{"Node.logLevel", []string{"debug", "flag", "info"}},
 		{"Node.shutdownTimeout", []string{"10s", "default", "10s"}},
 		{"Telnet.bindAddr", []string{"127.0.0.1:9999", "file", "127.0.0.1:10101"}},
-		{"Timer.typed", []string{"1", "file", "(defined when Timer starts)"}},
+		{"Timer.typed", []string{"1", "file", "(unknown key: not one the Timer service has defined)"}},
 		{"Timer.queueLimit", []string{"5", "env", "(defined when Timer starts)"}}, // in the environment only
+		{"RPC.bindAdr", []string{"x", "flag", `(unknown key: not one the RPC service has defined; did you mean "RPC.bindAddr"?)`}},
+		{"Node.shutdowntimeout", []string{"1s", "file", `(unknown key: not one the Node service has defined; did you mean "Node.shutdownTimeout"?)`}},
+		{"SocketIO.typed", []string{"1", "flag", "(defined when SocketIO starts)"}}, // no SocketIO key known yet
 	} {
 		if got := rows[tc.key]; !slices.Equal(got, tc.want) {
 			t.Errorf("row %s: got %q, want %q\n%s", tc.key, got, tc.want, out)
@@ -331,6 +340,9 @@ func TestIntegrationConfigShowsSources(t *testing.T) {
 	}
 	if got := rows["Nope.x"]; len(got) != 3 || !strings.HasPrefix(got[2], "(unknown key") {
 		t.Errorf("row Nope.x: got %q, want value 2 from the file and an unknown-key note\n%s", got, out)
+	}
+	if got := rows["Telnte.bindAddr"]; len(got) != 3 || !strings.HasSuffix(got[2], `; did you mean "Telnet.bindAddr"?)`) {
+		t.Errorf("row Telnte.bindAddr: got %q, want an unknown-key note suggesting Telnet.bindAddr\n%s", got, out)
 	}
 	if after, _ := os.ReadFile(conf); string(after) != text {
 		t.Errorf("mtnode config changed the file:\n%s", after)

@@ -106,6 +106,13 @@ func prefixOf(key string) string {
 	return key
 }
 
+// Suggest returns the candidate key closest to key, as [Store.Unknown]
+// suggests one (a case-only difference always counts as close), or "" when
+// none is close or key is itself a candidate.
+func Suggest(key string, candidates []string) string {
+	return closest(key, candidates)
+}
+
 // closest returns the candidate nearest to s within maxSuggestDistance.
 func closest(s string, candidates []string) string {
 	return suggest.Closest(s, candidates, maxSuggestDistance)
