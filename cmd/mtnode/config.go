@@ -21,7 +21,8 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Short: "Print the effective config, with where each value comes from",
 		Long: `Print the effective config: the node's own keys (Node.*, Start), every key in
 the config file, and the environment (MT_<Service>_<key>) and --set overrides,
-with the source of each value (file, env, flag or default) and the key's
+with the source of each value (file, env, flag, default, or embedded: the
+built-in config a first run writes when there is no file yet) and the key's
 default. A service defines its keys when it first runs and writes each one's
 default into the comment above it; that comment is where a service key's
 default comes from here. A key of a service whose keys are known that way
@@ -42,7 +43,11 @@ but is not one of them is marked unknown, with the key it probably meant, as
 				fmt.Fprintln(out, st.Path())
 				return nil
 			}
-			fmt.Fprintf(out, "# config file: %s\n", st.Path())
+			if st.Exists() {
+				fmt.Fprintf(out, "# config file: %s\n", st.Path())
+			} else {
+				fmt.Fprintf(out, "# config file: %s (does not exist yet: the first run writes it, starting from the embedded default config)\n", st.Path())
+			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE\tDEFAULT")
 			for _, e := range entries {

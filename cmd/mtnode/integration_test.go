@@ -349,6 +349,28 @@ func TestIntegrationConfigShowsSources(t *testing.T) {
 	}
 }
 
+// TestIntegrationConfigWithoutFile: before the first run there is no
+// config file; mtnode config says so, shows the embedded default config's
+// values with source embedded, and still writes nothing.
+func TestIntegrationConfigWithoutFile(t *testing.T) {
+	p := prefix(t, "mtnode")
+	conf := filepath.Join(p, "conf", "mtnode.conf")
+	out, err := exec.Command(filepath.Join(p, "bin", "mtnode"), "config").Output()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	header, _, _ := strings.Cut(string(out), "\n")
+	if want := "# config file: " + conf + " (does not exist yet: the first run writes it"; !strings.HasPrefix(header, want) {
+		t.Errorf("header: got %q, want it to start with %q", header, want)
+	}
+	if !regexp.MustCompile(`(?m)^Start\s+RPC\s+embedded\s+RPC$`).Match(out) {
+		t.Errorf("want a row Start RPC embedded RPC:\n%s", out)
+	}
+	if _, err := os.Stat(conf); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("mtnode config created %s (stat: %v)", conf, err)
+	}
+}
+
 // TestIntegrationUsageErrorsExit2: a verb or argument the program does not
 // take is a usage error, exit 2, like a bad flag.
 func TestIntegrationUsageErrorsExit2(t *testing.T) {

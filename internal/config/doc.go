@@ -72,7 +72,8 @@
 //  1. a --set Service.key=value override ([Options.Overrides], [SourceFlag]);
 //  2. the environment variable MT_<Service>_<key>, such as MT_RPC_bindAddr or
 //     MT_Start ([EnvName], [SourceEnv]), read when the key is first looked up;
-//  3. the file ([SourceFile]);
+//  3. the file ([SourceFile]), or, while there is no file yet, the embedded
+//     config it will be written from ([Options.Embedded], [SourceEmbedded]);
 //  4. the default the service gave ([SourceDefault]).
 //
 // Overrides and environment values are never written to the file.

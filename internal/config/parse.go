@@ -37,6 +37,10 @@ type entry struct {
 	// default: its value is reported with SourceDefault until the file is
 	// read again.
 	fromDefault bool
+	// embedded marks an entry of the embedded config that no file holds
+	// yet: its value is reported with SourceEmbedded until the store writes
+	// the file or the operator sets it.
+	embedded bool
 }
 
 func newDocument() *document {

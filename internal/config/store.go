@@ -19,17 +19,20 @@ type Source int
 
 // Sources, from lowest to highest precedence.
 const (
-	SourceDefault Source = iota // the default given by the service
-	SourceFile                  // the config file (or the embedded config)
-	SourceEnv                   // an MT_<Service>_<key> environment variable
-	SourceFlag                  // a --set Service.key=value override
+	SourceDefault  Source = iota // the default given by the service
+	SourceEmbedded               // the embedded config (Options.Embedded), used while no file exists
+	SourceFile                   // the config file
+	SourceEnv                    // an MT_<Service>_<key> environment variable
+	SourceFlag                   // a --set Service.key=value override
 )
 
-// String returns "default", "file", "env" or "flag".
+// String returns "default", "embedded", "file", "env" or "flag".
 func (s Source) String() string {
 	switch s {
 	case SourceDefault:
 		return "default"
+	case SourceEmbedded:
+		return "embedded"
 	case SourceFile:
 		return "file"
 	case SourceEnv:
@@ -174,6 +177,11 @@ func Open(opts Options) (*Store, error) {
 		doc, perrs := parse(embeddedName, []byte(opts.Embedded))
 		errs = append(errs, perrs...)
 		s.doc, s.name = doc, embeddedName
+		if doc != nil {
+			for _, e := range doc.entries {
+				e.embedded = true
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -189,6 +197,15 @@ func Open(opts Options) (*Store, error) {
 
 // Path returns the config file's path, or "" for an in-memory store.
 func (s *Store) Path() string { return s.path }
+
+// Exists reports whether the config file existed when the store last read
+// or wrote it. It is false for an in-memory store, and for a file that the
+// first write will create (from the embedded config, if there is one).
+func (s *Store) Exists() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.onDisk
+}
 
 // EnvName returns the environment variable that overrides key: "MT_" plus
 // the key with its first '.' replaced by '_', as in MT_RPC_bindAddr for
@@ -330,6 +347,9 @@ func (s *Store) resolve(key string, d *definition) (string, Source) {
 		return strings.TrimSpace(v), SourceEnv
 	}
 	if e := s.doc.entries[key]; e != nil && !e.fromDefault {
+		if e.embedded {
+			return e.value, SourceEmbedded
+		}
 		return e.value, SourceFile
 	}
 	if d != nil {
@@ -364,7 +384,7 @@ func (s *Store) Set(key, value string) error {
 		}
 		s.doc.entries[key] = e
 	}
-	e.value, e.fromDefault = value, false
+	e.value, e.fromDefault, e.embedded = value, false, false
 	s.gen++
 	gen := s.gen
 	s.pending[key] = gen
@@ -419,7 +439,7 @@ func (s *Store) flush(gen uint64) error {
 	s.disk, s.onDisk, s.flushed, s.name = data, true, upto, s.path
 	for k, n := range lines {
 		if e := s.doc.entries[k]; e != nil {
-			e.line = n
+			e.line, e.embedded = n, false
 		}
 	}
 	for k, g := range s.pending {
@@ -586,7 +606,7 @@ func (s *Store) where(key string, src Source) string {
 		return "--set"
 	case SourceEnv:
 		return "env " + EnvName(key)
-	case SourceFile:
+	case SourceFile, SourceEmbedded:
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		if e := s.doc.entries[key]; e != nil && e.line > 0 {

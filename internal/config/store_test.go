@@ -254,7 +254,7 @@ func TestEffective(t *testing.T) {
 	got := s.Effective()
 	want := []Entry{
 		{Key: "Old.key", Value: "2", Source: SourceEnv},
-		{Key: "RPC.bindAddr", Value: "10.0.0.1:1", Default: "127.0.0.1:10100", Description: "rpc address", Source: SourceFile, Known: true},
+		{Key: "RPC.bindAddr", Value: "10.0.0.1:1", Default: "127.0.0.1:10100", Description: "rpc address", Source: SourceEmbedded, Known: true},
 		{Key: "RPC.queueLimit", Value: "4096", Default: "4096", Description: "queue limit", Source: SourceDefault, Known: true},
 		{Key: "Start", Value: "RPC,Telnet", Source: SourceFlag},
 		{Key: "Telnet.bindAddr", Value: "env", Default: "127.0.0.1:10123", Description: "console address", Source: SourceEnv, Known: true},
@@ -294,9 +294,9 @@ func TestEffectiveDocumented(t *testing.T) {
 	s := openT(t, Options{Embedded: "# console address (default: 127.0.0.1:10123)\nTelnet.bindAddr=file\n\n" +
 		"# console password (default: \"\")\nTelnet.password=x\n\n# my own note\nTimer.x=1\n"})
 	want := []Entry{
-		{Key: "Telnet.bindAddr", Value: "file", Default: "127.0.0.1:10123", Description: "console address", Source: SourceFile, Documented: true},
-		{Key: "Telnet.password", Value: "x", Default: "", Description: "console password", Source: SourceFile, Documented: true},
-		{Key: "Timer.x", Value: "1", Source: SourceFile},
+		{Key: "Telnet.bindAddr", Value: "file", Default: "127.0.0.1:10123", Description: "console address", Source: SourceEmbedded, Documented: true},
+		{Key: "Telnet.password", Value: "x", Default: "", Description: "console password", Source: SourceEmbedded, Documented: true},
+		{Key: "Timer.x", Value: "1", Source: SourceEmbedded},
 	}
 	if got := s.Effective(); !slices.Equal(got, want) {
 		t.Errorf("Effective:\ngot  %+v\nwant %+v", got, want)
@@ -304,7 +304,7 @@ func TestEffectiveDocumented(t *testing.T) {
 }
 
 func TestSourceString(t *testing.T) {
-	for src, want := range map[Source]string{SourceDefault: "default", SourceFile: "file", SourceEnv: "env", SourceFlag: "flag", 9: "Source(9)"} {
+	for src, want := range map[Source]string{SourceDefault: "default", SourceEmbedded: "embedded", SourceFile: "file", SourceEnv: "env", SourceFlag: "flag", 9: "Source(9)"} {
 		if got := src.String(); got != want {
 			t.Errorf("Source(%d).String(): got %q, want %q", int(src), got, want)
 		}
@@ -400,8 +400,11 @@ func TestEmbedded(t *testing.T) {
 	const emb = "# demo\nHelloWeb.bindAddr=127.0.0.1:0\n"
 	t.Run("in memory", func(t *testing.T) {
 		s := openT(t, Options{Embedded: emb, Env: noEnv})
-		if v, src := s.Lookup("HelloWeb.bindAddr", "127.0.0.1:8080", "d"); v != "127.0.0.1:0" || src != SourceFile {
-			t.Errorf("got %q, %v, want %q, file", v, src, "127.0.0.1:0")
+		if v, src := s.Lookup("HelloWeb.bindAddr", "127.0.0.1:8080", "d"); v != "127.0.0.1:0" || src != SourceEmbedded {
+			t.Errorf("got %q, %v, want %q, embedded", v, src, "127.0.0.1:0")
+		}
+		if s.Exists() {
+			t.Errorf("Exists: got true for an in-memory store")
 		}
 		if s.Path() != "" {
 			t.Errorf("Path: got %q, want \"\"", s.Path())
@@ -410,10 +413,17 @@ func TestEmbedded(t *testing.T) {
 	t.Run("seeds a missing file", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "mt-test-http.conf")
 		s := openT(t, Options{Path: path, Embedded: emb, Env: noEnv})
+		// Until the file is written, the value is the embedded config's.
+		if eff := s.Effective(); len(eff) != 1 || eff[0].Source != SourceEmbedded || s.Exists() {
+			t.Errorf("before the write: got %+v, Exists %v, want HelloWeb.bindAddr from embedded, false", eff, s.Exists())
+		}
 		s.Lookup("HelloWeb.docRoot", "", "files to serve")
 		want := "# demo\nHelloWeb.bindAddr=127.0.0.1:0\n\n# files to serve (default: \"\")\nHelloWeb.docRoot=\n"
 		if got := readFileT(t, path); got != want {
 			t.Errorf("file:\n--- got ---\n%s--- want ---\n%s", got, want)
+		}
+		if _, src := s.Lookup("HelloWeb.bindAddr", "127.0.0.1:8080", "address"); src != SourceFile || !s.Exists() {
+			t.Errorf("after the write: got source %v, Exists %v, want file, true", src, s.Exists())
 		}
 	})
 	t.Run("file wins over embedded", func(t *testing.T) {
