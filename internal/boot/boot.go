@@ -142,12 +142,13 @@ func Open(opts Options) (*Node, error) {
 		return nil, err
 	}
 	ns := readNodeSettings(st, opts, prefix)
-	lvl := opts.LogLevel
-	if lvl == "" {
-		lvl = ns.logLevel
-	}
-	if err := level.UnmarshalText([]byte(lvl)); err != nil {
-		return nil, &UsageError{fmt.Errorf("log level %q: want debug, info, warn or error", lvl)}
+	if opts.LogLevel != "" {
+		if err := level.UnmarshalText([]byte(opts.LogLevel)); err != nil {
+			return nil, &UsageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", opts.LogLevel)}
+		}
+	} else if err := level.UnmarshalText([]byte(ns.logLevel)); err != nil {
+		return nil, &UsageError{fmt.Errorf("%s: Node.logLevel: %q is not a log level; use debug, info, warn or error",
+			st.Where("Node.logLevel"), ns.logLevel)}
 	}
 	name := opts.Name
 	if name == "" {

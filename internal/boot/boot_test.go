@@ -410,3 +410,31 @@ type startFunc func(sdk.Context) error
 
 func (f startFunc) Start(c sdk.Context) error          { return f(c) }
 func (startFunc) Handle(sdk.Context, *sdk.Event) error { return nil }
+
+// TestBadLogLevelSaysWhere: a Node.logLevel that is no level is a usage
+// error that names where the value came from, as other config errors do.
+func TestBadLogLevelSaysWhere(t *testing.T) {
+	tests := []struct {
+		name     string
+		embedded string
+		sets     []string
+		env      map[string]string
+		flag     string
+		want     string
+	}{
+		{name: "file", embedded: "Start=\nNode.logLevel=loud\n", want: `<embedded>:2: Node.logLevel: "loud" is not a log level; use debug, info, warn or error`},
+		{name: "set", sets: []string{"Node.logLevel=loud"}, want: `--set: Node.logLevel: "loud" is not a log level`},
+		{name: "env", env: map[string]string{"MT_Node_logLevel": "loud"}, want: `env MT_Node_logLevel: Node.logLevel: "loud" is not a log level`},
+		{name: "flag", flag: "loud", want: `--log-level "loud": want debug, info, warn or error`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(Options{Exe: "/x/bin/mtnode-test", Embedded: tt.embedded, InMemory: true, Sets: tt.sets,
+				LogLevel: tt.flag, LogOut: io.Discard, Env: func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }})
+			var ue *UsageError
+			if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("got %v, want a UsageError starting %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -91,6 +91,8 @@
 // IPv6 hosts in brackets). A value that does not convert gives the default
 // and is recorded as a [*ValueError], logged once at Warn and listed by
 // [Store.Problems], so that startup and the console can show it.
+// [Store.Where] names where a value came from, for callers that check a
+// value themselves.
 //
 // # Concurrency
 //

@@ -599,6 +599,17 @@ func (s *Store) report(key string, err error) {
 		slog.String("key", key), slog.Any("err", err))
 }
 
+// Where describes where the effective value of key comes from, as a
+// [ValueError] names it: "conf/mtnode.conf:7", "<embedded>:2",
+// "env MT_Node_logLevel", "--set" or "default". Callers that check a value
+// themselves use it to say where a bad one is.
+func (s *Store) Where(key string) string {
+	s.mu.RLock()
+	_, src := s.resolve(key, s.defs[key])
+	s.mu.RUnlock()
+	return s.where(key, src)
+}
+
 // where describes where key's value from src came from, for a ValueError.
 func (s *Store) where(key string, src Source) string {
 	switch src {

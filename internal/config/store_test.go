@@ -688,3 +688,21 @@ func TestWriteFailure(t *testing.T) {
 		t.Errorf("Set with an unwritable file: got %v, want a write error", err)
 	}
 }
+
+func TestWhere(t *testing.T) {
+	s := openT(t, Options{
+		Embedded:  "# note\nA.file=1\nA.env=1\n",
+		Env:       envMap(map[string]string{"MT_A_env": "2"}),
+		Overrides: map[string]string{"A.flag": "3"},
+	})
+	for key, want := range map[string]string{
+		"A.file":    "<embedded>:2",
+		"A.env":     "env MT_A_env",
+		"A.flag":    "--set",
+		"A.missing": "default",
+	} {
+		if got := s.Where(key); got != want {
+			t.Errorf("Where(%q): got %q, want %q", key, got, want)
+		}
+	}
+}
