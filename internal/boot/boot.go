@@ -160,7 +160,7 @@ func Open(opts Options) (*Node, error) {
 			start = append(start, s)
 		}
 	}
-	gcFloor := uint64(max(0, ns.gcFloorMiB))
+	gcFloor := uint64(ns.gcFloorMiB)
 	gctune.Start(gcFloor << 20)
 	n := &Node{Store: st, Log: log, Prefix: prefix, level: level, start: start,
 		shutdownTimeout: ns.shutdownTimeout, metricsAddr: ns.metricsAddr, metricsToken: ns.metricsToken}
@@ -233,10 +233,10 @@ func readNodeSettings(st *config.Store, opts Options, prefix string) nodeSetting
 		ns.name = c.String("name", strings.TrimSuffix(filepath.Base(exe), ".exe"), "node name, shown in logs and the console prompt")
 	}
 	ns.start, _ = st.Lookup("Start", opts.DefaultStart, "services started at boot, in this order (comma-separated); all others start on their first event")
-	ns.gcFloorMiB = c.Int("gcFloorMiB", gctune.DefaultFloor>>20,
+	ns.gcFloorMiB = c.IntMin("gcFloorMiB", gctune.DefaultFloor>>20, 0,
 		"heap growth (MiB) below which the garbage collector does not run, in this process and its plugins: small heaps then collect once per this much allocation rather than once per GOGC% of themselves; 0 = Go's GOGC alone")
 	ns.shutdownTimeout = c.Duration("shutdownTimeout", 10*time.Second, "how long a stopping node waits for its queues to drain; its services' Stops, then its plugin processes, get as long again each")
-	ns.queueLimit = c.Int("queueLimit", core.DefaultQueueLimit, "default queue limit of a service (events); <Service>.queueLimit overrides it per service")
+	ns.queueLimit = c.IntMin("queueLimit", core.DefaultQueueLimit, 1, "default queue limit of a service (events); <Service>.queueLimit overrides it per service")
 	ns.metricsAddr = c.String("metricsAddr", "", "address of the Prometheus /metrics endpoint (\"\" = off), e.g. 127.0.0.1:10124")
 	ns.metricsToken = c.String("metricsToken", "", "bearer token scrapers must send; required for a non-loopback metricsAddr")
 	if opts.Plugins {

@@ -438,3 +438,45 @@ func TestBadLogLevelSaysWhere(t *testing.T) {
 		})
 	}
 }
+
+// TestQueueLimitOutOfRange: a queue limit below 1, the node's or a
+// service's, is a bad value: recorded and logged with where it came from,
+// and the default is used, not a silent stand-in.
+func TestQueueLimitOutOfRange(t *testing.T) {
+	var logs sdktest.LogBuffer
+	n, err := Open(Options{Exe: "/x/bin/mtnode-test", InMemory: true, LogOut: &logs,
+		Embedded: "Start=Echo\nNode.queueLimit=-5\nEcho.queueLimit=0\n", Services: []sdk.Spec{echo},
+		Env: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = n.Stop() })
+	if err := n.Start(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var limit int
+	for _, si := range n.Stats() {
+		if si.Name == "Echo" {
+			limit = si.QueueLimit
+		}
+	}
+	if limit != 65536 {
+		t.Errorf("Echo's queue limit: got %d, want the default 65536", limit)
+	}
+	var got []string
+	for _, p := range n.Store.Problems() {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`<embedded>:2: Node.queueLimit: "-5" is less than the minimum 1; using default 65536`,
+		`<embedded>:3: Echo.queueLimit: "0" is less than the minimum 1; using default 65536`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\ngot  %q\nwant %q", got, want)
+	}
+	for _, w := range want {
+		if !strings.Contains(logs.String(), strconv.Quote(w)) {
+			t.Errorf("log lacks %s:\n%s", w, logs.String())
+		}
+	}
+}

@@ -88,9 +88,10 @@
 // [Section] converts values: Int (decimal), Bool (true/false, 1/0, yes/no,
 // on/off), Duration (1.5s, or plain seconds such as 0.25), Bytes (8388608,
 // 64KiB, 8M, 1GiB; binary units only) and Addrs (a comma list of host:port,
-// IPv6 hosts in brackets). A value that does not convert gives the default
-// and is recorded as a [*ValueError], logged once at Warn and listed by
-// [Store.Problems], so that startup and the console can show it.
+// IPv6 hosts in brackets). IntMin is Int with a lower bound (queue limits).
+// A value that does not convert, or is below IntMin's bound, gives the
+// default and is recorded as a [*ValueError], logged once at Warn and listed
+// by [Store.Problems], so that startup and the console can show it.
 // [Store.Where] names where a value came from, for callers that check a
 // value themselves.
 //

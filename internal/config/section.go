@@ -72,6 +72,26 @@ func (c *Section) Int(key string, def int64, desc string) int64 {
 	return n
 }
 
+// IntMin is Int for a value that must be at least min, such as a queue
+// limit: a smaller value gives the default and is recorded as a
+// [ValueError] ("is less than the minimum 1"), as a value that does not
+// convert is. def must be at least min; a smaller def is the caller's bug,
+// recorded the same way, and min is used instead.
+func (c *Section) IntMin(key string, def, min int64, desc string) int64 {
+	n := c.Int(key, def, desc)
+	if n >= min {
+		return n
+	}
+	sdef := func() string { return strconv.FormatInt(def, 10) }
+	full, v, src := c.lookup(key, sdef, desc)
+	use := def
+	if src == SourceDefault || def < min {
+		use = min
+	}
+	c.bad(full, v, src, "is less than the minimum "+strconv.FormatInt(min, 10), strconv.FormatInt(use, 10))
+	return use
+}
+
 // Bool returns the value of key as a boolean: true, false, 1, 0, t, f, yes,
 // no, on or off, in any case.
 func (c *Section) Bool(key string, def bool, desc string) bool {

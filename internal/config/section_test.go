@@ -21,6 +21,8 @@ func TestSectionGetters(t *testing.T) {
 	bytesGet := func(c *Section) any { return c.Bytes("k", mib8, "a size") }
 	addrsGet := func(c *Section) any { return c.Addrs("k", "127.0.0.1:10100", "addresses") }
 	strGet := func(c *Section) any { return c.String("k", "def", "a string") }
+	minGet := func(c *Section) any { return c.IntMin("k", i4096, 1, "a queue limit") }
+	badMinGet := func(c *Section) any { return c.IntMin("k", 0, 1, "a bug: default below min") }
 
 	tests := []struct {
 		name    string
@@ -38,6 +40,14 @@ func TestSectionGetters(t *testing.T) {
 		{"int leading zero is decimal", "010", intGet, int64(10), ""},
 		{"int default", "-", intGet, i4096, ""},
 		{"int bad", "abc", intGet, i4096, `<embedded>:1: S.k: "abc" is not an integer; using default 4096`},
+
+		{"int min", "1", minGet, int64(1), ""},
+		{"int min default", "-", minGet, i4096, ""},
+		{"int min zero", "0", minGet, i4096, `<embedded>:1: S.k: "0" is less than the minimum 1; using default 4096`},
+		{"int min negative", "-5", minGet, i4096, `<embedded>:1: S.k: "-5" is less than the minimum 1; using default 4096`},
+		{"int min bad", "abc", minGet, i4096, `<embedded>:1: S.k: "abc" is not an integer; using default 4096`},
+		{"int min default below min", "-", badMinGet, int64(1), `default: S.k: "0" is less than the minimum 1; using default 1`},
+		{"int min file below min", "-3", badMinGet, int64(1), `<embedded>:1: S.k: "-3" is less than the minimum 1; using default 1`},
 		{"int hex refused", "0x10", intGet, i4096, `<embedded>:1: S.k: "0x10" is not an integer; using default 4096`},
 		{"int empty", "", intGet, i4096, `<embedded>:1: S.k: "" is not an integer; using default 4096`},
 		{"int too big", "99999999999999999999", intGet, i4096, `<embedded>:1: S.k: "99999999999999999999" is out of range for a 64-bit integer; using default 4096`},

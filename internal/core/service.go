@@ -84,10 +84,7 @@ func newService(n *Node, spec sdk.Spec) *service {
 		if limit <= 0 {
 			limit = n.cfg.QueueLimit
 		}
-		limit = int(s.conf.Int("queueLimit", int64(limit), "events queued for the service before senders get queue-full errors"))
-		if limit < 1 {
-			limit = 1
-		}
+		limit = int(intMin(s.conf, s.log, "queueLimit", int64(limit), 1, "events queued for the service before senders get queue-full errors"))
 		s.queues = make([]*queue, spec.WorkerCount())
 		for i := range s.queues {
 			s.queues[i] = newQueue(limit)

@@ -70,6 +70,13 @@ func (s *section) Int(key string, def int64, desc string) int64 {
 	return s.sec.Int(key, def, desc)
 }
 
+// IntMin is config.Section.IntMin, for the node's own keys of a plugin's
+// services (queueLimit).
+func (s *section) IntMin(key string, def, min int64, desc string) int64 {
+	s.p.missing(s.full(key), strconv.FormatInt(def, 10), desc)
+	return s.sec.IntMin(key, def, min, desc)
+}
+
 func (s *section) Bool(key string, def bool, desc string) bool {
 	s.p.missing(s.full(key), strconv.FormatBool(def), desc)
 	return s.sec.Bool(key, def, desc)
