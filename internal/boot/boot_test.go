@@ -441,11 +441,11 @@ func TestBadLogLevelSaysWhere(t *testing.T) {
 
 // TestQueueLimitOutOfRange: a queue limit below 1, the node's or a
 // service's, is a bad value: recorded and logged with where it came from,
-// and the default is used, not a silent stand-in.
+// and the default is used, not a silent stand-in. So is a negative GC floor.
 func TestQueueLimitOutOfRange(t *testing.T) {
 	var logs sdktest.LogBuffer
 	n, err := Open(Options{Exe: "/x/bin/mtnode-test", InMemory: true, LogOut: &logs,
-		Embedded: "Start=Echo\nNode.queueLimit=-5\nEcho.queueLimit=0\n", Services: []sdk.Spec{echo},
+		Embedded: "Start=Echo\nNode.queueLimit=-5\nEcho.queueLimit=0\nNode.gcFloorMiB=-1\n", Services: []sdk.Spec{echo},
 		Env: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -468,6 +468,7 @@ func TestQueueLimitOutOfRange(t *testing.T) {
 		got = append(got, p.Error())
 	}
 	want := []string{
+		`<embedded>:4: Node.gcFloorMiB: "-1" is less than the minimum 0; using default 64`,
 		`<embedded>:2: Node.queueLimit: "-5" is less than the minimum 1; using default 65536`,
 		`<embedded>:3: Echo.queueLimit: "0" is less than the minimum 1; using default 65536`,
 	}
