@@ -26,8 +26,8 @@ import (
 // closes. helperConfEnv adds config lines (Service.key=value, one a line),
 // such as Relay.next.
 const (
-	helperEnv     = "MT_RPC_TEST_NODE"
-	helperConfEnv = "MT_RPC_TEST_CONF"
+	helperEnv     = "MTNODE_RPC_TEST_NODE"
+	helperConfEnv = "MTNODE_RPC_TEST_CONF"
 )
 
 func TestMain(m *testing.M) {
