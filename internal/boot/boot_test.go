@@ -445,7 +445,7 @@ func TestBadLogLevelSaysWhere(t *testing.T) {
 func TestQueueLimitOutOfRange(t *testing.T) {
 	var logs sdktest.LogBuffer
 	n, err := Open(Options{Exe: "/x/bin/mtnode-test", InMemory: true, LogOut: &logs,
-		Embedded: "Start=Echo\nNode.queueLimit=-5\nEcho.queueLimit=0\nNode.gcFloorMiB=-1\n", Services: []sdk.Spec{echo},
+		Embedded: "Start=Echo\nNode.queueLimit=-5\nEcho.queueLimit=0\nNode.gcFloorMiB=-1\nNode.shutdownTimeout=0\n", Services: []sdk.Spec{echo},
 		Env: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -463,12 +463,16 @@ func TestQueueLimitOutOfRange(t *testing.T) {
 	if limit != 65536 {
 		t.Errorf("Echo's queue limit: got %d, want the default 65536", limit)
 	}
+	if d := n.ShutdownTimeout(); d != 10*time.Second {
+		t.Errorf("shutdown timeout: got %v, want the default 10s", d)
+	}
 	var got []string
 	for _, p := range n.Store.Problems() {
 		got = append(got, p.Error())
 	}
 	want := []string{
 		`<embedded>:4: Node.gcFloorMiB: "-1" is less than the minimum 0; using default 64`,
+		`<embedded>:5: Node.shutdownTimeout: "0" is less than the minimum 1ms; using default 10s`,
 		`<embedded>:2: Node.queueLimit: "-5" is less than the minimum 1; using default 65536`,
 		`<embedded>:3: Echo.queueLimit: "0" is less than the minimum 1; using default 65536`,
 	}

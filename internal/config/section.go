@@ -135,6 +135,19 @@ func (c *Section) Duration(key string, def time.Duration, desc string) time.Dura
 	return d
 }
 
+// DurationMin is Duration for a value that must be at least min, such as a
+// timeout that cannot be zero: a smaller value gives the default and is
+// recorded as a [ValueError], as IntMin does. def must be at least min.
+func (c *Section) DurationMin(key string, def, min time.Duration, desc string) time.Duration {
+	d := c.Duration(key, def, desc)
+	if d >= min {
+		return d
+	}
+	full, v, src := c.lookup(key, def.String, desc)
+	c.bad(full, v, src, "is less than the minimum "+min.String(), def.String())
+	return def
+}
+
 func parseDuration(s string) (time.Duration, bool) {
 	if d, err := time.ParseDuration(s); err == nil {
 		return d, true
