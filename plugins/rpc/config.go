@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type settings struct {
 	reconnectMax     time.Duration
 	idleAfter        time.Duration
 	spin             time.Duration
+	raised           []string // values raised to their minimum, for the log
 }
 
 func readSettings(c sdk.Config) settings {
@@ -51,12 +53,22 @@ func readSettings(c sdk.Config) settings {
 	}
 	s.limits.MaxBatch = int(c.Int("maxBatch", 1024, "most envelopes written in one batch"))
 	s.limits.MaxBytes = s.maxMessage / 2
-	s.maxPending = max(s.maxPending, 1)
-	s.maxInflight = max(s.maxInflight, 1)
-	s.maxMessage = max(s.maxMessage, 64<<10)
-	s.reconnectMin = max(s.reconnectMin, time.Millisecond)
-	s.reconnectMax = max(s.reconnectMax, s.reconnectMin)
+	atLeast(&s.maxPending, 1, "maxPending", &s.raised)
+	atLeast(&s.maxInflight, 1, "maxInflight", &s.raised)
+	atLeast(&s.maxMessage, 64<<10, "maxMessage", &s.raised)
+	atLeast(&s.reconnectMin, time.Millisecond, "reconnectMin", &s.raised)
+	atLeast(&s.reconnectMax, s.reconnectMin, "reconnectMax", &s.raised)
 	return s
+}
+
+// atLeast raises *v to min when it is below, and says so in raised, for
+// the service to log: a value the node cannot work with is not taken
+// silently.
+func atLeast[T int | time.Duration](v *T, min T, key string, raised *[]string) {
+	if *v < min {
+		*raised = append(*raised, fmt.Sprintf("RPC.%s=%v is below the least workable value; using %v", key, *v, min))
+		*v = min
+	}
 }
 
 // nameSet returns the comma-separated names of list as a set.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/mtnode/mtnode/plugins/rpc"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
 func TestLocalAndRemoteCallers(t *testing.T) {
@@ -357,5 +359,22 @@ func TestWildcardListener(t *testing.T) {
 	}
 	if links := listLinks(t, h).GetLinks(); len(links) != 1 {
 		t.Errorf("h has %d links to k, want the one k dialled: %v", len(links), links)
+	}
+}
+
+// TestUnworkableValuesRaised: a value the link cannot work with (no room
+// for one pending event, frames smaller than 64 KiB) is raised to the
+// least workable one, and the log says so, with the key.
+func TestUnworkableValuesRaised(t *testing.T) {
+	var logs sdktest.LogBuffer
+	a := startNode(t, nodeOpts{name: "a", log: &logs, conf: map[string]string{"RPC.maxPending": "0", "RPC.maxMessage": "1000"}})
+	b := startNode(t, nodeOpts{name: "b"})
+	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("x")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"RPC.maxPending=0 is below the least workable value; using 1", "RPC.maxMessage=1000 is below the least workable value; using 65536"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
 	}
 }

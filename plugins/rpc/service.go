@@ -88,6 +88,9 @@ func (s *Service) Start(c sdk.Context) error {
 	}
 	s.wire, s.handle, s.log, s.node = wc.Wire(), c.Handle(), c.Logger(), c.NodeName()
 	s.cfg = readSettings(c.Config())
+	for _, r := range s.cfg.raised {
+		s.log.Warn("rpc: config value raised", sdk.KeyErr, r)
+	}
 
 	srvOpts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(link.Codec{}),
