@@ -190,7 +190,7 @@ func (s *SocketStream) SendMsg(m any) error {
 	defer bufs.Free()
 	n := bufs.Len()
 	if n > s.max {
-		return fmt.Errorf("link: a link frame of %d bytes is larger than the %d-byte frame limit (RPC.maxMessage)", n, s.max)
+		return fmt.Errorf("link: a link frame of %d bytes is larger than the %d-byte frame limit (a node link's RPC.maxMessage)", n, s.max)
 	}
 	if len(s.left) > 0 {
 		if _, err := s.w.Write(s.left); err != nil {
@@ -227,7 +227,7 @@ func (s *SocketStream) TrySendMsg(m any) (left bool, err error) {
 	defer bufs.Free()
 	n := bufs.Len()
 	if n > s.max {
-		return false, fmt.Errorf("link: a link frame of %d bytes is larger than the %d-byte frame limit (RPC.maxMessage)", n, s.max)
+		return false, fmt.Errorf("link: a link frame of %d bytes is larger than the %d-byte frame limit (a node link's RPC.maxMessage)", n, s.max)
 	}
 	out := binary.BigEndian.AppendUint32(s.out[:0], uint32(n))
 	for _, b := range bufs {
@@ -311,7 +311,7 @@ func (s *SocketStream) readFrame() ([]byte, error) {
 	n := int64(binary.BigEndian.Uint32(head))
 	_, _ = s.r.Discard(frameHeader)
 	if n > int64(s.max) {
-		return nil, fmt.Errorf("link: the link socket announced a frame of %d bytes, past this side's %d-byte limit (RPC.maxMessage): the peer did not keep to the limit this side announced, or does not speak the link protocol (%w)", n, s.max, ErrBadFrame)
+		return nil, fmt.Errorf("link: the link socket announced a frame of %d bytes, past the %d-byte limit of this side (a node link's RPC.maxMessage): the peer did not keep to it, or does not speak the link protocol (%w)", n, s.max, ErrBadFrame)
 	}
 	// Grow as bytes arrive rather than trust the length with memory.
 	b := make([]byte, min(n, readChunk))
