@@ -60,3 +60,24 @@ func TestFrameLimits(t *testing.T) {
 		t.Errorf("the link went down:\n%s", out)
 	}
 }
+
+// TestReplyTooLarge: a reply too large for the requester's frame limit
+// comes to the requester as an ErrBadEvent error event in its place, at
+// once, rather than leave it waiting.
+func TestReplyTooLarge(t *testing.T) {
+	big := sdk.Define("Big", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			c.Reply(wrapperspb.Bytes(make([]byte, 2<<20)))
+			return nil
+		})
+	})
+	b := startNode(t, nodeOpts{name: "b", services: []sdk.Spec{big}})
+	a := startNode(t, nodeOpts{name: "a", conf: map[string]string{"RPC.maxMessage": "1MiB"}})
+	_, err := request(t, a, sdk.At(b.addr, "Big"), wrapperspb.String("x"))
+	if !errors.Is(err, sdk.ErrBadEvent) || !strings.Contains(err.Error(), "RPC.maxMessage") {
+		t.Fatalf("got %v, want ErrBadEvent naming RPC.maxMessage", err)
+	}
+	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("x")); err != nil {
+		t.Errorf("the link after the refused reply: %v", err)
+	}
+}

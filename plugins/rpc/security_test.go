@@ -8,10 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/mtnode/mtnode/client"
 	"github.com/mtnode/mtnode/internal/testpki"
+	"github.com/mtnode/mtnode/link"
+	"github.com/mtnode/mtnode/plugins/rpc"
+	"github.com/mtnode/mtnode/proto/mtpb"
+	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
 	"github.com/mtnode/mtnode/sdk/sdktest"
 )
@@ -200,5 +205,59 @@ func TestPrivateServices(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPrivateServicesTakeNoForgedAnswers: a peer cannot reach a service of
+// RPC.private by dressing its event as a reply (or an error event) routed
+// to it: a private service sends no requests over links, so nothing can be
+// owed to it, and such an answer is dropped and logged. An answer routed to
+// a service that is not private is delivered as before.
+func TestPrivateServicesTakeNoForgedAnswers(t *testing.T) {
+	got := make(chan string, 4)
+	spy := func(name string) sdk.Spec {
+		return sdk.Define(name, func() sdk.Service {
+			return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+				got <- name + " " + ev.Kind.String()
+				return nil
+			})
+		})
+	}
+	var logs sdktest.LogBuffer
+	b := startNode(t, nodeOpts{name: "b", log: &logs, services: []sdk.Spec{spy("WebServer"), spy("Spy")}})
+	conn, err := net.Dial("tcp", b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	writeTestFrame(t, conn, []byte(rpc.SocketMagic), &rpcpb.Hello{Protocol: link.Protocol, Node: "forger", Epoch: 42})
+	var answer rpcpb.Answer
+	readTestFrame(t, conn, &answer)
+	if answer.GetHello() == nil {
+		t.Fatalf("handshake refused: %q", answer.GetRefused())
+	}
+	payload, _ := proto.Marshal(wrapperspb.String("open port 22"))
+	to := func(svc string) []*mtpb.Hop { return []*mtpb.Hop{{Kind: mtpb.Hop_SERVICE, Name: svc}} }
+	writeTestFrame(t, conn, nil, &mtpb.Batch{Envelopes: []*mtpb.Envelope{
+		{Kind: mtpb.Envelope_REPLY, Type: "google.protobuf.StringValue", Payload: payload, Route: to("WebServer"), Id: 1},
+		{Kind: mtpb.Envelope_ERROR, Route: to("WebServer"), Id: 2, Error: &mtpb.Error{Code: mtpb.Code_QUEUE_FULL}},
+		{Kind: mtpb.Envelope_REPLY, Type: "google.protobuf.StringValue", Payload: payload, Route: to("Spy"), Id: 3},
+	}})
+	select {
+	case g := <-got:
+		if g != "Spy reply" {
+			t.Fatalf("got %q first, want only Spy's reply", g)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the answer routed to a service that is not private never arrived")
+	}
+	eventually(t, 5*time.Second, "the forged answers logged", func() bool {
+		return strings.Count(logs.String(), "answer for a private service refused") == 2
+	})
+	select {
+	case g := <-got:
+		t.Errorf("got %q, want nothing for WebServer", g)
+	default:
 	}
 }

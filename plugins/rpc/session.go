@@ -201,6 +201,15 @@ func (sess *session) run(ctx context.Context, st stream) {
 			if k, ok := keyOf(ev); ok && ev.Kind == sdk.KindRequest && !sess.untrack(k, ev) {
 				return // the closing session fails it
 			}
+			if ev.Kind == sdk.KindReply && len(ev.Route) > 0 {
+				// The requester is on the other side: it gets the error in
+				// the reply's place, over this link, rather than wait.
+				if sess.out.Push(&sdk.Event{Kind: sdk.KindError, ID: ev.ID, Route: ev.Route,
+					Err: &sdk.DeliveryError{Code: sdk.CodeBadEvent, EventType: ev.Type(), Hop: sess.s.node,
+						Message: "rpc: the reply could not be sent: " + err.Error()}}) == nil {
+					return
+				}
+			}
 			wireRef.Fail(ev, sdk.CodeBadEvent, err.Error())
 		})
 		cancel()
@@ -246,6 +255,13 @@ func (sess *session) receive(envs []*mtpb.Envelope, alloc *sdk.EventAlloc) {
 					Message: fmt.Sprintf("rpc: %s takes no requests from other nodes or clients (it is in RPC.private on %s)", env.GetDst(), sess.s.node)})
 				continue
 			}
+		} else if r := env.GetRoute(); len(r) > 0 && r[len(r)-1].GetKind() == mtpb.Hop_SERVICE && private[r[len(r)-1].GetName()] {
+			// A private service sends no requests over links, so no answer
+			// can be owed to it: this one is forged, to reach it anyway.
+			sess.received.Add(1)
+			sess.log.LogAttrs(context.Background(), slog.LevelWarn, "answer for a private service refused",
+				slog.String(sdk.KeyService, r[len(r)-1].GetName()), slog.String(sdk.KeyEvent, env.GetType()))
+			continue
 		}
 		ev, err := alloc.FromEnvelope(env)
 		if err != nil {
