@@ -179,7 +179,8 @@ const maxClaims = 4
 // loopback), and only while this node has no link or dial of its own to it
 // (attach); an adopted claim never replaces a peer's link. A peer that
 // listens on an unspecified address (0.0.0.0:P, [::]:P) claims, on this
-// side, the address the link came from with that port.
+// side, the address the link came from with that port, when it came over
+// that family (a [::] listener takes IPv6 only).
 func (s *Service) adopt(sess *session, remote string, addrs []string) {
 	rhost, _, err := net.SplitHostPort(remote)
 	if err != nil {
@@ -189,8 +190,8 @@ func (s *Service) adopt(sess *session, remote string, addrs []string) {
 	for _, a := range addrs[:min(len(addrs), maxClaims)] {
 		host, port, err := net.SplitHostPort(a)
 		ip := net.ParseIP(host)
-		if err == nil && ip != nil && rip != nil && ip.IsUnspecified() {
-			ip, a = rip, net.JoinHostPort(rhost, port)
+		if err == nil && ip != nil && rip != nil && ip.IsUnspecified() && (ip.To4() != nil) == (rip.To4() != nil) {
+			ip, a = rip, net.JoinHostPort(rhost, port) // its listener serves the family it came over
 		}
 		if err != nil || ip == nil || rip == nil || !(ip.Equal(rip) || ip.IsLoopback() && rip.IsLoopback()) {
 			continue

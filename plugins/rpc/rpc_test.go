@@ -378,3 +378,28 @@ func TestUnworkableValuesRaised(t *testing.T) {
 		}
 	}
 }
+
+// TestWildcardIPv6ListenerIsNotIPv4: a [::] listener takes IPv6 only, so
+// 127.0.0.1 on its port may be another node: a request there is sent to
+// that node, not delivered here, while [::1] on the port is this node.
+func TestWildcardIPv6ListenerIsNotIPv4(t *testing.T) {
+	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	} else {
+		l.Close()
+	}
+	only := func(name string) sdk.Spec {
+		return sdk.Define(name, func() sdk.Service {
+			return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error { c.Reply(ev.Msg); return nil })
+		})
+	}
+	k := startNode(t, nodeOpts{name: "k", conf: map[string]string{"RPC.bindAddr": "[::]:0"}})
+	_, port, _ := net.SplitHostPort(k.addr)
+	h := startNode(t, nodeOpts{name: "h", conf: map[string]string{"RPC.bindAddr": "127.0.0.1:" + port}, services: []sdk.Spec{only("OnlyH")}})
+	if _, err := request(t, k, sdk.At(h.addr, "OnlyH"), wrapperspb.String("x")); err != nil {
+		t.Errorf("k to h at %s: %v, want h's reply", h.addr, err)
+	}
+	if _, err := request(t, k, sdk.At(net.JoinHostPort("::1", port), "Echo"), wrapperspb.String("x")); err != nil {
+		t.Errorf("k to itself at [::1]:%s: %v, want a local reply", port, err)
+	}
+}

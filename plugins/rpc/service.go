@@ -261,10 +261,11 @@ func (s *Service) peer(addr string) *peer {
 }
 
 // wildcardAliases returns the addresses that reach a listener bound to an
-// unspecified address (0.0.0.0:P, [::]:P) on this host: loopback and every
-// interface address of the family, with the listener's port. A request to
-// one of them is then known at once to be for this node, rather than
-// dialled and found to be so.
+// unspecified address on this host, with the listener's port: for
+// 0.0.0.0:P, 127.0.0.1:P and every IPv4 interface address; for [::]:P
+// (IPv6 only, as sdk.Listen binds it), [::1]:P and every IPv6 interface
+// address. A request to one of them is then known at once to be for this
+// node, rather than dialled and found to be so.
 func wildcardAliases(listen []string) []string {
 	var out []string
 	var ifaddrs []net.Addr // read once, when first needed
@@ -274,16 +275,17 @@ func wildcardAliases(listen []string) []string {
 		if err != nil || ip == nil || !ip.IsUnspecified() {
 			continue
 		}
-		v6 := ip.To4() == nil // [::] takes IPv4 too on a dual-stack host
-		out = append(out, net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port))
-		if v6 {
+		v4 := ip.To4() != nil
+		if v4 {
+			out = append(out, net.JoinHostPort("127.0.0.1", port))
+		} else {
 			out = append(out, net.JoinHostPort("::1", port))
 		}
 		if ifaddrs == nil {
 			ifaddrs, _ = net.InterfaceAddrs()
 		}
 		for _, ia := range ifaddrs {
-			if n, ok := ia.(*net.IPNet); ok && (v6 || n.IP.To4() != nil) {
+			if n, ok := ia.(*net.IPNet); ok && (n.IP.To4() != nil) == v4 {
 				out = append(out, net.JoinHostPort(n.IP.String(), port))
 			}
 		}
