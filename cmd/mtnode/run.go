@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/signal"
@@ -44,7 +45,7 @@ func runNode(cmd *cobra.Command, g *globals, demo bool) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := n.Start(ctx, nil, nil); err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil || !errors.Is(err, context.Canceled) { // a failure of its own, signal or not
 			_ = n.Stop()
 			return err
 		}

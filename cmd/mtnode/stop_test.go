@@ -204,4 +204,7 @@ func TestIntegrationSignalDuringBoot(t *testing.T) {
 	if strings.Contains(out, "not a usable plugin") {
 		t.Errorf("the interrupted manifest read was reported as a bad plugin; log:\n%s", out)
 	}
+	if cache, err := os.ReadFile(filepath.Join(p, "cache", "plugins.json")); err == nil && strings.Contains(string(cache), "hang") {
+		t.Errorf("the interrupted manifest read was cached:\n%s", cache)
+	}
 }
