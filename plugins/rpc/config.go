@@ -41,32 +41,55 @@ func readSettings(c sdk.Config) settings {
 			Key:  c.String("tlsKey", "", "PEM private key of RPC.tlsCert"),
 			CA:   c.String("tlsCA", "", "PEM CA bundle that verifies peers (with tlsCert: mutual TLS)"),
 		},
-		maxPending:       int(c.Int("maxPending", 65536, "events queued per peer while its link connects or its writer is busy; beyond it senders get queue-full errors")),
-		maxInflight:      int(c.Int("maxInflight", 1<<20, "requests awaiting answers per link (each is failed with ErrLinkLost if the link dies); beyond it senders get queue-full errors")),
+
 		maxMessage:       int(c.Bytes("maxMessage", 16<<20, "largest link frame (a batch of events) this node takes; peers learn it at the handshake and keep within it, and an event larger on its own fails with an error event to its sender")),
 		handshakeTimeout: c.Duration("handshakeTimeout", 5*time.Second, "time a peer has to complete the TLS and link handshake (a dial gets RPC.dialTimeout to connect, then this)"),
 		dialTimeout:      c.Duration("dialTimeout", 5*time.Second, "time allowed to connect to a peer"),
-		reconnectMin:     c.Duration("reconnectMin", 50*time.Millisecond, "first delay before dialling a lost peer again (each delay is drawn within ±20% of its step, so peers do not dial in step)"),
 		reconnectMax:     c.Duration("reconnectMax", 2*time.Second, "longest delay step between dials of a lost peer (±20% jitter)"),
 		idleAfter:        c.Duration("idleAfter", time.Minute, "stop redialling an unreachable peer nobody sent to for this long"),
 		spin:             c.Duration("linkSpin", 0, "how long a link's reader polls for the next batch before it sleeps: fewer thread wake-ups per request, for up to this much CPU after each batch (0 = never; see link.SocketStream.SetSpin)"),
 	}
+	// Values with a floor: below it, a node's config records a bad value
+	// (with where it came from) and gives the default.
+	if mc, ok := c.(minConfig); ok {
+		s.maxPending = int(mc.IntMin("maxPending", 65536, 1, descMaxPending))
+		s.maxInflight = int(mc.IntMin("maxInflight", 1<<20, 1, descMaxInflight))
+		s.reconnectMin = mc.DurationMin("reconnectMin", 50*time.Millisecond, time.Millisecond, descReconnectMin)
+	} else {
+		s.maxPending = int(c.Int("maxPending", 65536, descMaxPending))
+		s.maxInflight = int(c.Int("maxInflight", 1<<20, descMaxInflight))
+		s.reconnectMin = c.Duration("reconnectMin", 50*time.Millisecond, descReconnectMin)
+		atLeast(&s.maxPending, 1, "maxPending", "the least workable value", &s.raised)
+		atLeast(&s.maxInflight, 1, "maxInflight", "the least workable value", &s.raised)
+		atLeast(&s.reconnectMin, time.Millisecond, "reconnectMin", "the least workable value", &s.raised)
+	}
+	atLeast(&s.maxMessage, 64<<10, "maxMessage", "the least workable value", &s.raised)
+	atLeast(&s.reconnectMax, s.reconnectMin, "reconnectMax", "RPC.reconnectMin", &s.raised)
 	s.limits.MaxBatch = int(c.Int("maxBatch", 1024, "most envelopes written in one batch"))
 	s.limits.MaxBytes = s.maxMessage / 2
-	atLeast(&s.maxPending, 1, "maxPending", &s.raised)
-	atLeast(&s.maxInflight, 1, "maxInflight", &s.raised)
-	atLeast(&s.maxMessage, 64<<10, "maxMessage", &s.raised)
-	atLeast(&s.reconnectMin, time.Millisecond, "reconnectMin", &s.raised)
-	atLeast(&s.reconnectMax, s.reconnectMin, "reconnectMax", &s.raised)
 	return s
+}
+
+const (
+	descMaxPending   = "events queued per peer while its link connects or its writer is busy; beyond it senders get queue-full errors"
+	descMaxInflight  = "requests awaiting answers per link (each is failed with ErrLinkLost if the link dies); beyond it senders get queue-full errors"
+	descReconnectMin = "first delay before dialling a lost peer again (each delay is drawn within ±20% of its step, so peers do not dial in step)"
+)
+
+// minConfig is what a node's config section offers for values with a
+// floor (config.Section): a value below it is a bad value, recorded and
+// logged with where it came from, and gives the default.
+type minConfig interface {
+	IntMin(key string, def, min int64, desc string) int64
+	DurationMin(key string, def, min time.Duration, desc string) time.Duration
 }
 
 // atLeast raises *v to min when it is below, and says so in raised, for
 // the service to log: a value the node cannot work with is not taken
-// silently.
-func atLeast[T int | time.Duration](v *T, min T, key string, raised *[]string) {
+// silently. floor names min for the message.
+func atLeast[T int | time.Duration](v *T, min T, key, floor string, raised *[]string) {
 	if *v < min {
-		*raised = append(*raised, fmt.Sprintf("RPC.%s=%v is below the least workable value; using %v", key, *v, min))
+		*raised = append(*raised, fmt.Sprintf("RPC.%s=%v is below %s; using %v", key, *v, floor, min))
 		*v = min
 	}
 }

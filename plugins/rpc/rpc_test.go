@@ -362,17 +362,18 @@ func TestWildcardListener(t *testing.T) {
 	}
 }
 
-// TestUnworkableValuesRaised: a value the link cannot work with (no room
-// for one pending event, frames smaller than 64 KiB) is raised to the
-// least workable one, and the log says so, with the key.
+// TestUnworkableValuesRaised: a value the link cannot work with (frames
+// smaller than 64 KiB, a longest reconnect delay below the first) is raised
+// to the least workable one, and the log says so, with the key.
 func TestUnworkableValuesRaised(t *testing.T) {
 	var logs sdktest.LogBuffer
-	a := startNode(t, nodeOpts{name: "a", log: &logs, conf: map[string]string{"RPC.maxPending": "0", "RPC.maxMessage": "1000"}})
+	a := startNode(t, nodeOpts{name: "a", log: &logs, conf: map[string]string{"RPC.maxMessage": "1000",
+		"RPC.reconnectMin": "100ms", "RPC.reconnectMax": "10ms"}})
 	b := startNode(t, nodeOpts{name: "b"})
 	if _, err := request(t, a, sdk.At(b.addr, "Echo"), wrapperspb.String("x")); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"RPC.maxPending=0 is below the least workable value; using 1", "RPC.maxMessage=1000 is below the least workable value; using 65536"} {
+	for _, want := range []string{"RPC.maxMessage=1000 is below the least workable value; using 65536", "RPC.reconnectMax=10ms is below RPC.reconnectMin; using 100ms"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}
