@@ -223,7 +223,7 @@ func TestFrameLimit(t *testing.T) {
 	event := func(id uint64, size int) *sdk.Event {
 		return &sdk.Event{Msg: wrapperspb.Bytes(make([]byte, size)), ID: id, Dst: "Echo"}
 	}
-	time.Sleep(10 * time.Millisecond) // the writer runs, the link idle: the first push is a direct write
+	waitDirect(t, o) // the writer runs, the link idle: the first push is a direct write
 	if err := o.Push(event(100, 2*limit)); err != nil {
 		t.Fatalf("Push of a too-large event: %v, want it refused through bad", err)
 	}
@@ -252,5 +252,21 @@ func TestFrameLimit(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(refused, []uint64{100, 101}) {
 		t.Errorf("refused %v, want [100 101]", refused)
+	}
+}
+
+// waitDirect waits until o's writer has turned direct writes on.
+func waitDirect(t *testing.T, o *Outbox) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		o.mu.Lock()
+		on := o.direct != nil
+		o.mu.Unlock()
+		if on {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not turn direct writes on in 5s")
+		}
 	}
 }

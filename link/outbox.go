@@ -385,12 +385,12 @@ func WriteLoop(ctx context.Context, o *Outbox, s Sender, lim Limits, bad func(ev
 				}
 				// It fits a frame of its own: the batch so far goes first.
 				// A rare case, worth a copy of the event's bytes.
-				enc := append([]byte(nil), b[at:]...)
+				moved := append([]byte(nil), b[at:]...)
 				b = b[:at]
 				if err := send(); err != nil {
 					return append(append(inBatch, ev), evs[i+1:]...), err
 				}
-				b = append(b, enc...)
+				b = append(b, moved...)
 			}
 			inBatch = append(inBatch, ev)
 			if len(inBatch) >= lim.MaxBatch || len(b) >= lim.MaxBytes {

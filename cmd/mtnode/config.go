@@ -27,7 +27,8 @@ default. A service defines its keys when it first runs and writes each one's
 default into the comment above it; that comment is where a service key's
 default comes from here. A key of a service whose keys are known that way
 but is not one of them is marked unknown, with the key it probably meant, as
-"mtnode run" warns. Nothing is written.`,
+"mtnode run" warns. Secrets (tokens, passwords) are shown as set or not,
+never their values. Nothing is written.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := g.options()
@@ -51,7 +52,7 @@ but is not one of them is marked unknown, with the key it probably meant, as
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE\tDEFAULT")
 			for _, e := range entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Key, e.Value, e.Source, keys.shownDefault(e))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Key, shownValue(e.Key, e.Value), e.Source, keys.shownDefault(e))
 			}
 			return tw.Flush()
 		},
@@ -144,4 +145,16 @@ func (ks keySet) didYouMean(key string) string {
 		return ""
 	}
 	return "; did you mean " + strconv.Quote(s) + "?"
+}
+
+// shownValue is the value of key as mtnode config prints it: a secret
+// (a token or a password, such as RPC.token or Telnet.password) only as
+// set, so that the listing can be shown or pasted safely.
+func shownValue(key, value string) string {
+	_, name, _ := strings.Cut(key, ".")
+	name = strings.ToLower(name)
+	if value != "" && (strings.Contains(name, "token") || strings.Contains(name, "password")) {
+		return "(set, hidden)"
+	}
+	return value
 }

@@ -306,7 +306,7 @@ func TestIntegrationConfigShowsSources(t *testing.T) {
 	}
 	cmd := exec.Command(filepath.Join(p, "bin", "mtnode"), "config", "--set", "Node.logLevel=debug", "--set", "RPC.bindAdr=x",
 		"--set", "SocketIO.typed=1", "--set", "Telnte.bindAddr=y")
-	cmd.Env = append(os.Environ(), "MT_Node_queueLimit=20", "MT_Timer_queueLimit=5")
+	cmd.Env = append(os.Environ(), "MT_Node_queueLimit=20", "MT_Timer_queueLimit=5", "MT_RPC_token=s3cret")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -337,6 +337,9 @@ func TestIntegrationConfigShowsSources(t *testing.T) {
 		if got := rows[tc.key]; !slices.Equal(got, tc.want) {
 			t.Errorf("row %s: got %q, want %q\n%s", tc.key, got, tc.want, out)
 		}
+	}
+	if got := rows["RPC.token"]; len(got) < 2 || got[0] != "(set, hidden)" || got[1] != "env" || strings.Contains(string(out), "s3cret") {
+		t.Errorf("row RPC.token: got %q, want its value hidden, from env\n%s", got, out)
 	}
 	if got := rows["Nope.x"]; len(got) != 3 || !strings.HasPrefix(got[2], "(unknown key") {
 		t.Errorf("row Nope.x: got %q, want value 2 from the file and an unknown-key note\n%s", got, out)
