@@ -9,7 +9,7 @@ import (
 )
 
 // Mux routes events to typed handlers by payload type. Its zero value is
-// ready to use. Register handlers (with On, OnError, OnReply) while the
+// ready to use. Register handlers (with On, OnError, OnOther) while the
 // service is being constructed, before it handles events; a Mux is then
 // read-only and safe for concurrent use.
 //
