@@ -20,11 +20,11 @@ import (
 	"github.com/mtnode/mtnode/client"
 	"github.com/mtnode/mtnode/internal/boot"
 	"github.com/mtnode/mtnode/link"
+	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
 
 	// Event types TYPE can name: the core services' events and the
 	// protobuf well-known types.
-	_ "github.com/mtnode/mtnode/proto/rpcpb"
 	_ "github.com/mtnode/mtnode/proto/telnetpb"
 	_ "github.com/mtnode/mtnode/proto/timerpb"
 	_ "google.golang.org/protobuf/types/known/durationpb"
@@ -40,7 +40,7 @@ func newSendCmd() *cobra.Command {
 	var (
 		token, cert, key, ca string
 		timeout              time.Duration
-		follow               bool
+		follow, noReply      bool
 		count                int
 	)
 	cmd := &cobra.Command{
@@ -63,11 +63,16 @@ link events): until --count answers, SIGINT or SIGTERM (exit 0), or the end of
 the subscription (exit 1): the link's end, or an error event after which
 nothing more can come (no such service, a lost link...). Error events go to
 stderr; after a service's own failure the answers go on. --timeout then
-bounds the connection only.`,
+bounds the connection only.
+
+With --no-reply, send waits for no answer, for events a service does not
+answer (a Timer's StopAlarm): it exits 0 once the node has received the
+event (an RPC request sent after it on the same link has been answered).`,
 		Example: `  mtnode send 127.0.0.1:10100 Echo google.protobuf.StringValue '"hello"'
   mtnode send 127.0.0.1:10100 RPC mtnode.rpc.v1.ListLinks '{}'
   mtnode send --follow 127.0.0.1:10100 RPC mtnode.rpc.v1.Subscribe '{}'
-  mtnode send --follow --count 3 127.0.0.1:10100 Timer mtnode.timer.v1.SetTimer '{"id":1,"period":0.5}'`,
+  mtnode send --follow --count 3 127.0.0.1:10100 Timer mtnode.timer.v1.SetTimer '{"id":1,"period":0.5}'
+  mtnode send --no-reply 127.0.0.1:10100 Timer mtnode.timer.v1.StopAlarm '{"id":1}'`,
 		Args: cobra.ExactArgs(4),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, f := range []string{"conf", "set", "log-level"} {
@@ -96,6 +101,9 @@ bounds the connection only.`,
 			if count > 0 {
 				follow = true
 			}
+			if noReply && follow {
+				return &boot.UsageError{Err: errors.New("send: --no-reply and --follow (or --count) exclude each other")}
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			opts := []client.Option{client.WithName("mtnode send")}
@@ -113,6 +121,9 @@ bounds the connection only.`,
 			if follow {
 				return followAnswers(cmd, c, sdk.To(service), msg, count)
 			}
+			if noReply {
+				return sendOnly(ctx, c, sdk.To(service), msg)
+			}
 			reply, err := c.Request(ctx, sdk.To(service), msg)
 			if err != nil {
 				return fmt.Errorf("send: %w", err)
@@ -128,6 +139,7 @@ bounds the connection only.`,
 	f.DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for the connection and the reply")
 	f.BoolVarP(&follow, "follow", "f", false, "print every answer, one JSON object per line, until --count, the link's end or Ctrl-C")
 	f.IntVar(&count, "count", 0, "with --follow, stop after this many answers (0: no limit; implies --follow)")
+	f.BoolVar(&noReply, "no-reply", false, "expect no answer: exit once the node has received the event")
 	return cmd
 }
 
@@ -165,6 +177,21 @@ func followAnswers(cmd *cobra.Command, c *client.Client, to sdk.Addr, msg proto.
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// sendOnly sends msg to to, expecting no answer, and returns once the node
+// has received it: the link keeps order, so when a request sent after it
+// (RPC's ListLinks) has been answered, the event has arrived. What the
+// service does with it is not known: an error event that comes back for
+// it later is not waited for.
+func sendOnly(ctx context.Context, c *client.Client, to sdk.Addr, msg proto.Message) error {
+	if err := c.Send(to, msg); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	if _, err := c.Request(ctx, sdk.To("RPC"), &rpcpb.ListLinks{}); err != nil {
+		return fmt.Errorf("send: the event was queued, but the node did not confirm it arrived: %w", err)
 	}
 	return nil
 }

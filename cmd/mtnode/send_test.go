@@ -150,3 +150,23 @@ func TestIntegrationSendFollowEndsOnError(t *testing.T) {
 		t.Errorf("got exit %d:\n%s\nwant exit 1, the error about Nope printed once, and the subscription's end", code, out)
 	}
 }
+
+// TestIntegrationSendNoReply: --no-reply sends an event no answer comes
+// for and exits 0 once the node has it, without waiting for --timeout:
+// here an alarm, which the Timer then lists.
+func TestIntegrationSendNoReply(t *testing.T) {
+	addr := startRPCNode(t, "Start=RPC,Timer")
+	out, code := runOnce(t, mtnodeBin, "send", "--no-reply", "--timeout", "60s", addr,
+		"Timer", "mtnode.timer.v1.SetAlarm", `{"id":5,"delay":600}`)
+	if code != 0 || strings.TrimSpace(out) != "" {
+		t.Fatalf("got exit %d:\n%s\nwant exit 0 and no output", code, out)
+	}
+	out, code = runOnce(t, mtnodeBin, "send", addr, "Timer", "mtnode.timer.v1.List", `{}`)
+	if code != 0 || !strings.Contains(out, `"total": "1"`) || !strings.Contains(out, `"id": "5"`) {
+		t.Errorf("Timer's list after --no-reply: exit %d:\n%s\nwant alarm 5 pending", code, out)
+	}
+	out, code = runOnce(t, mtnodeBin, "send", "--no-reply", "--follow", addr, "Timer", "mtnode.timer.v1.List", `{}`)
+	if code != 2 {
+		t.Errorf("--no-reply with --follow: exit %d:\n%s\nwant 2", code, out)
+	}
+}
