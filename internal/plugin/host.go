@@ -491,6 +491,9 @@ func (h *Host) cachedManifest(ctx context.Context, path string, key fileKey) ([]
 	entry := &cacheEntry{fileKey: key, Services: services}
 	if err != nil {
 		err = fmt.Errorf("plugin: %s is not a usable plugin: %w", path, err)
+		if errors.Is(err, errTimedOut) {
+			return nil, err // perhaps only a busy machine: read again next time, not cached
+		}
 		entry.Error = err.Error()
 	}
 	h.mu.Lock()

@@ -562,6 +562,24 @@ func TestBadPlugins(t *testing.T) {
 	}
 }
 
+// TestManifestTimeoutNotCached: a binary that ran out of time to give its
+// manifest (a hang, or a machine too busy at boot) is read again on the
+// next boot rather than remembered as unusable; a binary that failed for
+// good (not a plugin) is remembered.
+func TestManifestTimeoutNotCached(t *testing.T) {
+	e := newEnv(t, []string{"hang", "garbage"}, func(c *Config) { c.StartTimeout = 300 * time.Millisecond })
+	if n := e.host.manifests.Load(); n != 2 {
+		t.Fatalf("first boot: %d manifest launches, want 2", n)
+	}
+	e2 := startEnv(t, e.dir, e.cache, func(c *Config) { c.StartTimeout = 300 * time.Millisecond })
+	if n := e2.host.manifests.Load(); n != 1 {
+		t.Fatalf("second boot: %d manifest launches, want 1 (hang read again, garbage from the cache)", n)
+	}
+	if st := e2.status(t, "hang"); st.State != "invalid" || !strings.Contains(st.LastError, "in time") {
+		t.Errorf("hang on the second boot: %+v, want invalid, timed out again", st)
+	}
+}
+
 func TestUnsafePermissions(t *testing.T) {
 	t.Run("binary", func(t *testing.T) {
 		prefix := t.TempDir()

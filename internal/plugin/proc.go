@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/mtnode/mtnode/internal/gctune"
 	"github.com/mtnode/mtnode/internal/pluginrt"
@@ -114,13 +116,17 @@ func explainStart(err error, stderr *stderrLog) error {
 		first, _, _ := strings.Cut(strings.TrimPrefix(msg, "Unrecognized remote plugin message: "), "\n")
 		err = fmt.Errorf("not an mtnode plugin: it printed %q on stdout instead of go-plugin's handshake (build it with plugin.Serve from sdk/plugin, and keep stdout free before Serve)", first)
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
-		err = errors.New("it did not complete the plugin handshake in time (hangs at start?)")
+		err = fmt.Errorf("it did not complete the plugin handshake in time (hangs at start, or the machine is busy?): %w", errTimedOut)
 	}
 	if t := stderr.tail(); t != "" {
 		err = fmt.Errorf("%w; stderr: %s", err, t)
 	}
 	return err
 }
+
+// errTimedOut marks a manifest read that ran out of time: the binary may
+// be fine on a less busy machine, so the failure is not cached.
+var errTimedOut = errors.New("timed out")
 
 // manifest launches path once and asks for its manifest.
 // It gives up, killing the process, when ctx ends.
@@ -136,6 +142,9 @@ func (h *Host) manifest(ctx context.Context, path string) ([]ServiceManifest, er
 	defer cancel()
 	m, err := pc.Manifest(ctx, &pluginpb.ManifestRequest{})
 	if err != nil {
+		if status.Code(err) == codes.DeadlineExceeded {
+			err = fmt.Errorf("%w (Node.pluginStartTimeout)", errTimedOut)
+		}
 		return nil, fmt.Errorf("asking for its manifest: %w", err)
 	}
 	var out []ServiceManifest
