@@ -376,7 +376,7 @@ func (p *plugin) supervise(quit <-chan struct{}, pr *proc) {
 	if broken {
 		status += "; its link broke: " + pr.runErr.Error()
 	}
-	pr.client.Kill()
+	pr.kill()
 	h.rt.SetRuntime(pr.runtime, nil)
 
 	why := fmt.Sprintf("plugin %s (pid %d) crashed: %s%s", p.name, pr.pid, status, tailSuffix(pr.stderr))

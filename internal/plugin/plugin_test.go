@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -1115,5 +1116,41 @@ func TestFolderRefusedOnReload(t *testing.T) {
 	}
 	if ps := e.host.Problems(); len(ps) != 0 {
 		t.Errorf("after the fix: got problems %v, want none", ps)
+	}
+}
+
+// TestHelperChildDoesNotStallTheHost: a binary that is no plugin but
+// leaves a child holding its stdout (a wrapper script's helper) is found
+// unusable without waiting for that child, which is killed with it.
+func TestHelperChildDoesNotStallTheHost(t *testing.T) {
+	prefix := t.TempDir()
+	dir := filepath.Join(prefix, "plugins")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	marker := fmt.Sprintf("%d.%d", 3000+os.Getpid()%1000, time.Now().UnixNano()%100000)
+	script := "#!/bin/sh\necho not-a-handshake\nsleep " + marker + " &\nexec sleep " + marker + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "wrapper"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan *env, 1)
+	go func() { started <- startEnv(t, dir, filepath.Join(prefix, "cache", "plugins.json")) }()
+	var e *env
+	select {
+	case e = <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the host's scan waited on the wrapper's helper (30s)")
+	}
+	if st := e.status(t, "wrapper"); st.State != "invalid" {
+		t.Errorf("wrapper: %+v, want invalid", st)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		out, _ := exec.Command("pgrep", "-f", "sleep "+marker).Output()
+		if len(bytes.TrimSpace(out)) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the wrapper's helper still runs (pids %s)", out)
+		}
 	}
 }

@@ -64,17 +64,17 @@ func (h *Host) client(ctx context.Context, path string, stderr *stderrLog) (*gop
 	})
 	rpc, err := c.Client()
 	if err != nil {
-		c.Kill()
+		killClient(c, cmd)
 		return nil, nil, nil, explainStart(err, stderr)
 	}
 	raw, err := rpc.Dispense(pluginrt.PluginName)
 	if err != nil {
-		c.Kill()
+		killClient(c, cmd)
 		return nil, nil, nil, fmt.Errorf("the process does not serve the mtnode plugin protocol: %w", err)
 	}
 	pc, ok := raw.(pluginpb.PluginClient)
 	if !ok {
-		c.Kill()
+		killClient(c, cmd)
 		return nil, nil, nil, errors.New("the process does not serve the mtnode plugin protocol")
 	}
 	return c, cmd, pc, nil
@@ -133,11 +133,11 @@ var errTimedOut = errors.New("timed out")
 func (h *Host) manifest(ctx context.Context, path string) ([]ServiceManifest, error) {
 	h.manifests.Add(1)
 	stderr := newStderrLog(h.log, baseName(path))
-	c, _, pc, err := h.client(ctx, path, stderr)
+	c, cmd, pc, err := h.client(ctx, path, stderr)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Kill()
+	defer killClient(c, cmd)
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.StartTimeout)
 	defer cancel()
 	m, err := pc.Manifest(ctx, &pluginpb.ManifestRequest{})
@@ -305,7 +305,7 @@ func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceM
 	// side (Conn.Close) or by killing the process.
 	stream, err := pc.Link(context.Background())
 	if err != nil {
-		c.Kill()
+		killClient(c, cmd)
 		return nil, fmt.Errorf("opening the event link: %w", err)
 	}
 	hello := &pluginpb.Hello{Name: p.name, Config: h.configFor(services), Start: start,
@@ -320,12 +320,12 @@ func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceM
 		hello.EventSocket, hello.EventToken = ln.path, ln.token
 	}
 	if err := stream.Send(&pluginpb.Frame{Hello: hello}); err != nil {
-		c.Kill()
+		killClient(c, cmd)
 		return nil, fmt.Errorf("sending hello: %w", err)
 	}
 	up, err := pr.awaitLink(stream, ln, h.cfg.StartTimeout)
 	if err != nil {
-		c.Kill()
+		killClient(c, cmd)
 		return nil, fmt.Errorf("starting its services: %w%s", err, tailSuffix(pr.stderr))
 	}
 	pr.transport, pr.closeLink = up.transport, up.close
@@ -352,7 +352,7 @@ func (h *Host) launch(p *plugin, gen uint64, start []string, services []ServiceM
 		if pr.closeLink != nil {
 			pr.closeLink()
 		}
-		c.Kill()
+		killClient(c, cmd)
 		return nil, errClosing
 	}
 	return pr, nil
@@ -503,7 +503,7 @@ func (pr *proc) exitStatus() string {
 			if killed {
 				return "did not exit"
 			}
-			_ = pr.cmd.Process.Kill()
+			killGroup(pr.cmd) // and any helper of it that holds its stdout open
 			killed = true
 			deadline = time.Now().Add(2 * time.Second)
 		}
@@ -524,7 +524,35 @@ func (pr *proc) stop(grace time.Duration) {
 	case <-pr.runDone:
 	case <-time.After(grace):
 	}
-	pr.client.Kill()
+	pr.kill()
+}
+
+// kill ends go-plugin's client, which stops the process if it still runs,
+// then every process left in the plugin's process group. go-plugin's Kill
+// waits for the process's stdout and stderr to close, which a helper the
+// plugin started (or a wrapper script's child) would delay for as long as
+// it lives: after a few seconds the group is killed, which closes them.
+func (pr *proc) kill() {
+	done := make(chan struct{})
+	go func() {
+		pr.client.Kill()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		killGroup(pr.cmd)
+		<-done
+	}
+	killGroup(pr.cmd) // helpers the plugin left behind go with it
+}
+
+// killClient kills a process started for its manifest or whose start
+// failed, with its whole process group, then go-plugin's client, which
+// then need not wait for a helper holding the process's stdout.
+func killClient(c *goplugin.Client, cmd *exec.Cmd) {
+	killGroup(cmd)
+	c.Kill()
 }
 
 func (pr *proc) logger() *slog.Logger { return pr.p.h.log.With(sdk.KeyPlugin, pr.p.name) }

@@ -22,3 +22,12 @@ func setParentDeath(cmd *exec.Cmd) {
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	cmd.SysProcAttr.Setpgid = true
 }
+
+// killGroup kills every process of the plugin's process group (setParentDeath
+// made the plugin its leader): the plugin and whatever it started. It does
+// nothing before the process started.
+func killGroup(cmd *exec.Cmd) {
+	if cmd != nil && cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
