@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -390,7 +391,12 @@ func (fs *FileServer) load(rel string) (*fileEntry, error) {
 	} else if dirWanted {
 		return nil, os.ErrNotExist
 	}
-	f, err := os.Open(real)
+	if st, err := os.Stat(real); err != nil || !st.Mode().IsRegular() {
+		return nil, os.ErrNotExist // a FIFO or device would block the open or the read
+	}
+	// Non-blocking: a regular file swapped for a FIFO after the check
+	// cannot hang the open (reads of a regular file ignore the flag).
+	f, err := os.OpenFile(real, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -444,10 +450,24 @@ func notModified(e *fileEntry, fr FileRequest) bool {
 		if string(fr.IfModifiedSince) == e.lastMod {
 			return true
 		}
-		t, err := time.Parse(httpTime, string(fr.IfModifiedSince))
+		t, err := parseHTTPTime(string(fr.IfModifiedSince))
 		return err == nil && !e.modTime.Truncate(time.Second).After(t)
 	}
 	return false
+}
+
+// parseHTTPTime parses an HTTP date in any of the three forms RFC 9110
+// 5.6.7 has recipients accept: IMF-fixdate, and the obsolete RFC 850 and
+// asctime forms.
+func parseHTTPTime(v string) (time.Time, error) {
+	var t time.Time
+	var err error
+	for _, layout := range []string{httpTime, time.RFC850, time.ANSIC} {
+		if t, err = time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return t, err
 }
 
 // etagListMatch applies the weak comparison of RFC 9110 13.1.2.
@@ -483,8 +503,12 @@ func ifRangeMatches(e *fileEntry, ifRange []byte) bool {
 // a header to ignore (syntax errors, several ranges, other units); then the
 // whole file is sent.
 func parseRange(v []byte, size int64) (start, end int64, ok, satisfiable bool) {
-	spec, found := bytes.CutPrefix(v, []byte("bytes="))
-	if !found || bytes.IndexByte(spec, ',') >= 0 {
+	const unit = "bytes=" // the unit is case-insensitive (RFC 9110 14.1)
+	if len(v) < len(unit) || !bytes.EqualFold(v[:len(unit)], []byte(unit)) {
+		return 0, 0, false, false
+	}
+	spec := v[len(unit):]
+	if bytes.IndexByte(spec, ',') >= 0 {
 		return 0, 0, false, false
 	}
 	spec = bytes.TrimSpace(spec)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -64,7 +65,10 @@ func get(t *testing.T, addr, method, target string, headers ...string) resp {
 }
 
 func TestFileServe(t *testing.T) {
-	addr, _, _ := fileFixture(t)
+	addr, root, _ := fileFixture(t)
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
+		t.Fatal(err) // no writer ever opens it: opening it for reading would block
+	}
 	big := strings.Repeat("0123456789abcdef", 4096)
 	tests := []struct {
 		name, method, target string
@@ -83,6 +87,8 @@ func TestFileServe(t *testing.T) {
 		{"big file", "GET", "/big.bin", nil, 200, big, "application/octet-stream"},
 		{"big range", "GET", "/big.bin", []string{"Range: bytes=65530-\r\n"}, 206, big[65530:], ""},
 		{"range", "GET", "/hello.txt", []string{"Range: bytes=0-4\r\n"}, 206, "Hello", ""},
+		{"range unit in another case", "GET", "/hello.txt", []string{"Range: Bytes=0-4\r\n"}, 206, "Hello", ""},
+		{"fifo", "GET", "/fifo", nil, 404, "not found\n", ""},
 		{"suffix range", "GET", "/hello.txt", []string{"Range: bytes=-6\r\n"}, 206, "World!", ""},
 		{"range past end clipped", "GET", "/hello.txt", []string{"Range: bytes=7-100\r\n"}, 206, "World!", ""},
 		{"unsatisfiable range", "GET", "/hello.txt", []string{"Range: bytes=100-\r\n"}, 416, "", ""},
@@ -151,6 +157,7 @@ func TestFileConditional(t *testing.T) {
 		t.Fatalf("missing validators: %v", first.header)
 	}
 	older := time.Now().Add(-48 * time.Hour).UTC().Format(httpTime)
+	later := time.Now().Add(time.Hour).UTC()
 	tests := []struct {
 		name   string
 		header string
@@ -161,6 +168,8 @@ func TestFileConditional(t *testing.T) {
 		{"if-none-match star", "If-None-Match: *\r\n", 304},
 		{"if-none-match other", "If-None-Match: \"other\"\r\n", 200},
 		{"if-modified-since same", "If-Modified-Since: " + lastMod + "\r\n", 304},
+		{"if-modified-since, RFC 850 form", "If-Modified-Since: " + later.Format(time.RFC850) + "\r\n", 304},
+		{"if-modified-since, asctime form", "If-Modified-Since: " + later.Format(time.ANSIC) + "\r\n", 304},
 		{"if-modified-since older", "If-Modified-Since: " + older + "\r\n", 200},
 		{"if-none-match wins", "If-None-Match: \"other\"\r\nIf-Modified-Since: " + lastMod + "\r\n", 200},
 	}

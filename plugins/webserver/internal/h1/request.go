@@ -47,6 +47,7 @@ type Request struct {
 
 // reset prepares r for parsing the next request, keeping its header slice.
 func (r *Request) reset() {
+	clear(r.Headers) // they point into the read buffer, which must be free to go
 	hs := r.Headers[:0]
 	addr := r.RemoteAddr
 	*r = Request{Headers: hs, RemoteAddr: addr, contentLength: -1}
