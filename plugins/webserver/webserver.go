@@ -54,7 +54,7 @@ func (s *Service) Start(c sdk.Context) error {
 	s.settings = settings{
 		readTimeout:     cf.Duration("readTimeout", h1.DefaultReadTimeout, "longest time to read one request, head and body, from its first byte"),
 		idleTimeout:     cf.Duration("idleTimeout", h1.DefaultIdleTimeout, "how long a kept-alive connection may wait for its next request"),
-		writeTimeout:    cf.Duration("writeTimeout", h1.DefaultWriteTimeout, "longest time one write to a client may take"),
+		writeTimeout:    cf.Duration("writeTimeout", h1.DefaultWriteTimeout, "longest time a client may take to read each MiB of an answer (or the whole answer if smaller) before it is dropped"),
 		maxHeaderBytes:  cf.Bytes("maxHeaderBytes", h1.DefaultMaxHeaderBytes, "largest request line plus header fields (431 past it)"),
 		maxHeaders:      cf.Int("maxHeaders", h1.DefaultMaxHeaders, "most header fields in one request (431 past it)"),
 		maxBodyBytes:    cf.Bytes("maxBodyBytes", h1.DefaultMaxBodyBytes, "largest request body (413 past it)"),

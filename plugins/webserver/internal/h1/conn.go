@@ -351,14 +351,28 @@ func (c *conn) writeOut(now time.Time) error {
 		c.wbuf = c.wbuf[:0]
 		return net.ErrClosed
 	}
-	c.setWriteDeadline(now)
-	_, err := c.nc.Write(c.wbuf)
+	// The deadline bounds each writeChunk, not the whole buffer: a client
+	// that keeps reading is never cut off.
+	var err error
+	for b := c.wbuf; ; {
+		n := min(len(b), writeChunk)
+		c.setWriteDeadline(now)
+		if _, err = c.nc.Write(b[:n]); err != nil || n == len(b) {
+			break
+		}
+		b, now = b[n:], time.Now()
+	}
 	c.wbuf = c.wbuf[:0]
 	if err != nil {
 		c.dead = true
 	}
 	return err
 }
+
+// writeChunk is the most bytes written to a client under one write
+// deadline (Server's writeTimeout): a client reading at least
+// writeChunk/writeTimeout bytes a second keeps its connection.
+const writeChunk = 1 << 20
 
 // dispatch runs the handler for c.req and reports whether the connection
 // stays open for another request.
@@ -506,11 +520,16 @@ func (c *conn) drainLocked(write bool) {
 }
 
 // sendFile sends the large-file body of w after its headers were written.
+// Each writeChunk of it gets a write deadline of its own.
 func (c *conn) sendFile(w *ResponseWriter, now time.Time) error {
-	c.setWriteDeadline(now)
-	if err := sendFile(c.nc, w.file.f, w.fileOff, w.fileLen); err != nil {
-		c.dead = true
-		return err
+	for off, left := w.fileOff, w.fileLen; left > 0; {
+		n := min(left, writeChunk)
+		c.setWriteDeadline(now)
+		if err := sendFile(c.nc, w.file.f, off, n); err != nil {
+			c.dead = true
+			return err
+		}
+		off, left, now = off+n, left-n, time.Now()
 	}
 	return nil
 }

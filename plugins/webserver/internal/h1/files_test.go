@@ -328,3 +328,37 @@ func TestFolderRedirect(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowSteadyReaderGetsWholeFile: the write timeout bounds each MiB of
+// an answer, not the whole of it: a client that reads a file steadily, if
+// more slowly than the whole file could be sent within the timeout, gets
+// all of it.
+func TestSlowSteadyReaderGetsWholeFile(t *testing.T) {
+	root := t.TempDir()
+	const size = 24 << 20
+	if err := os.WriteFile(filepath.Join(root, "big"), make([]byte, size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := NewFileServer(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fs.Close)
+	addr := startServer(t, &Server{Handler: fs, WriteTimeout: 300 * time.Millisecond}, "tcp", "127.0.0.1:0")
+	c := dial(t, addr)
+	c.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	_ = c.nc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	got := 0
+	buf := make([]byte, 256<<10)
+	for got < size { // about 10 MB/s: 2.4 s in all, 0.1 s per MiB
+		n, err := c.nc.Read(buf)
+		got += n
+		if err != nil {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if got < size { // the headers come first: all of the body is more than size
+		t.Fatalf("got %d bytes, then the connection ended; want the whole %d-byte file", got, size)
+	}
+}

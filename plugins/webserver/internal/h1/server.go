@@ -63,8 +63,9 @@ type Server struct {
 	// IdleTimeout bounds the wait for the next request on a kept-alive
 	// connection. Zero means DefaultIdleTimeout.
 	IdleTimeout time.Duration
-	// WriteTimeout bounds each write to the client. Zero means
-	// DefaultWriteTimeout.
+	// WriteTimeout bounds each write to the client, of an answer's bytes up
+	// to a MiB at a time: a client that keeps reading is not cut off. Zero
+	// means DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// Logger receives handler panics and accept errors; nil discards them.
 	Logger *slog.Logger
