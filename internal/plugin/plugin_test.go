@@ -2,9 +2,9 @@ package plugin
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
