@@ -25,6 +25,7 @@ var (
 	errBadHeader      = &statusError{400, "malformed header field"}
 	errObsFold        = &statusError{400, "obsolete header line folding"}
 	errHeaderTooLarge = &statusError{431, "request header fields too large"}
+	errURITooLong     = &statusError{414, "request target too long"}
 	errTooManyHeaders = &statusError{431, "too many header fields"}
 	errBadLength      = &statusError{400, "malformed or conflicting Content-Length"}
 	errBadTE          = &statusError{400, "malformed Transfer-Encoding"}
@@ -76,6 +77,9 @@ func parseHead(r *Request, buf []byte, lim limits) (int, error) {
 	start := i
 	end := start + lim.maxHeaderBytes // the head must end before this
 	line, next, err := nextLine(buf, i, end)
+	if err == errHeaderTooLarge {
+		return 0, errURITooLong // the request line alone fills the head's limit
+	}
 	if err != nil {
 		return 0, err
 	}

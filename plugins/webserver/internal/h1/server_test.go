@@ -252,7 +252,8 @@ func TestRefusals(t *testing.T) {
 		want int
 	}{
 		{"header too large", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 2000) + "\r\n\r\n", 431},
-		{"unterminated huge line", "GET /" + strings.Repeat("a", 2000), 431},
+		{"unterminated huge request line", "GET /" + strings.Repeat("a", 2000), 414},
+		{"request target too long", "GET /" + strings.Repeat("a", 2000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
 		{"too many headers", "GET / HTTP/1.1\r\nHost: x\r\n" + many + "\r\n", 431},
 		{"body too large", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", 413},
 		{"chunked too large", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n" + strings.Repeat("a", 128) + "\r\n0\r\n\r\n", 413},
