@@ -126,13 +126,16 @@ func (sess *session) sendRequest(ev *sdk.Event) error {
 		sess.inflight[k] = ev
 		sess.mu.Unlock()
 	}
+	// Counted before the push: once pushed, the event may be written, and
+	// its answer come back and be counted, before this goroutine runs on.
+	sess.sent.Add(1)
 	if err := sess.out.Push(ev); err != nil {
+		sess.sent.Add(^uint64(0))
 		if track && !sess.untrack(k, ev) {
 			return nil // the closing session has already failed it
 		}
 		return err
 	}
-	sess.sent.Add(1)
 	return nil
 }
 
@@ -146,10 +149,11 @@ func (sess *session) sendReply(ev *sdk.Event) error {
 		de.Hop = sess.s.node
 		ev.Err = &de
 	}
+	sess.sent.Add(1) // before the push, as sendRequest counts
 	if err := sess.out.Push(ev); err != nil {
+		sess.sent.Add(^uint64(0))
 		return err
 	}
-	sess.sent.Add(1)
 	return nil
 }
 
