@@ -125,9 +125,9 @@ func (a Addr) String() string {
 // The runtime hands each event to exactly one handler. A handler may keep the
 // *Event after Handle returns (for example to answer it later with
 // Context.ReplyTo) but must not modify it. A kept event keeps its payload
-// and route alive, and may keep alive up to four other events that its
-// sender sent to the same service in the same burst (they share one
-// allocation); keep only what you need of an event you hold for long.
+// and route alive, and may keep alive up to four other events handled by
+// the same service just before or after it (they share one allocation);
+// keep only what you need of an event you hold for long.
 type Event struct {
 	Msg   proto.Message  // the payload; nil on error events whose payload was not kept
 	Kind  Kind           // request, reply or error

@@ -39,6 +39,10 @@ type svcContext struct {
 	spare    []sdk.Event
 	chunkDst *service
 	burst    int
+
+	// in holds the unused rest of the chunk of events this goroutine made
+	// for the items of the current batch (see received).
+	in []sdk.Event
 }
 
 // evChunks are the chunk lengths newEvent allocates, smallest first. 96·k
@@ -48,7 +52,9 @@ type svcContext struct {
 var evChunks = [...]int{2, 4, 5}
 
 // newEvent returns a zeroed event for a send or reply to the running local
-// service d.
+// service d when d has no single queue (Inline and Workers services; a
+// service with one queue is sent items that its goroutine makes the events
+// of, see item and received).
 //
 // The events of a burst to one service are carved out of chunks, one
 // allocation for up to 5 of them instead of one each: in profiles of a
@@ -84,6 +90,26 @@ func (c *svcContext) newEvent(d *service) *sdk.Event {
 	return ev
 }
 
+// received returns the event for it, an item made of a local sender's
+// parts, with left items in the batch from it on. The events of a batch
+// are carved out of chunks of up to five, as newEvent carves a sender's,
+// so a kept event pins at most four others this service handled next to
+// it; flush drops the spare slots at the end of each batch.
+func (c *svcContext) received(it *item, left int) *sdk.Event {
+	if len(c.in) == 0 {
+		if left == 1 {
+			ev := new(sdk.Event)
+			it.fill(ev, c.s.name)
+			return ev
+		}
+		c.in = make([]sdk.Event, min(left, evChunks[len(evChunks)-1]))
+	}
+	ev := &c.in[0]
+	c.in = c.in[1:]
+	it.fill(ev, c.s.name)
+	return ev
+}
+
 // idBlock is how many request ids a context takes from the node at a time.
 const idBlock = 1024
 
@@ -108,6 +134,7 @@ func (c *svcContext) flush() {
 		c.sent = 0
 	}
 	c.ev = nil
+	c.in = nil
 	if c.chunkDst != nil {
 		c.chunkDst, c.burst, c.spare = nil, 0, nil
 	}
@@ -145,6 +172,12 @@ func (c *svcContext) send(to sdk.Addr, msg proto.Message, route sdk.Route, id ui
 	}
 	c.sent++
 	if d := c.local(to.Service); d != nil {
+		if len(d.queues) == 1 {
+			if err := d.pushParts(msg, route, id, sdk.KindRequest); err != nil {
+				s.n.router.Refuse(&sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: d.name, Route: route}, err)
+			}
+			return id
+		}
 		ev := c.newEvent(d)
 		ev.Msg, ev.Kind, ev.ID, ev.Dst, ev.Route = msg, sdk.KindRequest, id, to.Service, route
 		if err := d.deliver(ev); err != nil {
@@ -210,6 +243,12 @@ func (c *svcContext) replyTo(ev *sdk.Event, msg proto.Message) {
 		return
 	}
 	c.sent++
+	if len(d.queues) == 1 {
+		if err := d.pushParts(msg, ev.Route[:n:n], ev.ID, sdk.KindReply); err != nil {
+			c.s.n.router.Refuse(&sdk.Event{Msg: msg, Kind: sdk.KindReply, ID: ev.ID, Route: ev.Route[:n:n]}, err)
+		}
+		return
+	}
 	rep := c.newEvent(d)
 	rep.Msg, rep.Kind, rep.ID, rep.Route = msg, sdk.KindReply, ev.ID, ev.Route[:n:n]
 	if err := d.deliver(rep); err != nil {

@@ -18,9 +18,10 @@ import (
 //     queue alone.
 //   - add=payload: a fresh payload each, as the channel baseline
 //     allocates; the events are reused.
-//   - add=payload+event: a fresh payload and a fresh event each, carved
-//     out of chunks as svcContext.newEvent carves them: what a Send to a
-//     local service allocates, without its routing.
+//   - add=payload+event: a fresh payload each, pushed as the parts of an
+//     event that the consumer makes, in chunks, as a service's goroutine
+//     makes the events a local Send queued (svcContext.received): what a
+//     Send to a local service costs, without its routing.
 //
 // x-chan is the queue's rate over the channel's in the same run. The step
 // from add=payload to add=payload+event is the cost of the event a handler
@@ -40,16 +41,24 @@ func BenchmarkOneWayCosts(b *testing.B) {
 func queueOneWay(b *testing.B, add string) (burst func()) {
 	q := newQueue(2 * benchBurst)
 	done := make(chan struct{})
+	// The consumer makes the events of items pushed as parts, as a
+	// service's goroutine does (svcContext.received); the context belongs
+	// to a service only so that flush has one to count on.
+	recv := &svcContext{s: &service{name: "Dst"}}
 	go func() { // consumer
 		n := 0
-		var batch []*sdk.Event
+		var batch []item
 		for {
 			var closed bool
 			if batch, closed = q.pop(batch); closed {
 				close(done)
 				return
 			}
-			for _, ev := range batch {
+			for i := range batch {
+				ev := batch[i].ev
+				if ev == nil {
+					ev = recv.received(&batch[i], len(batch)-i)
+				}
 				if ev.Msg != nil {
 					n++
 				}
@@ -58,6 +67,7 @@ func queueOneWay(b *testing.B, add string) (burst func()) {
 					done <- struct{}{}
 				}
 			}
+			recv.flush()
 		}
 	}()
 	b.Cleanup(func() {
@@ -68,10 +78,6 @@ func queueOneWay(b *testing.B, add string) (burst func()) {
 	// starts, and keeps none.
 	ring := make([]sdk.Event, benchBurst)
 	payload := &wrapperspb.UInt64Value{}
-	// newEvent carves events for dst; the context belongs to dst only so
-	// that flush (which drops the spare slots) has a service to count on.
-	dst := &service{}
-	c := &svcContext{s: dst}
 	push := func(ev *sdk.Event) {
 		if err := q.push(ev); err != nil {
 			b.Fatal(err)
@@ -97,11 +103,10 @@ func queueOneWay(b *testing.B, add string) (burst func()) {
 	case "payload+event":
 		return func() {
 			for i := range uint64(benchBurst) {
-				ev := c.newEvent(dst)
-				ev.Msg, ev.Kind, ev.ID, ev.Dst = &wrapperspb.UInt64Value{Value: i}, sdk.KindRequest, i, "Dst"
-				push(ev)
+				if err := q.pushParts(&wrapperspb.UInt64Value{Value: i}, nil, i, sdk.KindRequest); err != nil {
+					b.Fatal(err)
+				}
 			}
-			c.flush()
 			<-done
 		}
 	}

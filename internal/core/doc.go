@@ -24,11 +24,17 @@
 //
 // # Memory
 //
-// A handler's burst of events to one running local service is allocated in
-// chunks of up to five events (see svcContext.newEvent), so an event a
+// A handler's send or reply to a running local service with one queue
+// queues the parts of the event (payload, id, route), and the receiving
+// goroutine makes the event when it takes its batch: the sender copies 64
+// bytes into an array the two reuse, and the receiver allocates events in
+// chunks of up to five (see item and svcContext.received). Sends to Inline
+// and Workers services are allocated by the sender, in chunks of up to
+// five events of one burst (svcContext.newEvent). Either way an event a
 // receiver keeps pins the others of its chunk until it is dropped. A
 // service's goroutine lets go of the events it handled and the rest of its
-// chunks at the end of each batch.
+// chunks at the end of each batch, and a parked one keeps no queue array
+// of more than 4096 items (256 KiB).
 //
 // # Failures
 //

@@ -230,10 +230,23 @@ func TestKeptEventsStayIntact(t *testing.T) {
 
 // TestIdleServiceKeepsNoEvents: once its batch is done, a service's
 // goroutine holds on to none of the events it handled or sent (neither the
-// last event handled nor spare room next to the events it sent), so their
-// payloads can be collected.
+// last event handled nor spare room in the chunks of events it made or
+// sent), so their payloads can be collected. A receiver with one queue
+// makes the events itself; a Workers receiver's are made by the sender.
 func TestIdleServiceKeepsNoEvents(t *testing.T) {
-	const burst = 4 // the last one lands in a chunk with spare room
+	for _, tc := range []struct {
+		name string
+		opts []sdk.Option
+	}{
+		{"queued", nil},
+		{"workers", []sdk.Option{sdk.Workers(2, func(*sdk.Event) uint64 { return 0 })}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testIdleServiceKeepsNoEvents(t, tc.opts...) })
+	}
+}
+
+func testIdleServiceKeepsNoEvents(t *testing.T, opts ...sdk.Option) {
+	const burst = 4 // a sender's fourth lands in a chunk with spare room
 	var payloads []weak.Pointer[wrapperspb.UInt64Value]
 	arrived := make(chan struct{}, 1)
 	count := 0
@@ -244,7 +257,7 @@ func TestIdleServiceKeepsNoEvents(t *testing.T) {
 			}
 			return nil
 		})
-	})
+	}, opts...)
 	src := sdk.Define("Src", func() sdk.Service {
 		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
 			for i := range uint64(burst) {

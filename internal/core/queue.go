@@ -6,8 +6,47 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mtnode/mtnode/sdk"
 )
+
+// item is one queued event: a whole event (ev), or the parts of a request
+// or reply that a handler sent to a running local service, from which the
+// receiving goroutine makes the event (svcContext.received). The second form
+// moves the event's allocation from the sender to the receiver: a sender
+// then copies 64 bytes into a queue array that the two goroutines reuse,
+// in place of allocating and filling 96 bytes of fresh memory, and the
+// receiver allocates the events of a batch in chunks. A burst goes at the
+// sender's pace, and the receiver, idle part of the time, takes the work:
+// BenchmarkOneWay/paired went from 0.90x a channel (0.82-0.91) to 1.10x
+// (0.96-1.18), 5 interleaved runs each, AMD EPYC, 2 cores, go1.26.8.
+type item struct {
+	ev    *sdk.Event    // the whole event, or nil
+	msg   proto.Message // the parts, when ev is nil
+	route sdk.Route
+	id    uint64
+	kind  sdk.Kind // ev.Kind when ev is set
+}
+
+// whole returns it as an event for the service dst, making one from its
+// parts if need be.
+func (it *item) whole(dst string) *sdk.Event {
+	if it.ev != nil {
+		return it.ev
+	}
+	ev := new(sdk.Event)
+	it.fill(ev, dst)
+	return ev
+}
+
+// fill sets the zeroed event ev from the parts of it, for the service dst.
+func (it *item) fill(ev *sdk.Event, dst string) {
+	ev.Msg, ev.Kind, ev.ID, ev.Route = it.msg, it.kind, it.id, it.route
+	if it.kind == sdk.KindRequest {
+		ev.Dst = dst
+	}
+}
 
 // queue is a bounded many-producer, one-consumer event queue, drained in
 // batches: the consumer swaps the whole slice out under one lock (the
@@ -30,7 +69,7 @@ type queue struct {
 	_     [64]byte
 
 	mu      sync.Mutex
-	items   []*sdk.Event
+	items   []item
 	limit   int
 	reserve int
 	high    int                // high-water mark
@@ -51,24 +90,69 @@ type queue struct {
 // the node link benchmarks and the Timer's lateness did not move.
 const queueSpins = 2
 
+// idleKeep is the capacity in items up to which a parked consumer keeps
+// its arrays (256 KiB each), so that a service fed in bursts reuses them
+// from one burst to the next; larger ones, grown by a backlog, are let go
+// and grown again by the next. Before items, a queue held pointers and
+// kept arrays of up to 4·limit of them (2 MiB each at the default limit).
+const idleKeep = 4096
+
 func newQueue(limit int) *queue {
 	return &queue{signal: make(chan struct{}, 1), limit: limit, reserve: limit}
 }
 
-// push appends ev. It returns a *sdk.DeliveryError with CodeQueueFull when the
-// queue is at its limit (its reserve for replies), or the close error.
+// push appends ev. It returns a *sdk.DeliveryError with CodeQueueFull when
+// the queue is at its limit (its reserve for replies), or the close error.
 func (q *queue) push(ev *sdk.Event) error {
 	q.mu.Lock()
+	n, err := q.grow(ev.Kind)
+	if err != nil {
+		return err
+	}
+	q.items[n] = item{ev: ev, kind: ev.Kind}
+	q.added(n)
+	return nil
+}
+
+// pushParts appends the event made of msg, route, id and kind (see item),
+// as push does. It fills the new item in place: the item is a cache line,
+// and building it on the sender's stack and copying it down the calls took
+// a third of what moving the allocation to the receiver saved.
+func (q *queue) pushParts(msg proto.Message, route sdk.Route, id uint64, kind sdk.Kind) error {
+	q.mu.Lock()
+	n, err := q.grow(kind)
+	if err != nil {
+		return err
+	}
+	it := &q.items[n]
+	it.ev, it.msg, it.route, it.id, it.kind = nil, msg, route, id, kind
+	q.added(n)
+	return nil
+}
+
+// grow makes room for one more item, of kind, and returns its index. Call
+// it with q.mu held; when it returns an error (the queue is full or
+// closed) it has unlocked q.mu.
+func (q *queue) grow(kind sdk.Kind) (int, error) {
 	if q.closed != nil {
 		q.mu.Unlock()
-		return q.closed
+		return 0, q.closed
 	}
 	n := len(q.items)
-	if !q.admits(n, ev) {
+	if !q.admits(n, kind) {
 		q.mu.Unlock()
-		return errQueueFull
+		return 0, errQueueFull
 	}
-	q.items = append(q.items, ev)
+	if n == cap(q.items) {
+		q.items = slices.Grow(q.items, 1)
+	}
+	q.items = q.items[:n+1]
+	return n, nil
+}
+
+// added ends a push of the item at index n: it unlocks q.mu and wakes the
+// consumer if it is parked.
+func (q *queue) added(n int) {
 	if n+1 > q.high {
 		q.high = n + 1
 	}
@@ -81,7 +165,6 @@ func (q *queue) push(ev *sdk.Event) error {
 	if wake {
 		q.signal <- struct{}{} // never blocks: one token per wait
 	}
-	return nil
 }
 
 // pushFront puts ev ahead of everything queued, past any limit: for the
@@ -93,7 +176,7 @@ func (q *queue) pushFront(ev *sdk.Event) error {
 		q.mu.Unlock()
 		return q.closed
 	}
-	q.items = slices.Insert(q.items, 0, ev)
+	q.items = slices.Insert(q.items, 0, item{ev: ev, kind: ev.Kind})
 	q.ready.Store(true)
 	wake := q.waiting
 	q.waiting = false
@@ -104,11 +187,11 @@ func (q *queue) pushFront(ev *sdk.Event) error {
 	return nil
 }
 
-// admits reports whether a queue holding n events takes ev: a request up
-// to limit, a reply or error event up to limit+reserve. Call it with q.mu
-// held.
-func (q *queue) admits(n int, ev *sdk.Event) bool {
-	return n < q.limit || (ev.Kind != sdk.KindRequest && n < q.limit+q.reserve)
+// admits reports whether a queue holding n events takes one of kind: a
+// request up to limit, a reply or error event up to limit+reserve. Call it
+// with q.mu held.
+func (q *queue) admits(n int, kind sdk.Kind) bool {
+	return n < q.limit || (kind != sdk.KindRequest && n < q.limit+q.reserve)
 }
 
 // pushBatch appends the events of evs that the queue admits, in order,
@@ -124,12 +207,12 @@ func (q *queue) pushBatch(evs []*sdk.Event) (refused []*sdk.Event, err error) {
 	n0 := len(q.items)
 	k := 0
 	for _, ev := range evs {
-		if !q.admits(len(q.items), ev) {
+		if !q.admits(len(q.items), ev.Kind) {
 			evs[k] = ev
 			k++
 			continue
 		}
-		q.items = append(q.items, ev)
+		q.items = append(q.items, item{ev: ev, kind: ev.Kind})
 	}
 	n := len(q.items)
 	if n > q.high {
@@ -161,15 +244,15 @@ var errQueueFull = &sdk.DeliveryError{Code: sdk.CodeQueueFull, Message: "queue i
 // knows the queue is empty without the lock, and yields a few times before
 // it locks to park: a busy sender's next event usually comes sooner than a
 // park and wake-up (futex, an idle P woken) would take, for both sides.
-func (q *queue) pop(prev []*sdk.Event) (batch []*sdk.Event, done bool) {
+func (q *queue) pop(prev []item) (batch []item, done bool) {
 	// Drop the handled events so that the spare slice keeps none alive.
 	// While the GC marks, clear takes a bulk write barrier that costs more
 	// than the stores of the one or few events a request/reply exchange
-	// batches, so small batches are cleared one store at a time (a range
+	// batches, so small batches are cleared one item at a time (a range
 	// loop would be compiled into clear).
 	if len(prev) <= 8 {
 		for i := 0; i < len(prev); i++ {
-			prev[i] = nil
+			prev[i] = item{}
 		}
 	} else {
 		clear(prev)
@@ -201,8 +284,17 @@ func (q *queue) pop(prev []*sdk.Event) (batch []*sdk.Event, done bool) {
 			q.mu.Unlock()
 			continue
 		}
+		// A parked queue keeps arrays of up to idleKeep items only: a
+		// backlog grows them to its size times 64 bytes, twice (the
+		// spare and items).
 		q.waiting = true
+		if cap(q.items) > idleKeep {
+			q.items = nil
+		}
 		q.mu.Unlock()
+		if cap(prev) > idleKeep {
+			prev = nil
+		}
 		<-q.signal
 	}
 }
@@ -222,15 +314,19 @@ func (q *queue) close(err *sdk.DeliveryError) {
 	}
 }
 
-// take removes and returns everything queued (used to fail events when a
-// service could not start).
-func (q *queue) take() []*sdk.Event {
+// take removes and returns everything queued, as events for dst (used to
+// fail events when a service could not start).
+func (q *queue) take(dst string) []*sdk.Event {
 	q.mu.Lock()
 	b := q.items
 	q.items = nil
 	q.ready.Store(false)
 	q.mu.Unlock()
-	return b
+	evs := make([]*sdk.Event, len(b))
+	for i := range b {
+		evs[i] = b[i].whole(dst)
+	}
+	return evs
 }
 
 func (q *queue) stats() (length, high, limit int) {

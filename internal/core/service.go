@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -167,12 +169,12 @@ func (s *service) run(i int, q *queue) {
 	}
 	if s.startErr != nil {
 		de := &sdk.DeliveryError{Code: sdk.CodeStartFailed, Message: fmt.Sprintf("%s failed to start: %v", s.name, firstLine(s.startErr))}
-		for _, ev := range q.take() {
+		for _, ev := range q.take(s.name) {
 			s.n.router.Fail(ev, de.Code, de.Message, s.n.cfg.Name)
 		}
 		return
 	}
-	var batch []*sdk.Event
+	var batch []item
 	for {
 		var done bool
 		if batch, done = q.pop(batch); done {
@@ -233,7 +235,17 @@ func (s *service) deliver(ev *sdk.Event) error {
 func (s *service) push(q *queue, ev *sdk.Event) error {
 	err := q.push(ev)
 	if err != nil {
-		s.refused(ev, err)
+		s.refused(err)
+	}
+	return err
+}
+
+// pushParts queues the event made of msg, route, id and kind into the one
+// queue of s (see item), or counts its refusal.
+func (s *service) pushParts(msg proto.Message, route sdk.Route, id uint64, kind sdk.Kind) error {
+	err := s.queues[0].pushParts(msg, route, id, kind)
+	if err != nil {
+		s.refused(err)
 	}
 	return err
 }
@@ -244,7 +256,7 @@ func (s *service) push(q *queue, ev *sdk.Event) error {
 func (s *service) queueBatch(evs []*sdk.Event) {
 	refused, err := s.queues[0].pushBatch(evs)
 	for _, ev := range refused {
-		s.refused(ev, err)
+		s.refused(err)
 		s.n.router.Refuse(ev, err)
 	}
 }
@@ -252,7 +264,7 @@ func (s *service) queueBatch(evs []*sdk.Event) {
 // refused counts ev, refused by one of s's queues with err. A reply that
 // is then dropped is counted by the router (Node.DroppedReplies); one
 // refused to Handle.TryReplyTo is not dropped: its sender still holds it.
-func (s *service) refused(_ *sdk.Event, err error) {
+func (s *service) refused(err error) {
 	if err == errQueueFull {
 		s.queueFull.Add(1)
 	}
@@ -281,7 +293,7 @@ func (s *service) dispatch(c *svcContext, ev *sdk.Event) {
 // dispatchBatch runs the handler for each event of a batch, and counts them
 // and the events they sent once for the batch (the counters are read by
 // Stats, not by the handlers).
-func (s *service) dispatchBatch(c *svcContext, batch []*sdk.Event) {
+func (s *service) dispatchBatch(c *svcContext, batch []item) {
 	c.calls = 0
 	for i := 0; i < len(batch); {
 		i = s.dispatchFrom(c, batch, i)
@@ -294,22 +306,26 @@ func (s *service) dispatchBatch(c *svcContext, batch []*sdk.Event) {
 // which costs far less than one per event. After a panic it returns the
 // index of the event after the one that panicked, and dispatchBatch carries
 // on from there.
-func (s *service) dispatchFrom(c *svcContext, batch []*sdk.Event, i int) (next int) {
+func (s *service) dispatchFrom(c *svcContext, batch []item, i int) (next int) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.panicked(batch[next], p)
+			s.panicked(batch[next].whole(s.name), p)
 			next++
 		}
 	}()
 	for next = i; next < len(batch); next++ {
-		ev := batch[next]
+		it := &batch[next]
 		if s.quiesceAsked.Load() && s.quiesceAsked.CompareAndSwap(true, false) {
 			s.runQuiesce(c) // between two events, even within a batch
 		}
-		if ev.Kind == kindQuiesce {
+		if it.kind == kindQuiesce {
 			continue // its work was done just above
 		}
-		if !ev.Decoded() {
+		ev := it.ev
+		if ev == nil {
+			ev = c.received(it, len(batch)-next)
+			it.ev = ev
+		} else if !ev.Decoded() {
 			if err := ev.Decode(); err != nil {
 				s.errs.Add(1)
 				s.failEvent(ev, err)
