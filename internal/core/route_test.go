@@ -166,6 +166,56 @@ func TestQueueFull(t *testing.T) {
 	}
 }
 
+// TestQueueFullFromService: a service's Send to a full local queue (the
+// short cut that queues the event's parts) comes back to the sender as an
+// error event naming the refused event's type and destination, and
+// queue_full moves.
+func TestQueueFullFromService(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	slow := sdk.Define("Slow", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+			return nil
+		})
+	}, sdk.QueueLen(2))
+	errs := make(chan *sdk.Event, 10)
+	src := sdk.Define("Src", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if ev.Kind == sdk.KindError {
+				errs <- ev
+				return nil
+			}
+			c.Send(sdk.To("Slow"), wrapperspb.String("0")) // taken by the handler
+			<-entered
+			for i := 1; i <= 3; i++ { // 1 and 2 fill the queue, 3 is refused
+				c.Send(sdk.To("Slow"), wrapperspb.String(fmt.Sprint(i)))
+			}
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{slow, src}, Start: []string{"Slow", "Src"}})
+	defer close(release)
+	if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-errs:
+		if !errors.Is(ev.Err, sdk.ErrQueueFull) || ev.Err.Dst != "Slow" || ev.Err.EventType != "google.protobuf.StringValue" {
+			t.Fatalf("got %v (dst %q, type %q), want ErrQueueFull for a StringValue to Slow", ev.Err, ev.Err.Dst, ev.Err.EventType)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no queue-full error event")
+	}
+	if st := findStats(n, "Slow"); st.QueueFull != 1 || st.QueueHigh != 2 {
+		t.Errorf("got queue_full=%d high=%d, want 1 and 2", st.QueueFull, st.QueueHigh)
+	}
+}
+
 // TestReplyReserve: past its queue limit a service refuses requests (the
 // sender gets a queue-full error event, queue_full moves) but still takes
 // replies, up to a reserve of the limit again, since they answer requests
