@@ -129,10 +129,11 @@ func TestRequestIDsCorrelateReplies(t *testing.T) {
 	}
 }
 
-func TestQueueFull(t *testing.T) {
-	release := make(chan struct{})
-	entered := make(chan struct{}, 1)
-	slow := sdk.Define("Slow", func() sdk.Service {
+// slowService defines Slow, with a queue limit of 2: each event's handler
+// signals entered (when it has room), waits until release is closed and
+// answers the event with its own payload.
+func slowService(release <-chan struct{}, entered chan<- struct{}) sdk.Spec {
+	return sdk.Define("Slow", func() sdk.Service {
 		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
 			select {
 			case entered <- struct{}{}:
@@ -143,6 +144,12 @@ func TestQueueFull(t *testing.T) {
 			return nil
 		})
 	}, sdk.QueueLen(2))
+}
+
+func TestQueueFull(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	slow := slowService(release, entered)
 	n := newNode(t, Config{Services: []sdk.Spec{slow}})
 	defer close(release)
 	results := make(chan *sdk.Event, 10)
@@ -173,21 +180,15 @@ func TestQueueFull(t *testing.T) {
 func TestQueueFullFromService(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
-	slow := sdk.Define("Slow", func() sdk.Service {
-		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
-			select {
-			case entered <- struct{}{}:
-			default:
-			}
-			<-release
-			return nil
-		})
-	}, sdk.QueueLen(2))
+	slow := slowService(release, entered)
 	errs := make(chan *sdk.Event, 10)
 	src := sdk.Define("Src", func() sdk.Service {
 		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
-			if ev.Kind == sdk.KindError {
+			switch ev.Kind {
+			case sdk.KindError:
 				errs <- ev
+				return nil
+			case sdk.KindReply: // Slow's answers, once released
 				return nil
 			}
 			c.Send(sdk.To("Slow"), wrapperspb.String("0")) // taken by the handler
