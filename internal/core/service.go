@@ -261,7 +261,7 @@ func (s *service) queueBatch(evs []*sdk.Event) {
 	}
 }
 
-// refused counts ev, refused by one of s's queues with err. A reply that
+// refused counts an event refused by one of s's queues with err. A reply that
 // is then dropped is counted by the router (Node.DroppedReplies); one
 // refused to Handle.TryReplyTo is not dropped: its sender still holds it.
 func (s *service) refused(err error) {
