@@ -197,6 +197,7 @@ func Open(opts Options) (*Node, error) {
 			Local:        cn.Has,
 			StartTimeout: ns.pluginStartTimeout,
 			IdleTimeout:  ns.pluginIdleTimeout,
+			DrainTimeout: ns.pluginDrainTimeout,
 			GCFloor:      gcFloor << 20,
 			LinkSpin:     ns.pluginLinkSpin,
 			Watch:        true,
@@ -216,6 +217,7 @@ type nodeSettings struct {
 	gcFloorMiB, queueLimit                                int64
 	shutdownTimeout                                       time.Duration
 	pluginStartTimeout, pluginIdleTimeout, pluginLinkSpin time.Duration
+	pluginDrainTimeout                                    time.Duration
 }
 
 // readNodeSettings reads (and so defines, with their defaults and
@@ -243,6 +245,7 @@ func readNodeSettings(st *config.Store, opts Options, prefix string) nodeSetting
 		ns.pluginsDir = c.String("pluginsDir", filepath.Join(prefix, "plugins"), "folder of plugin binaries, followed for new, replaced and removed binaries")
 		ns.pluginStartTimeout = c.Duration("pluginStartTimeout", 5*time.Second, "how long a plugin may take to start before it is killed and its events fail")
 		ns.pluginIdleTimeout = c.Duration("pluginIdleTimeout", 0, "stop a plugin process idle for this long (0 = never)")
+		ns.pluginDrainTimeout = c.DurationMin("pluginDrainTimeout", plugin.DefaultDrainTimeout, time.Millisecond, "how long the process of a replaced or removed plugin binary may take to finish the events it holds before it is stopped (new events wait for the new binary meanwhile)")
 		ns.pluginLinkSpin = c.Duration("pluginLinkSpin", plugin.DefaultLinkSpin, "how long each end of a plugin link polls for the next event before it sleeps: saves a plugin round trip most of its thread wake-ups, for up to this much CPU after each event (0 = never)")
 	}
 	return ns

@@ -67,7 +67,8 @@ type Config struct {
 	// plugin gets it in pluginrt.EnvLinkSpin.
 	LinkSpin time.Duration
 	// DrainTimeout bounds how long a replaced or removed binary's process
-	// may take to finish its in-flight events (default 30s).
+	// may take to finish its in-flight events (Node.pluginDrainTimeout,
+	// default DefaultDrainTimeout).
 	DrainTimeout time.Duration
 	// CrashLimit crashes within CrashWindow mark a plugin failed
 	// (defaults 5 and 60s).
@@ -105,6 +106,11 @@ type Config struct {
 // idle link costs nothing. 0 turns it off.
 const DefaultLinkSpin = 50 * time.Microsecond
 
+// DefaultDrainTimeout is how long a replaced or removed binary's process
+// may take, by default, to finish the events it holds before it is stopped
+// (Node.pluginDrainTimeout).
+const DefaultDrainTimeout = 30 * time.Second
+
 func (c *Config) defaults() error {
 	if c.Router == nil {
 		return errors.New("plugin: Config.Router is required")
@@ -119,7 +125,7 @@ func (c *Config) defaults() error {
 		c.StartTimeout = 5 * time.Second
 	}
 	if c.DrainTimeout <= 0 {
-		c.DrainTimeout = 30 * time.Second
+		c.DrainTimeout = DefaultDrainTimeout
 	}
 	if c.CrashLimit <= 0 {
 		c.CrashLimit = 5

@@ -466,23 +466,41 @@ func (p *plugin) retireLocked() {
 	drain := p.h.cfg.DrainTimeout
 	// Refused when the host is closing; then pr's supervisor stops it.
 	p.h.spawn(func(quit <-chan struct{}) {
-		deadline := time.NewTimer(drain)
-		defer deadline.Stop()
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for pr.inFlight() > 0 || pr.conn.Queued() > 0 {
-			select {
-			case <-tick.C:
-				continue
-			case <-deadline.C:
-				p.h.log.Warn("plugin did not finish its in-flight events in time", sdk.KeyPlugin, p.name, "in_flight", pr.inFlight())
-			case <-quit:
-			case <-pr.runDone:
+		if n := pr.inFlight(); n > 0 || pr.conn.Queued() > 0 {
+			// New events wait meanwhile: say why, and for how long at most.
+			p.h.log.Info("waiting for the old plugin process to finish its events before it stops (new events wait for the new binary; Node.pluginDrainTimeout bounds the wait)",
+				sdk.KeyPlugin, p.name, "pid", pr.pid, "in_flight", n, "timeout", drain)
+			t0 := time.Now()
+			if p.drained(pr, drain, quit) {
+				p.h.log.Info("old plugin process finished its events", sdk.KeyPlugin, p.name, "pid", pr.pid, "waited", time.Since(t0).Round(time.Millisecond))
 			}
-			break
 		}
 		pr.stop(2 * time.Second)
 	})
+}
+
+// drained waits until pr holds no event, for up to timeout: it reports
+// whether pr finished them. It gives up early, and reports false, when the
+// host closes (quit) or pr ends, and logs a timeout.
+func (p *plugin) drained(pr *proc, timeout time.Duration, quit <-chan struct{}) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for pr.inFlight() > 0 || pr.conn.Queued() > 0 {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			p.h.log.Warn("old plugin process did not finish its events in time; stopping it (raise Node.pluginDrainTimeout if it needs longer)",
+				sdk.KeyPlugin, p.name, "pid", pr.pid, "in_flight", pr.inFlight(), "timeout", timeout)
+			return false
+		case <-quit:
+			return false
+		case <-pr.runDone:
+			return false
+		}
+	}
+	return true
 }
 
 // status returns the operator's view of p.

@@ -24,6 +24,7 @@ import (
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/core"
 	"github.com/mtnode/mtnode/sdk"
+	"github.com/mtnode/mtnode/sdk/sdktest"
 )
 
 // The test programs (test plugins and a host) are built once per test
@@ -319,7 +320,8 @@ func TestCrashLoopMarkedFailed(t *testing.T) {
 }
 
 func TestReplaceWhileBusy(t *testing.T) {
-	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.Watch = true })
+	var logs sdktest.LogBuffer
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.Watch = true }, withLog(&logs))
 	if got, _ := e.call(t, "Version", ""); got != "v1" {
 		t.Fatalf("got version %q, want v1", got)
 	}
@@ -357,6 +359,40 @@ func TestReplaceWhileBusy(t *testing.T) {
 	}
 	if pid := e.status(t, "testplugin").PID; pid == oldPID {
 		t.Fatalf("the new binary runs in the old process %d", pid)
+	}
+	// The wait is said, with its bound, and so is its end.
+	waitFor(t, "the end of the drain to be logged", func() bool { return strings.Contains(logs.String(), "old plugin process finished its events") })
+	if l := logs.String(); !strings.Contains(l, "waiting for the old plugin process to finish its events") || !strings.Contains(l, "in_flight=3") || !strings.Contains(l, "timeout=5s") {
+		t.Errorf("the drain's start was not logged with its events and bound:\n%s", l)
+	}
+}
+
+// TestReplaceDrainTimeout: an old process that holds its events past
+// DrainTimeout (Node.pluginDrainTimeout) is stopped, which is logged with
+// the key to raise; its events get error events rather than waiting, and
+// new events go to the new binary.
+func TestReplaceDrainTimeout(t *testing.T) {
+	var logs sdktest.LogBuffer
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.Watch = true; c.DrainTimeout = 300 * time.Millisecond }, withLog(&logs))
+	replies := make(chan *sdk.Event, 10)
+	ep := e.node.OpenEndpoint(func(ev *sdk.Event) { replies <- ev })
+	defer ep.Close()
+	ep.Send(sdk.To("Hold"), wrapperspb.String("hold 20s"))
+	waitFor(t, "the held request to be in flight", func() bool { return e.status(t, "testplugin").InFlight == 1 })
+	install(t, e.dir, "testplugin-v2", "testplugin")
+	select {
+	case ev := <-replies:
+		if ev.Kind != sdk.KindError {
+			t.Fatalf("the held request got %v, want an error event once its process is stopped", ev.Msg)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held request was not answered within 10s of a 300ms drain timeout")
+	}
+	if l := logs.String(); !strings.Contains(l, "did not finish its events in time") || !strings.Contains(l, "Node.pluginDrainTimeout") {
+		t.Errorf("the timeout was not logged with the key to raise:\n%s", l)
+	}
+	if got, err := e.call(t, "Version", ""); err != nil || got != "v2" {
+		t.Fatalf("after the drain: got %q, %v; want v2", got, err)
 	}
 }
 
