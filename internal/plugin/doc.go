@@ -92,12 +92,16 @@
 //
 // With Config.Watch the folder is followed with fsnotify. A new binary is
 // scanned and its services registered. A replaced binary's process finishes
-// its in-flight events (events arriving meanwhile wait in order), then the
-// next event launches the new binary; its services stay routed throughout.
-// A removed binary's services answer with ErrNoService. The folder's
-// permissions are checked at each reload as at boot: while others may
-// write to it, its plugins are forgotten. Install binaries atomically (write elsewhere in the
-// same file system, then rename into the folder).
+// its in-flight events (events arriving meanwhile wait in order), for up to
+// Config.DrainTimeout, then the next event launches the new binary; its
+// services stay routed throughout. A removed binary's services answer with
+// ErrNoService. The folder's permissions are checked at each reload as at
+// boot: while others may write to it, its plugins are forgotten. Install
+// binaries atomically (write elsewhere in the same file system, then
+// rename into the folder). The folder's parent is followed too, so a
+// folder replaced as a whole (renamed over, removed and made again, a
+// symlink swapped) is followed in its place and scanned whole; while no
+// folder is at the path, its plugins are removed.
 //
 // # Operators
 //

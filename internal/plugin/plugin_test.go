@@ -413,6 +413,57 @@ func TestRemove(t *testing.T) {
 	waitFor(t, "the removed plugin's process to exit", func() bool { return !processAlive(pid) })
 }
 
+// TestPluginsFolderReplaced: a plugins folder replaced as a whole (a new
+// one renamed over it, as deploy tools do) is followed: its binaries
+// replace the old ones, and changes in it are seen. A folder removed takes
+// its plugins with it until one is back.
+func TestPluginsFolderReplaced(t *testing.T) {
+	var logs sdktest.LogBuffer
+	e := newEnv(t, []string{"testplugin"}, func(c *Config) { c.Watch = true }, withLog(&logs))
+	if got, err := e.call(t, "Version", ""); err != nil || got != "v1" {
+		t.Fatalf("got version %q, %v; want v1", got, err)
+	}
+	next := e.dir + ".next"
+	if err := os.Mkdir(next, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	install(t, next, "testplugin-v2", "testplugin")
+	if err := os.Rename(e.dir, e.dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, e.dir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new folder's binary to serve", func() bool {
+		got, err := e.call(t, "Version", "")
+		return err == nil && got == "v2"
+	})
+	// The new folder is the one followed: a removal in it is seen.
+	if err := os.Remove(filepath.Join(e.dir, "testplugin")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the removal in the new folder to be seen", func() bool { return !e.host.Known("TEcho") })
+	if !strings.Contains(logs.String(), "plugins folder replaced") {
+		t.Errorf("the replacement was not logged:\n%s", logs.String())
+	}
+
+	// Gone, then back.
+	install(t, e.dir, "testplugin", "testplugin")
+	waitFor(t, "the binary to be registered", func() bool { return e.host.Known("TEcho") })
+	if err := os.RemoveAll(e.dir); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the removed folder's plugins to go", func() bool { return !e.host.Known("TEcho") })
+	if err := os.Mkdir(e.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	install(t, e.dir, "testplugin", "testplugin")
+	waitFor(t, "the folder made again to be followed", func() bool { return e.host.Known("TEcho") })
+	if got, err := e.call(t, "TEcho", "back"); err != nil || got != "back" {
+		t.Fatalf("after the folder came back: got %q, %v", got, err)
+	}
+}
+
 func TestAddWithoutRestart(t *testing.T) {
 	e := newEnv(t, nil, func(c *Config) { c.Watch = true })
 	if _, err := e.call(t, "TEcho", "x"); !errors.Is(err, sdk.ErrNoService) {
