@@ -3,7 +3,10 @@
 // A service sends WebServer a webpb.Listen naming an address list (IPv4 and
 // IPv6, comma-separated). WebServer binds every address or none: a failed
 // bind is an error event to the requester, never the end of the node. It
-// replies webpb.Listening with the bound addresses. From then on each HTTP
+// replies webpb.Listening with the bound addresses. A service that asks
+// again for a listener it has (the same fixed addresses and options: a
+// plugin relaunched while its listener lived on asks at each start) is
+// answered with that listener rather than refused. From then on each HTTP
 // request arrives at the requesting service as a webpb.Request event, and
 // the webpb.Response it replies with is written back to the client, in
 // request order per connection even when replies come back out of order.

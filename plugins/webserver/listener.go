@@ -34,8 +34,13 @@ type listener struct {
 	withHeaders bool
 	srv         *h1.Server
 	ep          sdk.Endpoint
-	pool        sync.Pool // *pending
-	log         *slog.Logger
+
+	// What the Listen asked for (its addresses as given, its docRoot) and
+	// the addresses bound: a Listen that asks again gets this listener.
+	asked, docRoot string
+	bound          []string
+	pool           sync.Pool // *pending
+	log            *slog.Logger
 
 	// replyTimeout bounds the wait for a reply; the sweeper (sweep) answers
 	// 504 past it. stop ends the sweeper.

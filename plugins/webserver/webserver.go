@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -113,6 +114,15 @@ func (s *Service) listen(c sdk.Context, m *webpb.Listen) error {
 	if len(addrs) == 0 {
 		return fmt.Errorf("webserver: Listen without addresses: set Listen.addrs (e.g. 127.0.0.1:8080,[::1]:8080)")
 	}
+	if l := s.same(target, addrs, m); l != nil {
+		// The same service asking again for what it has: a plugin that
+		// was relaunched (its listener outlived its process) does so at
+		// every start. The address would be in use; the answer is the
+		// listener it already has.
+		c.Logger().Info("webserver: already listening", "addrs", strings.Join(l.bound, ","), "to", target, "listener", l.id)
+		c.Reply(&webpb.Listening{Id: l.id, Addrs: l.bound})
+		return nil
+	}
 	var files *h1.FileServer
 	if m.GetDocRoot() != "" {
 		fs, err := h1.NewFileServer(m.GetDocRoot())
@@ -135,6 +145,7 @@ func (s *Service) listen(c sdk.Context, m *webpb.Listen) error {
 	s.nextID++
 	st := s.settings
 	l := newListener(s.nextID, sdk.To(target), files, m.GetWithHeaders(), st.replyTimeout, c.Logger())
+	l.asked, l.bound, l.docRoot = strings.Join(addrs, ","), bound, m.GetDocRoot()
 	l.ep = c.Handle().Endpoint(l.onReply)
 	l.srv = &h1.Server{
 		Handler:        l,
@@ -158,6 +169,24 @@ func (s *Service) listen(c sdk.Context, m *webpb.Listen) error {
 	}
 	log.Info("webserver: listening", "addrs", strings.Join(bound, ","), "to", target, "listener", l.id)
 	c.Reply(&webpb.Listening{Id: l.id, Addrs: bound})
+	return nil
+}
+
+// same returns the listener that a Listen from target for addrs would
+// make again (the same addresses, none of them an ephemeral port, and the
+// same options), or nil.
+func (s *Service) same(target string, addrs []string, m *webpb.Listen) *listener {
+	for _, a := range addrs {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "0" {
+			return nil // :0 asks for a new port each time
+		}
+	}
+	asked := strings.Join(addrs, ",")
+	for _, l := range s.listeners {
+		if l.target.Service == target && l.asked == asked && l.docRoot == m.GetDocRoot() && l.withHeaders == m.GetWithHeaders() {
+			return l
+		}
+	}
 	return nil
 }
 

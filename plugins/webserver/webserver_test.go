@@ -192,6 +192,54 @@ func TestBindFailure(t *testing.T) {
 	}
 }
 
+// TestListenAgainGetsItsListener: a service that asks again for the
+// listener it has (a plugin relaunched while its listener lived on does at
+// each start) gets that listener, not a bind error; the same address with
+// other options, or from another service, is still refused as in use.
+func TestListenAgainGetsItsListener(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close()
+	result := make(chan any, 2)
+	n := sdktest.New(t, []sdk.Spec{webserver.Spec,
+		siteSpec("Site", &webpb.Listen{Addrs: addr}, result, 0, echo),
+		siteSpec("Other", &webpb.Listen{Addrs: addr}, make(chan any, 2), 0, echo),
+	}, sdktest.WithStart("Site"))
+	select {
+	case r := <-result:
+		if _, ok := r.([]string); !ok {
+			t.Fatalf("first Listen: got %v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer to Listen")
+	}
+	first, err := n.Request(sdk.To(webserver.Name), &webpb.Listen{Addrs: addr, Service: "Site"})
+	if err != nil {
+		t.Fatalf("Listen again: %v", err)
+	}
+	again, err := n.Request(sdk.To(webserver.Name), &webpb.Listen{Addrs: addr, Service: "Site"})
+	if err != nil {
+		t.Fatalf("Listen a third time: %v", err)
+	}
+	if a, b := first.(*webpb.Listening), again.(*webpb.Listening); a.GetId() != b.GetId() || len(a.GetAddrs()) != 1 || a.GetAddrs()[0] != addr {
+		t.Fatalf("got listeners %v and %v, want the same one, on %s", a, b, addr)
+	}
+	if r := roundTrip(t, addr, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n", 1)[0]; r.body != "GET /ok " {
+		t.Fatalf("got %q", r.body)
+	}
+	for _, m := range []*webpb.Listen{
+		{Addrs: addr, Service: "Site", WithHeaders: true},
+		{Addrs: addr, Service: "Other"},
+	} {
+		if _, err := n.Request(sdk.To(webserver.Name), m); err == nil || !strings.Contains(err.Error(), "in use") {
+			t.Errorf("Listen %v: got %v, want the address refused as in use", m, err)
+		}
+	}
+}
+
 func TestIPv4AndIPv6(t *testing.T) {
 	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
 		t.Skipf("no IPv6 loopback on this machine: %v", err)
