@@ -396,10 +396,21 @@ func TestLostReplyTimesOut(t *testing.T) {
 // accepting and closes idle kept-alive connections at once, while the
 // queues still drain; a request in progress is answered (with "Connection:
 // close") before the node stops.
+// queuedAt returns how many events wait in the queue of service name.
+func queuedAt(n *sdktest.Node, name string) int {
+	for _, st := range n.Stats() {
+		if st.Name == name {
+			return st.QueueLen
+		}
+	}
+	return 0
+}
+
 func TestStopQuiescesListeners(t *testing.T) {
-	gate := make(chan struct{})
+	gate, entered := make(chan struct{}), make(chan struct{}, 1)
 	answer := func(r *webpb.Request) (*webpb.Response, error) {
 		if r.GetTarget() == "/slow" {
+			entered <- struct{}{}
 			<-gate
 		}
 		return echo(r)
@@ -437,22 +448,25 @@ func TestStopQuiescesListeners(t *testing.T) {
 	}
 	// slow: in progress in Site's handler; queued: waits in Site's queue,
 	// so the drain cannot end before the gate opens.
+	// The slow one is in the handler before the queued one is sent, so
+	// that the two cannot be taken in one batch.
 	slow, slowR := dial()
 	io.WriteString(slow, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-	queued, queuedR := dial()
-	waitSite := func(handled uint64) {
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-			for _, st := range n.Stats() {
-				if st.Name == "Site" && st.Handled+uint64(st.QueueLen) >= handled {
-					return
-				}
-			}
-		}
-		t.Fatal("Site did not get the requests")
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Site's handler did not get the slow request")
 	}
-	waitSite(2)
+	queued, queuedR := dial()
 	io.WriteString(queued, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
-	waitSite(3)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if queuedAt(n, "Site") >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second request did not reach Site's queue")
+		}
+	}
 
 	stop := testwait.Go(func() error { return n.Stop(context.Background()) })
 
