@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -205,16 +206,54 @@ func New(cfg Config) (*Host, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(cfg.SocketDir, "mtnode-plugins-")
+	sweepSocketDirs(cfg.SocketDir, cfg.Logger)
+	dir, err := os.MkdirTemp(cfg.SocketDir, socketDirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("plugin: making the private socket directory: %w", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("plugin: making the private socket directory: %w", err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("plugin: making the private socket directory: %w", err)
+	}
 	return &Host{cfg: cfg, log: cfg.Logger, rt: cfg.Router, sockDir: dir,
 		quit: make(chan struct{}), plugins: map[string]*plugin{},
 		owners: map[string]*plugin{}, bad: map[string]PluginStatus{}}, nil
+}
+
+// socketDirPrefix begins the name of a host's private socket folder, and
+// ownerFile names the file in it that holds the pid of the node that made
+// it. Close removes the folder; a node that ended without stopping
+// (SIGKILL, a crash) leaves it, and the next host to start removes it.
+const (
+	socketDirPrefix = "mtnode-plugins-"
+	ownerFile       = "node.pid"
+)
+
+// sweepSocketDirs removes the socket folders in parent (the system's
+// temporary folder when "") whose node no longer runs. A folder without an
+// owner file is left: a node may be making it, or one from before owner
+// files runs.
+func sweepSocketDirs(parent string, log *slog.Logger) {
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(parent, socketDirPrefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() || alive(pid) {
+			continue
+		}
+		if err := os.RemoveAll(d); err == nil {
+			log.Info("removed the plugin socket folder of a node that ended without stopping", "dir", d, "pid", pid)
+		}
+	}
 }
 
 // spawn runs fn on a goroutine the host owns; Close signals quit and waits.

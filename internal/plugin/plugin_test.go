@@ -464,6 +464,51 @@ func TestPluginsFolderReplaced(t *testing.T) {
 	}
 }
 
+// TestStaleSocketDirRemoved: a host removes the socket folder a node left
+// when it ended without stopping (its pid no longer runs), and keeps a
+// running node's and one without an owner file. Its own folder names its
+// node, and goes at Close.
+func TestStaleSocketDirRemoved(t *testing.T) {
+	parent := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name, owner string) string {
+		t.Helper()
+		d := filepath.Join(parent, socketDirPrefix+name)
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if owner != "" {
+			if err := os.WriteFile(filepath.Join(d, ownerFile), []byte(owner), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	stale := mk("stale", strconv.Itoa(dead.Process.Pid))
+	running := mk("running", strconv.Itoa(os.Getppid()))
+	unowned := mk("unowned", "")
+	var logs sdktest.LogBuffer
+	e := newEnv(t, nil, func(c *Config) { c.SocketDir = parent }, withLog(&logs))
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the dead node's socket folder is still there (%v)", err)
+	}
+	for _, d := range []string{running, unowned} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed: %v", d, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "removed the plugin socket folder") {
+		t.Errorf("the removal was not logged:\n%s", logs.String())
+	}
+	b, err := os.ReadFile(filepath.Join(e.host.sockDir, ownerFile))
+	if err != nil || string(b) != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("the host's own folder names %q (%v), want this pid", b, err)
+	}
+}
+
 func TestAddWithoutRestart(t *testing.T) {
 	e := newEnv(t, nil, func(c *Config) { c.Watch = true })
 	if _, err := e.call(t, "TEcho", "x"); !errors.Is(err, sdk.ErrNoService) {
@@ -1009,8 +1054,9 @@ func TestSocketDirNotOverridden(t *testing.T) {
 		t.Fatalf("the plugin made %s in the node's PLUGIN_UNIX_SOCKET_DIR, want it in the private directory", ents[0].Name())
 	}
 	ents, err := os.ReadDir(e.host.sockDir)
+	ents = slices.DeleteFunc(ents, func(d os.DirEntry) bool { return d.Name() == ownerFile })
 	if err != nil || len(ents) == 0 {
-		t.Fatalf("private socket directory %s: got %d entries, %v; want the plugin's socket", e.host.sockDir, len(ents), err)
+		t.Fatalf("private socket directory %s: got %d entries besides %s, %v; want the plugin's socket", e.host.sockDir, len(ents), ownerFile, err)
 	}
 	fi, err := os.Stat(filepath.Join(e.host.sockDir, ents[0].Name()))
 	if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm()&0o022 != 0 {
