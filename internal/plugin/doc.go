@@ -25,7 +25,9 @@
 // CacheFile keyed by path, size, mtime and SHA-256, with the reason when the
 // binary is not a usable plugin, so that a boot with nothing changed
 // launches no plugin. A service name claimed twice stays with the first
-// claimant (in folder order), and the error names both files.
+// claimant (in folder order), and the error names both files. When the
+// first claimant's binary is removed, or replaced by one that no longer
+// declares the name, the next claimant (by path) takes it over.
 //
 // # Launch and the link
 //

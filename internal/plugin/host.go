@@ -548,7 +548,8 @@ func (h *Host) cachedManifest(ctx context.Context, path string, key fileKey) ([]
 }
 
 // add registers a new plugin's services. A service already held by the
-// node or another plugin stays with its first owner.
+// node or another plugin stays with its first owner (until release hands
+// it over).
 func (h *Host) add(p *plugin) {
 	h.mu.Lock()
 	h.plugins[p.path] = p
@@ -578,18 +579,43 @@ func (h *Host) add(p *plugin) {
 }
 
 // unregister drops p's services from the router and the owner table.
-func (h *Host) unregister(p *plugin) {
+func (h *Host) unregister(p *plugin) { h.release(p, nil) }
+
+// release takes from p the services it owns that keep does not name: each
+// goes to another plugin that declares it too (the first by path), which
+// was refused it while p held it, or else out of the router.
+func (h *Host) release(p *plugin, keep map[string]bool) {
+	type handover struct {
+		name string
+		to   *plugin
+	}
+	var moved []handover
 	h.mu.Lock()
-	var gone []string
 	for name, o := range h.owners {
-		if o == p {
-			delete(h.owners, name)
-			gone = append(gone, name)
+		if o != p || keep[name] {
+			continue
 		}
+		delete(h.owners, name)
+		var next *plugin
+		for _, c := range h.plugins {
+			if c != p && (next == nil || c.path < next.path) && c.declares(name) {
+				next = c
+			}
+		}
+		if next != nil {
+			h.owners[name] = next
+			h.problems = slices.DeleteFunc(h.problems, func(e problemEntry) bool { return e.key == next.path+"#"+name })
+		}
+		moved = append(moved, handover{name, next})
 	}
 	h.mu.Unlock()
-	for _, name := range gone {
-		h.rt.SetService(name, nil)
+	for _, m := range moved {
+		if m.to == nil {
+			h.rt.SetService(m.name, nil)
+			continue
+		}
+		h.rt.SetService(m.name, m.to)
+		h.log.Info("service taken over by the next plugin that declares it", sdk.KeyService, m.name, sdk.KeyPlugin, m.to.name, "from", p.name)
 	}
 }
 
@@ -640,20 +666,16 @@ func (h *Host) replace(p *plugin, key fileKey, services []ServiceManifest) {
 	for _, s := range services {
 		keep[s.Name] = true
 	}
-	h.mu.Lock()
-	var gone []string
-	for name, o := range h.owners {
-		if o == p && !keep[name] {
-			delete(h.owners, name)
-			gone = append(gone, name)
-		}
-	}
-	h.mu.Unlock()
-	for _, name := range gone {
-		h.rt.SetService(name, nil)
-	}
+	h.release(p, keep)
 	h.add(p) // registers the new services; the kept ones map to p again
 	h.log.Info("plugin replaced", sdk.KeyPlugin, p.name)
+}
+
+// declares reports whether p's binary declares the service name.
+func (p *plugin) declares(name string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return slices.ContainsFunc(p.services, func(s ServiceManifest) bool { return s.Name == name })
 }
 
 // runtimeLink routes ENDPOINT hops of the plugin's own runtime name to its

@@ -509,6 +509,47 @@ func TestStaleSocketDirRemoved(t *testing.T) {
 	}
 }
 
+// TestSecondClaimantTakesOver: of two binaries that declare the same
+// services, the second is refused them while the first holds them; when
+// the first is removed, the second takes them over (and its conflict is
+// no longer a problem) instead of leaving them unrouted.
+func TestSecondClaimantTakesOver(t *testing.T) {
+	var logs sdktest.LogBuffer
+	// "dup" is scanned first and holds the services.
+	e := newEnv(t, []string{"testplugin-v2:dup", "testplugin"}, func(c *Config) { c.Watch = true }, withLog(&logs))
+	if got, err := e.call(t, "Version", ""); err != nil || got != "v2" {
+		t.Fatalf("got %q, %v; want v2 from the first claimant", got, err)
+	}
+	conflicts := func() int {
+		n := 0
+		for _, err := range e.host.Problems() {
+			if strings.Contains(err.Error(), "is declared by both") {
+				n++
+			}
+		}
+		return n
+	}
+	if conflicts() == 0 {
+		t.Fatalf("no conflict problem while both declare the services: %v", e.host.Problems())
+	}
+	if err := os.Remove(filepath.Join(e.dir, "dup")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the second claimant to take the services over", func() bool {
+		got, err := e.call(t, "Version", "")
+		return err == nil && got == "v1"
+	})
+	if got, err := e.call(t, "TEcho", "x"); err != nil || got != "x" {
+		t.Fatalf("TEcho after the takeover: got %q, %v", got, err)
+	}
+	if n := conflicts(); n != 0 {
+		t.Errorf("%d conflict problems left after the takeover: %v", n, e.host.Problems())
+	}
+	if !strings.Contains(logs.String(), "service taken over") {
+		t.Errorf("the takeover was not logged:\n%s", logs.String())
+	}
+}
+
 func TestAddWithoutRestart(t *testing.T) {
 	e := newEnv(t, nil, func(c *Config) { c.Watch = true })
 	if _, err := e.call(t, "TEcho", "x"); !errors.Is(err, sdk.ErrNoService) {
