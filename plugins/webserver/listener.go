@@ -97,7 +97,7 @@ func (l *listener) ServeH1(w *h1.ResponseWriter, r *h1.Request) {
 	req := &webpb.Request{
 		Listener: l.id,
 		Method:   method(r.Method),
-		Target:   target(r.Target),
+		Target:   target(r),
 	}
 	if len(r.Body) > 0 {
 		req.Body = append([]byte(nil), r.Body...)
@@ -349,9 +349,19 @@ func method(m []byte) string {
 }
 
 // target returns t as a string, without allocating for "/".
-func target(t []byte) string {
+// target returns r's request-target in origin form, as services route on
+// it: an absolute-form target ("http://host/a?x", which a server must take
+// though only proxies are sent it) becomes its path and query ("/a?x").
+func target(r *h1.Request) string {
+	t := r.Target
 	if string(t) == "/" {
 		return "/"
+	}
+	if len(t) > 0 && t[0] != '/' && t[0] != '*' {
+		if r.Query == nil {
+			return string(r.Path)
+		}
+		return string(r.Path) + "?" + string(r.Query)
 	}
 	return string(t)
 }

@@ -144,6 +144,23 @@ func TestRequestResponse(t *testing.T) {
 	}
 }
 
+// TestAbsoluteFormTarget: a request whose target is in absolute form (RFC
+// 9112 3.2.2: a server must take it) reaches the service in origin form,
+// which is what services route on.
+func TestAbsoluteFormTarget(t *testing.T) {
+	addrs := start(t, &webpb.Listen{Addrs: "127.0.0.1:0"}, 0, echo)
+	for raw, want := range map[string]string{
+		"GET http://x/p?q=1 HTTP/1.1\r\nHost: x\r\n\r\n":  "GET /p?q=1 ",
+		"GET http://x HTTP/1.1\r\nHost: x\r\n\r\n":        "GET / ",
+		"GET https://x:8/a/b HTTP/1.1\r\nHost: x\r\n\r\n": "GET /a/b ",
+		"GET /origin?y HTTP/1.1\r\nHost: x\r\n\r\n":       "GET /origin?y ",
+	} {
+		if got := roundTrip(t, addrs[0], raw, 1)[0]; got.status != 200 || got.body != want {
+			t.Errorf("%q: got %d %q, want 200 %q", raw, got.status, got.body, want)
+		}
+	}
+}
+
 func TestRepliesOutOfOrder(t *testing.T) {
 	const n = 4
 	addrs := start(t, &webpb.Listen{Addrs: "127.0.0.1:0"}, n, echo)

@@ -313,7 +313,8 @@ type Request struct {
 	Listener uint64 `protobuf:"varint,1,opt,name=listener,proto3" json:"listener,omitempty"`
 	// method is the request method ("GET").
 	Method string `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
-	// target is the request-target as sent ("/a/b?x=1").
+	// target is the request-target as sent ("/a/b?x=1"); an absolute-form
+	// target ("http://host/a/b?x=1") is given in origin form ("/a/b?x=1").
 	Target string `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
 	// body is the whole request body, de-chunked.
 	Body []byte `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
