@@ -174,7 +174,7 @@ func (c *svcContext) send(to sdk.Addr, msg proto.Message, route sdk.Route, id ui
 	if d := c.local(to.Service); d != nil {
 		if len(d.queues) == 1 {
 			if err := d.pushParts(msg, route, id, sdk.KindRequest); err != nil {
-				s.n.router.Refuse(&sdk.Event{Msg: msg, Kind: sdk.KindRequest, ID: id, Dst: d.name, Route: route}, err)
+				s.n.router.Refuse((&item{msg: msg, route: route, id: id, kind: sdk.KindRequest}).whole(d.name), err)
 			}
 			return id
 		}
@@ -245,7 +245,7 @@ func (c *svcContext) replyTo(ev *sdk.Event, msg proto.Message) {
 	c.sent++
 	if len(d.queues) == 1 {
 		if err := d.pushParts(msg, ev.Route[:n:n], ev.ID, sdk.KindReply); err != nil {
-			c.s.n.router.Refuse(&sdk.Event{Msg: msg, Kind: sdk.KindReply, ID: ev.ID, Route: ev.Route[:n:n]}, err)
+			c.s.n.router.Refuse((&item{msg: msg, route: ev.Route[:n:n], id: ev.ID, kind: sdk.KindReply}).whole(d.name), err)
 		}
 		return
 	}

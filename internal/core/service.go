@@ -309,7 +309,13 @@ func (s *service) dispatchBatch(c *svcContext, batch []item) {
 func (s *service) dispatchFrom(c *svcContext, batch []item, i int) (next int) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.panicked(batch[next].whole(s.name), p)
+			// An event made from an item's parts is c.ev: Handle,
+			// the one call that can panic, runs just after it is set.
+			ev := batch[next].ev
+			if ev == nil {
+				ev = c.ev
+			}
+			s.panicked(ev, p)
 			next++
 		}
 	}()
@@ -324,7 +330,6 @@ func (s *service) dispatchFrom(c *svcContext, batch []item, i int) (next int) {
 		ev := it.ev
 		if ev == nil {
 			ev = c.received(it, len(batch)-next)
-			it.ev = ev
 		} else if !ev.Decoded() {
 			if err := ev.Decode(); err != nil {
 				s.errs.Add(1)
