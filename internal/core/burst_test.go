@@ -96,6 +96,83 @@ func TestBurstKeepsOrderAcrossServices(t *testing.T) {
 	}
 }
 
+// TestBurstToEachDeliveryKind: a handler's burst to one receiver reaches
+// it as that receiver's delivery kind says, whichever way Send takes (the
+// first event of a burst is routed, the next ones take Send's short cut to
+// the service it sent to last): a Workers receiver gets each key on one
+// worker and the four keys on four, in order; an Inline one runs on the
+// sender's goroutine; a queued one on its own.
+func TestBurstToEachDeliveryKind(t *testing.T) {
+	const keys, per = "abcd", 50
+	for _, tc := range []struct {
+		name    string
+		opts    []sdk.Option
+		workers int // distinct goroutines the receiver must use
+	}{
+		{"queued", nil, 1},
+		{"workers", []sdk.Option{sdk.Workers(len(keys), func(ev *sdk.Event) uint64 {
+			return uint64(ev.Msg.(*wrapperspb.StringValue).GetValue()[0])
+		})}, len(keys)},
+		{"inline", []sdk.Option{sdk.Inline()}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			type handled struct {
+				v  string
+				on uint64 // goroutine id
+			}
+			got := make(chan handled, len(keys)*per)
+			sender := make(chan uint64, 1)
+			dst := sdk.Define("Dst", func() sdk.Service {
+				return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+					got <- handled{ev.Msg.(*wrapperspb.StringValue).GetValue(), goid(t)}
+					return nil
+				})
+			}, tc.opts...)
+			src := sdk.Define("Src", func() sdk.Service {
+				return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+					sender <- goid(t)
+					for i := range per {
+						for _, k := range keys {
+							c.Send(sdk.To("Dst"), wrapperspb.String(fmt.Sprintf("%c%04d", k, i)))
+						}
+					}
+					return nil
+				})
+			})
+			n := newNode(t, Config{Services: []sdk.Spec{dst, src}, Start: []string{"Dst", "Src"}})
+			if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
+				t.Fatal(err)
+			}
+			srcG := recv(t, sender, "burst")
+			next := map[byte]int{}
+			on := map[byte]uint64{}
+			goroutines := map[uint64]bool{}
+			for range len(keys) * per {
+				h := recv(t, got, "event")
+				k := h.v[0]
+				if want := fmt.Sprintf("%c%04d", k, next[k]); h.v != want {
+					t.Fatalf("got %s, want %s: a key's events must arrive in the order sent", h.v, want)
+				}
+				next[k]++
+				if g, ok := on[k]; ok && g != h.on {
+					t.Fatalf("key %c handled on goroutines %d and %d, want one", k, g, h.on)
+				}
+				on[k] = h.on
+				goroutines[h.on] = true
+				if tc.name == "inline" && h.on != srcG {
+					t.Fatalf("%s handled on goroutine %d, want the sender's (%d)", h.v, h.on, srcG)
+				}
+				if tc.name != "inline" && h.on == srcG {
+					t.Fatalf("%s handled on the sender's goroutine, want the receiver's own", h.v)
+				}
+			}
+			if len(goroutines) != tc.workers {
+				t.Fatalf("events handled on %d goroutines, want %d", len(goroutines), tc.workers)
+			}
+		})
+	}
+}
+
 // TestBurstIsQueuedWhenSendReturns: every event of a burst, not only the
 // first, is in its receiver's queue when Send returns, so what the handler
 // then signals to another goroutine comes after all of them (as

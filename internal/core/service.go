@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -234,16 +232,6 @@ func (s *service) deliver(ev *sdk.Event) error {
 
 func (s *service) push(q *queue, ev *sdk.Event) error {
 	err := q.push(ev)
-	if err != nil {
-		s.refused(err)
-	}
-	return err
-}
-
-// pushParts queues the event made of msg, route, id and kind into the one
-// queue of s (see item), or counts its refusal.
-func (s *service) pushParts(msg proto.Message, route sdk.Route, id uint64, kind sdk.Kind) error {
-	err := s.queues[0].pushParts(msg, route, id, kind)
 	if err != nil {
 		s.refused(err)
 	}
