@@ -32,6 +32,14 @@ const (
 //     serve goroutine or a Finish caller) appends the finished prefix of the
 //     queue to wbuf and writes it, holding mu. Only the serve goroutine adds
 //     to the queue, so when it reads nqueued == 0 nothing else writes.
+//   - A Finish caller never waits for the client: it writes what the socket
+//     takes at once, and when more is left (a client that reads slowly or
+//     not at all, a large file) it starts a flusher goroutine (flushOut),
+//     which owns wbuf and the socket's write side while flushing is set and
+//     writes without holding mu. The flusher counts as one queued response,
+//     so nqueued stays above zero until it is done. Finish callers are
+//     often goroutines that deliver replies for many connections (a
+//     plugin's link): one slow client must not hold up the others.
 type conn struct {
 	srv  *Server
 	nc   net.Conn
@@ -56,12 +64,14 @@ type conn struct {
 	state    atomic.Int32
 	nqueued  atomic.Int32
 
-	mu      sync.Mutex
-	head    *ResponseWriter
-	tail    *ResponseWriter
-	waiting bool
-	drained chan struct{}
-	dead    bool // no more output: the connection is closing or broken
+	mu       sync.Mutex
+	head     *ResponseWriter
+	tail     *ResponseWriter
+	waiting  bool
+	flushing bool // a flusher goroutine owns the output (flushOut)
+	closing  bool // the flusher closes the connection once it has written all
+	drained  chan struct{}
+	dead     bool // no more output: the connection is closing or broken
 }
 
 func (s *Server) newConn(nc net.Conn) *conn {
@@ -167,11 +177,12 @@ func (c *conn) moreBody(need int) error {
 	return c.fill(need)
 }
 
-// waitQueue waits until no detached response is outstanding.
+// waitQueue waits until no detached response is outstanding and no
+// flusher is writing.
 func (c *conn) waitQueue() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.head != nil {
+	for c.head != nil || c.flushing {
 		c.waiting = true
 		c.mu.Unlock()
 		select {
@@ -332,13 +343,17 @@ func (c *conn) setWriteDeadline(now time.Time) {
 	c.nc.SetWriteDeadline(t)
 }
 
-// flush writes buffered output if the serve goroutine owns it.
+// flush writes buffered output if the serve goroutine owns it, or if no
+// flusher does.
 func (c *conn) flush() error {
 	if c.nqueued.Load() == 0 {
 		return c.writeOut(c.now)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.flushing {
+		return nil // the flusher writes wbuf
+	}
 	return c.writeOut(time.Now())
 }
 
@@ -458,10 +473,17 @@ func (c *conn) enqueueLocked(w *ResponseWriter) {
 	}
 }
 
-// drainLocked moves the finished prefix of the queue into wbuf, in order,
-// and writes it when write is set or a file or close demands it. c.mu is
-// held.
-func (c *conn) drainLocked(write bool) {
+// drainLocked moves the finished prefix of the queue into wbuf, in order.
+// Called by the serve goroutine (finish unset), it writes when a file or a
+// close demands it, and otherwise leaves the bytes in wbuf for its next
+// flush. Called by Finish (finish set), it writes only what the socket
+// takes without waiting and hands the rest to a flusher (see conn). While
+// a flusher runs it does nothing: the flusher takes what is finished.
+// c.mu is held.
+func (c *conn) drainLocked(finish bool) {
+	if c.flushing {
+		return
+	}
 	var now time.Time // for write deadlines, read only when writing
 	closing := false
 	// nqueued drops only after the last use of wbuf and the socket below:
@@ -469,6 +491,9 @@ func (c *conn) drainLocked(write bool) {
 	drained := int32(0)
 	for c.head != nil && c.head.done {
 		w := c.head
+		if finish && w.file != nil && !c.dead && !closing {
+			break // sendfile waits for the client: the flusher sends it
+		}
 		c.head = w.next
 		if c.head == nil {
 			c.tail = nil
@@ -497,7 +522,17 @@ func (c *conn) drainLocked(write bool) {
 		c.srv.putWriter(w)
 		drained++
 	}
-	if (write || closing) && len(c.wbuf) > 0 {
+	if finish {
+		c.writeNow()
+		if len(c.wbuf) > 0 || (c.head != nil && c.head.done) {
+			// The client has not taken it all: a flusher waits for it,
+			// in place of this goroutine.
+			c.flushing, c.closing = true, closing
+			c.nqueued.Add(1 - drained)
+			go c.flushOut()
+			return
+		}
+	} else if closing && len(c.wbuf) > 0 {
 		if now.IsZero() {
 			now = time.Now()
 		}
@@ -510,13 +545,115 @@ func (c *conn) drainLocked(write bool) {
 		c.nc.Close()
 	}
 	c.nqueued.Add(-drained)
-	if c.head == nil && c.waiting {
+	c.signalDrained()
+}
+
+// signalDrained wakes a serve goroutine in waitQueue once nothing is
+// queued or being flushed. c.mu is held.
+func (c *conn) signalDrained() {
+	if c.head == nil && !c.flushing && c.waiting {
 		c.waiting = false
 		select {
 		case c.drained <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// writeNow writes as much of wbuf as the socket takes without waiting and
+// keeps the rest in wbuf. A write error ends the output, as writeOut's
+// does. The caller owns the output.
+func (c *conn) writeNow() {
+	if len(c.wbuf) == 0 {
+		return
+	}
+	if c.dead {
+		c.wbuf = c.wbuf[:0]
+		return
+	}
+	if c.rc == nil {
+		return // no non-blocking write: the flusher writes it all
+	}
+	var n int
+	var werr error
+	err := c.rc.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), c.wbuf)
+			if werr != syscall.EINTR {
+				return true // done, or would block: never wait here
+			}
+		}
+	})
+	switch {
+	case err != nil || (werr != nil && werr != syscall.EAGAIN):
+		c.wbuf = c.wbuf[:0]
+		c.dead = true
+	case n > 0:
+		c.wbuf = c.wbuf[:copy(c.wbuf, c.wbuf[n:])]
+	}
+}
+
+// flushOut is the flusher: it writes wbuf and the finished prefix of the
+// queue, waiting for the client as writeOut does (each writeChunk within
+// the write timeout), until nothing finished is left. It holds mu only to
+// take writers from the queue, so Finish callers never wait for it.
+func (c *conn) flushOut() {
+	c.mu.Lock()
+	for {
+		var first, last *ResponseWriter
+		k := int32(0)
+		for c.head != nil && c.head.done {
+			w := c.head
+			c.head = w.next
+			if c.head == nil {
+				c.tail = nil
+			}
+			w.next = nil
+			if last == nil {
+				first = w
+			} else {
+				last.next = w
+			}
+			last = w
+			k++
+		}
+		if k == 0 && (len(c.wbuf) == 0 || c.dead) {
+			break
+		}
+		closing := c.closing
+		c.mu.Unlock()
+		now := time.Now()
+		for w := first; w != nil; {
+			next := w.next
+			if !c.dead && !closing {
+				if c.wbuf == nil {
+					c.whold = c.srv.getBuf()
+					c.wbuf = c.whold.b[:0]
+				}
+				c.wbuf = append(c.wbuf, w.out...)
+				if w.file != nil && c.writeOut(now) == nil && c.sendFile(w, now) != nil {
+					c.dead = true
+				}
+			}
+			w.dropFile()
+			closing = closing || w.close
+			c.srv.putWriter(w)
+			w = next
+		}
+		c.writeOut(time.Now())
+		c.mu.Lock()
+		c.closing = closing
+		c.nqueued.Add(-k)
+	}
+	if c.closing && !c.dead {
+		c.dead = true
+		c.nc.Close()
+	}
+	c.wbuf = c.wbuf[:0]
+	c.flushing, c.closing = false, false
+	c.nqueued.Add(-1) // the flusher's own count: the output is the serve goroutine's again
+	c.signalDrained()
+	c.mu.Unlock()
 }
 
 // sendFile sends the large-file body of w after its headers were written.

@@ -12,6 +12,10 @@
 // calls ResponseWriter.Detach, returns, and later calls Finish exactly once
 // from any goroutine. The connection keeps reading and dispatching
 // pipelined requests meanwhile, and writes the responses in request order.
+// Finish never waits for the client: it writes what the socket takes at
+// once, and a goroutine of the connection's writes the rest (a client that
+// reads slowly, a large file), so one goroutine may finish the answers of
+// many connections.
 // The Request aliases the connection's read buffer and is valid only until
 // ServeH1 returns; an asynchronous handler copies what it needs first.
 //

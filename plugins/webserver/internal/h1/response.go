@@ -148,7 +148,9 @@ func (w *ResponseWriter) Close() { w.close = true }
 func (w *ResponseWriter) Detach() { w.detached = true }
 
 // Finish completes a detached response; the writer must not be used after.
-// It panics when called twice or without Detach.
+// It panics when called twice or without Detach. It does not wait for the
+// client: what the socket does not take at once is written by a goroutine
+// of the connection's.
 func (w *ResponseWriter) Finish() {
 	if !w.detached {
 		panic("h1: Finish called without Detach")

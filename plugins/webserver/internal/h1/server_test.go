@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -487,5 +489,92 @@ func TestAcceptErrorsRetried(t *testing.T) {
 				t.Fatal("Serve did not return after Close")
 			}
 		})
+	}
+}
+
+// TestFinishNeverWaitsForTheClient: Finish is called by goroutines that
+// deliver the answers of many connections (a plugin's link), so a client
+// that stops reading must not hold them up. One goroutine finishes, in
+// turn, a 16 MiB answer and an 8 MiB file (sent with sendfile) to a client
+// that reads nothing yet, then a small answer to another client: that one
+// gets its answer at once, long before the 30 s write timeout. The first,
+// once it reads, gets both answers whole and in order, and its connection
+// goes on.
+func TestFinishNeverWaitsForTheClient(t *testing.T) {
+	const bodySize, fileSize = 16 << 20, 8 << 20
+	body := bytes.Repeat([]byte("answer-body-16MB"), bodySize/16)
+	file := bytes.Repeat([]byte("0123456789abcdef"), fileSize/16)
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "big"), file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := NewFileServer(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fs.Close)
+	finish := make(chan func(), 4)
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		path := string(r.Path)
+		w.Detach()
+		finish <- func() {
+			switch path {
+			case "/body":
+				w.Write(body)
+			case "/big":
+				fs.Serve(w, FileRequest{Method: []byte("GET"), Path: []byte(path)})
+			default:
+				w.WriteString("small")
+			}
+			w.Finish()
+		}
+	})
+	addr := startServer(t, &Server{Handler: h}, "tcp", "127.0.0.1:0")
+	slow := dial(t, addr)
+	slow.send("GET /body HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	fast := dial(t, addr)
+	jobs := []func(){recv(t, finish), recv(t, finish)}
+	fast.send("GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+	jobs = append(jobs, recv(t, finish))
+	delivered := make(chan struct{})
+	go func() { // the one goroutine that finishes every answer
+		for _, f := range jobs {
+			f()
+		}
+		close(delivered)
+	}()
+	fast.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if r := fast.read("GET"); r.body != "small" {
+		t.Fatalf("other client: got %q, want %q", r.body, "small")
+	}
+	select {
+	case <-delivered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Finish still blocked 5 s after a client stopped reading")
+	}
+	slow.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if r := slow.read("GET"); r.status != 200 || r.body != string(body) {
+		t.Fatalf("slow client's first answer: %d, %d bytes, want 200 and the %d-byte body", r.status, len(r.body), bodySize)
+	}
+	if r := slow.read("GET"); r.status != 200 || r.body != string(file) {
+		t.Fatalf("slow client's second answer: %d, %d bytes, want 200 and the %d-byte file", r.status, len(r.body), fileSize)
+	}
+	slow.send("GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+	recv(t, finish)()
+	if r := slow.read("GET"); r.body != "small" {
+		t.Fatalf("slow client's third answer: got %q, want %q", r.body, "small")
+	}
+}
+
+// recv returns the next function a handler queued on ch, failing the test
+// after 5 s.
+func recv(t *testing.T, ch <-chan func()) func() {
+	t.Helper()
+	select {
+	case f := <-ch:
+		return f
+	case <-time.After(5 * time.Second):
+		t.Fatal("the handler was not called within 5s")
+		return nil
 	}
 }
