@@ -119,6 +119,7 @@ func (c *conn) serve() {
 		case c.req.chunked:
 			n, err := c.chk.decode(buf[headLen:], cfg.maxBody, cfg.lim)
 			if err == errNeedMore {
+				c.dropDecoded(headLen)
 				if err := c.moreBody(0); err != nil {
 					c.refuseIf(err)
 					return
@@ -161,6 +162,19 @@ func (c *conn) serve() {
 				return
 			}
 		}
+	}
+}
+
+// dropDecoded removes from the read buffer the chunks of the request's
+// body decoded so far, whose data chk holds: the buffer then keeps the head
+// and the chunk being read, so that the chunks' framing never counts
+// against the body's limit (a body of 1-byte chunks is six times its size
+// on the wire).
+func (c *conn) dropDecoded(headLen int) {
+	if n := c.chk.pos; n > 0 {
+		from := c.r + headLen
+		c.w = from + copy(c.rbuf[from:], c.rbuf[from+n:c.w])
+		c.chk.pos = 0
 	}
 }
 

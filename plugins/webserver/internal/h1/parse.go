@@ -303,9 +303,10 @@ func (d *chunkDecoder) reset() {
 }
 
 // decode continues decoding src (the bytes after the head; src grows
-// between calls but its prefix never changes). It returns the number of
-// bytes of src the whole chunked body occupies once complete, errNeedMore
-// while incomplete, or a *statusError. Chunk extensions and trailer fields
+// between calls, and its prefix never changes but for the decoded chunks
+// of src[:pos], which the caller may drop, setting pos to 0). It returns
+// the number of bytes of src the rest of the chunked body occupies once
+// complete, errNeedMore while incomplete, or a *statusError. Chunk extensions and trailer fields
 // are validated for form and discarded.
 func (d *chunkDecoder) decode(src []byte, maxBody int64, lim limits) (int, error) {
 	for {

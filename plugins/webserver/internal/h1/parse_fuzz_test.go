@@ -75,7 +75,9 @@ func FuzzRequestParse(f *testing.F) {
 }
 
 // FuzzChunkedDecode checks that the chunked decoder never panics and gives
-// the same body whether the input arrives at once or byte by byte.
+// the same body whether the input arrives at once or byte by byte, and
+// byte by byte with the decoded chunks dropped between calls, as the
+// connection drops them (conn.dropDecoded).
 func FuzzChunkedDecode(f *testing.F) {
 	f.Add([]byte("5\r\nhello\r\n0\r\n\r\n"))
 	f.Add([]byte("5;ext=1\r\nhello\r\n3\r\nabc\r\n0\r\nTrailer: x\r\n\r\n"))
@@ -99,6 +101,22 @@ func FuzzChunkedDecode(f *testing.F) {
 		}
 		if err == nil && (n != n2 || !bytes.Equal(whole.body, inc.body)) {
 			t.Fatalf("whole: %d %q; incremental: %d %q", n, whole.body, n2, inc.body)
+		}
+		var drop chunkDecoder
+		var n3, dropped int
+		var err3 error = errNeedMore
+		for i := 0; i <= len(data) && err3 == errNeedMore; i++ {
+			n3, err3 = drop.decode(data[dropped:i], 1<<16, lim)
+			if err3 == errNeedMore {
+				dropped += drop.pos
+				drop.pos = 0
+			}
+		}
+		if (err == nil) != (err3 == nil) {
+			t.Fatalf("whole: %d %v; dropping: %d+%d %v", n, err, dropped, n3, err3)
+		}
+		if err == nil && (n != dropped+n3 || !bytes.Equal(whole.body, drop.body)) {
+			t.Fatalf("whole: %d %q; dropping: %d+%d %q", n, whole.body, dropped, n3, drop.body)
 		}
 	})
 }

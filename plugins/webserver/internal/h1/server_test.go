@@ -578,3 +578,28 @@ func recv(t *testing.T, ch <-chan func()) func() {
 		return nil
 	}
 }
+
+// TestChunkFramingIsNotBody: a body within MaxBodyBytes is taken however
+// small its chunks: framing ("1\r\nx\r\n" carries one byte in six) does not
+// count against the limit, and the body is whole.
+func TestChunkFramingIsNotBody(t *testing.T) {
+	const limit = 64 << 10
+	addr := startServer(t, &Server{Handler: echoHandler, MaxBodyBytes: limit}, "tcp", "127.0.0.1:0")
+	c := dial(t, addr)
+	var b strings.Builder
+	b.WriteString("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+	want := make([]byte, limit)
+	for i := range want {
+		want[i] = 'a' + byte(i%26)
+		fmt.Fprintf(&b, "1\r\n%c\r\n", want[i])
+	}
+	b.WriteString("0\r\n\r\n")
+	c.send(b.String())
+	if r := c.read("POST"); r.status != 200 || r.body != fmt.Sprintf("POST / %d:%s", limit, want) {
+		t.Fatalf("got %d and %d bytes, want 200 and the %d-byte body echoed", r.status, len(r.body), limit)
+	}
+	c.send("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.read("GET"); r.body != "GET /next 0:" {
+		t.Fatalf("next request: got %q", r.body)
+	}
+}
