@@ -133,18 +133,7 @@ func (q *queue) pushParts(msg proto.Message, route sdk.Route, id uint64, kind sd
 	q.items = q.items[:n+1]
 	it := &q.items[n]
 	it.ev, it.msg, it.route, it.id, it.kind = nil, msg, route, id, kind
-	// added(n), which is not inlined, written out.
-	if n >= q.high {
-		q.high = n + 1
-	}
-	if n == 0 {
-		q.ready.Store(true)
-	}
-	if q.waiting {
-		q.wake()
-		return nil
-	}
-	q.mu.Unlock()
+	q.added(n)
 	return nil
 }
 
@@ -182,27 +171,31 @@ func (q *queue) grow(kind sdk.Kind) (int, error) {
 }
 
 // added ends a push of the item at index n: it unlocks q.mu and wakes the
-// consumer if it is parked.
+// consumer if it is parked. Only a push into an empty queue can find it
+// parked: the consumer parks only on an empty queue, and the first push
+// clears waiting. added is small enough to be inlined into the pushes,
+// the rest is in first.
 func (q *queue) added(n int) {
 	if n >= q.high {
 		q.high = n + 1
 	}
 	if n == 0 {
-		q.ready.Store(true)
-	}
-	if q.waiting {
-		q.wake()
+		q.first()
 		return
 	}
 	q.mu.Unlock()
 }
 
-// wake clears waiting, unlocks q.mu and sends the consumer its token. Call
-// it with q.mu held and waiting set.
-func (q *queue) wake() {
+// first ends a push into an empty queue: it sets ready, unlocks q.mu and
+// sends the consumer its token if it is parked.
+func (q *queue) first() {
+	q.ready.Store(true)
+	wake := q.waiting
 	q.waiting = false
 	q.mu.Unlock()
-	q.signal <- struct{}{} // never blocks: one token per wait
+	if wake {
+		q.signal <- struct{}{} // never blocks: one token per wait
+	}
 }
 
 // pushFront puts ev ahead of everything queued, past any limit: for the
