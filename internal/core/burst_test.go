@@ -9,21 +9,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/internal/testwait"
 	"github.com/mtnode/mtnode/sdk"
 )
-
-// recv returns the next value from ch, failing the test after 5 s.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(5 * time.Second):
-		var zero T
-		t.Fatalf("no %s within 5s", what)
-		return zero
-	}
-}
 
 // collector is a queued service (queue limit limit) that passes on to got
 // the string values it is sent, except "hold": on that one it closes
@@ -85,12 +73,12 @@ func TestBurstKeepsOrderAcrossServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range burst {
-		if v := recv(t, got, "event "+strconv.Itoa(i)); v != strconv.Itoa(i) {
+		if v := testwait.Recv(t, got, "event "+strconv.Itoa(i)); v != strconv.Itoa(i) {
 			t.Fatalf("event %d: got %q, want %q (a burst's events must arrive in order, before what its sender caused later)", i, v, strconv.Itoa(i))
 		}
 	}
 	for _, want := range []string{"from Mid", "last"} {
-		if v := recv(t, got, want); v != want {
+		if v := testwait.Recv(t, got, want); v != want {
 			t.Fatalf("got %q, want %q", v, want)
 		}
 	}
@@ -143,12 +131,12 @@ func TestBurstToEachDeliveryKind(t *testing.T) {
 			if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
 				t.Fatal(err)
 			}
-			srcG := recv(t, sender, "burst")
+			srcG := testwait.Recv(t, sender, "burst")
 			next := map[byte]int{}
 			on := map[byte]uint64{}
 			goroutines := map[uint64]bool{}
 			for range len(keys) * per {
-				h := recv(t, got, "event")
+				h := testwait.Recv(t, got, "event")
 				k := h.v[0]
 				if want := fmt.Sprintf("%c%04d", k, next[k]); h.v != want {
 					t.Fatalf("got %s, want %s: a key's events must arrive in the order sent", h.v, want)
@@ -209,11 +197,11 @@ func TestBurstIsQueuedWhenSendReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range burst {
-		if v := recv(t, got, "event "+strconv.Itoa(i)); v != strconv.Itoa(i) {
+		if v := testwait.Recv(t, got, "event "+strconv.Itoa(i)); v != strconv.Itoa(i) {
 			t.Fatalf("event %d: got %q, want %q (all of the burst before what came after Send returned)", i, v, strconv.Itoa(i))
 		}
 	}
-	if v := recv(t, got, "the outside event"); v != "from outside" {
+	if v := testwait.Recv(t, got, "the outside event"); v != "from outside" {
 		t.Fatalf("got %q, want %q", v, "from outside")
 	}
 }
@@ -251,7 +239,7 @@ func TestBurstPastQueueLimit(t *testing.T) {
 	}
 	refused := map[uint64]bool{}
 	for range burst - limit {
-		ev := recv(t, errs, "queue-full error event")
+		ev := testwait.Recv(t, errs, "queue-full error event")
 		if !errors.Is(ev.Err, sdk.ErrQueueFull) {
 			t.Fatalf("got error %v, want ErrQueueFull", ev.Err)
 		}
@@ -262,7 +250,7 @@ func TestBurstPastQueueLimit(t *testing.T) {
 	}
 	close(release)
 	for i := range limit {
-		if v := recv(t, got, "admitted event"); v != strconv.Itoa(i) {
+		if v := testwait.Recv(t, got, "admitted event"); v != strconv.Itoa(i) {
 			t.Fatalf("admitted event %d: got %q, want %q", i, v, strconv.Itoa(i))
 		}
 	}
@@ -308,7 +296,7 @@ func TestBurstSurvivesFailingHandler(t *testing.T) {
 				t.Fatalf("got reply %v, want the handler's failure", rep)
 			}
 			for i := range burst {
-				if v := recv(t, got, "event "+strconv.Itoa(i)); v != strconv.Itoa(i) {
+				if v := testwait.Recv(t, got, "event "+strconv.Itoa(i)); v != strconv.Itoa(i) {
 					t.Fatalf("event %d: got %q", i, v)
 				}
 			}

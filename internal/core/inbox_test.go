@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/internal/testwait"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -59,7 +60,7 @@ func TestInbox(t *testing.T) {
 	in.Flush()
 	for name, count := range map[string]int{"A": 100, "B": 10} {
 		for i := range count {
-			if v, want := recv(t, got[name], name+" event"), name+strconv.Itoa(i); v != want {
+			if v, want := testwait.Recv(t, got[name], name+" event"), name+strconv.Itoa(i); v != want {
 				t.Fatalf("%s: got %q, want %q (in order)", name, v, want)
 			}
 		}
@@ -74,13 +75,13 @@ func TestInbox(t *testing.T) {
 	}
 	in.Flush()
 	for range 30 {
-		if ev := recv(t, errs, "queue-full error event"); !errors.Is(ev.Err, sdk.ErrQueueFull) {
+		if ev := testwait.Recv(t, errs, "queue-full error event"); !errors.Is(ev.Err, sdk.ErrQueueFull) {
 			t.Fatalf("got %v, want ErrQueueFull", ev.Err)
 		}
 	}
 	close(release)
 	for i := range limit {
-		if v := recv(t, got["A"], "admitted event"); v != strconv.Itoa(i) {
+		if v := testwait.Recv(t, got["A"], "admitted event"); v != strconv.Itoa(i) {
 			t.Fatalf("admitted event %d: got %q", i, v)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/internal/testwait"
 	"github.com/mtnode/mtnode/sdk"
 )
 
@@ -298,7 +299,7 @@ func TestReplyReserve(t *testing.T) {
 			refused := func(q string) {
 				t.Helper()
 				ep.Send(sdk.To("Hold"), wrapperspb.String(q))
-				ev := recv(t, refusals, "error event for "+q)
+				ev := testwait.Recv(t, refusals, "error event for "+q)
 				if ev.Kind != sdk.KindError || ev.Err.Code != sdk.CodeQueueFull || !errors.Is(ev.Err, sdk.ErrQueueFull) {
 					t.Fatalf("%s: got %v (%v), want a queue-full error event", q, ev.Kind, ev.Err)
 				}
@@ -314,9 +315,9 @@ func TestReplyReserve(t *testing.T) {
 			if err := n.Send(sdk.To("Hold"), wrapperspb.String("ask")); err != nil {
 				t.Fatal(err)
 			}
-			recv(t, entered, "Hold in its handler")
+			testwait.Recv(t, entered, "Hold in its handler")
 			for _, q := range []string{"r1", "r2", "r3"} {
-				if v := recv(t, kept, "question "+q+" at Late"); v != q {
+				if v := testwait.Recv(t, kept, "question "+q+" at Late"); v != q {
 					t.Fatalf("Late got %q, want %q", v, q)
 				}
 			}
@@ -355,12 +356,12 @@ func TestReplyReserve(t *testing.T) {
 			free()
 			var got []string
 			for range 4 {
-				got = append(got, recv(t, handled, "event handled by Hold"))
+				got = append(got, testwait.Recv(t, handled, "event handled by Hold"))
 			}
 			if err := n.Send(sdk.To("Hold"), wrapperspb.String("end")); err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, recv(t, handled, "the end event"))
+			got = append(got, testwait.Recv(t, handled, "the end event"))
 			if want := "[q1 q2 reply r1 reply r2 end]"; fmt.Sprint(got) != want {
 				t.Errorf("Hold handled %v, want %s", got, want)
 			}
@@ -418,7 +419,7 @@ func TestWorkersKeepPerKeyOrder(t *testing.T) {
 	// Each turn takes an event of b, c or d, or a0000 (once): any other
 	// event of a ends the test.
 	for others := 0; others < (len(keys)-1)*per; {
-		h := recv(t, got, "event of b, c or d while a0000 is in its handler")
+		h := testwait.Recv(t, got, "event of b, c or d while a0000 is in its handler")
 		if h.v[0] != 'a' {
 			others++
 		} else if h.v != "a0000" {
@@ -428,7 +429,7 @@ func TestWorkersKeepPerKeyOrder(t *testing.T) {
 	}
 	free()
 	for range per - len(seen['a']) {
-		record(recv(t, got, "event of a after a0000"))
+		record(testwait.Recv(t, got, "event of a after a0000"))
 	}
 	for _, k := range []byte(keys) {
 		v := seen[k]
@@ -496,7 +497,7 @@ func TestInlineRunsOnSenderGoroutine(t *testing.T) {
 		if err := n.Send(sdk.To("Src"), wrapperspb.String("go")); err != nil {
 			t.Fatal(err)
 		}
-		g := recv(t, got, "Hello's reply to Src")
+		g := testwait.Recv(t, got, "Hello's reply to Src")
 		if g.sender == goid(t) {
 			t.Fatalf("Src's handler ran on the test's goroutine %d", g.sender)
 		}

@@ -58,3 +58,17 @@ func (c *Call) Wait(t testing.TB, what string) error {
 		return nil
 	}
 }
+
+// Recv returns the next value from ch, and fails t if none comes within
+// 5 s; what names the value awaited.
+func Recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %s within 5s", what)
+		var zero T
+		return zero
+	}
+}

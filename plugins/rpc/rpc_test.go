@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/mtnode/mtnode/internal/testwait"
 	"github.com/mtnode/mtnode/plugins/rpc"
 	"github.com/mtnode/mtnode/proto/rpcpb"
 	"github.com/mtnode/mtnode/sdk"
@@ -171,13 +172,7 @@ func TestSubscribe(t *testing.T) {
 	}
 	next := func() *sdk.Event {
 		t.Helper()
-		select {
-		case ev := <-events:
-			return ev
-		case <-time.After(5 * time.Second):
-			t.Fatal("no link event")
-			return nil
-		}
+		return testwait.Recv(t, events, "link event")
 	}
 	up, ok := next().Msg.(*rpcpb.LinkUp)
 	if !ok || up.GetPeer() != b.addr || !up.GetDialled() || up.GetNode() != "b" {

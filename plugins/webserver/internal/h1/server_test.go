@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mtnode/mtnode/internal/testwait"
 )
 
 // startServer serves h on network/addr and returns the address; the server
@@ -533,9 +535,9 @@ func TestFinishNeverWaitsForTheClient(t *testing.T) {
 	slow := dial(t, addr)
 	slow.send("GET /body HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\n\r\n")
 	fast := dial(t, addr)
-	jobs := []func(){recv(t, finish), recv(t, finish)}
+	jobs := []func(){testwait.Recv(t, finish, "handler call"), testwait.Recv(t, finish, "handler call")}
 	fast.send("GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
-	jobs = append(jobs, recv(t, finish))
+	jobs = append(jobs, testwait.Recv(t, finish, "handler call"))
 	delivered := make(chan struct{})
 	go func() { // the one goroutine that finishes every answer
 		for _, f := range jobs {
@@ -560,46 +562,8 @@ func TestFinishNeverWaitsForTheClient(t *testing.T) {
 		t.Fatalf("slow client's second answer: %d, %d bytes, want 200 and the %d-byte file", r.status, len(r.body), fileSize)
 	}
 	slow.send("GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
-	recv(t, finish)()
+	testwait.Recv(t, finish, "handler call")()
 	if r := slow.read("GET"); r.body != "small" {
 		t.Fatalf("slow client's third answer: got %q, want %q", r.body, "small")
-	}
-}
-
-// recv returns the next function a handler queued on ch, failing the test
-// after 5 s.
-func recv(t *testing.T, ch <-chan func()) func() {
-	t.Helper()
-	select {
-	case f := <-ch:
-		return f
-	case <-time.After(5 * time.Second):
-		t.Fatal("the handler was not called within 5s")
-		return nil
-	}
-}
-
-// TestChunkFramingIsNotBody: a body within MaxBodyBytes is taken however
-// small its chunks: framing ("1\r\nx\r\n" carries one byte in six) does not
-// count against the limit, and the body is whole.
-func TestChunkFramingIsNotBody(t *testing.T) {
-	const limit = 64 << 10
-	addr := startServer(t, &Server{Handler: echoHandler, MaxBodyBytes: limit}, "tcp", "127.0.0.1:0")
-	c := dial(t, addr)
-	var b strings.Builder
-	b.WriteString("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-	want := make([]byte, limit)
-	for i := range want {
-		want[i] = 'a' + byte(i%26)
-		fmt.Fprintf(&b, "1\r\n%c\r\n", want[i])
-	}
-	b.WriteString("0\r\n\r\n")
-	c.send(b.String())
-	if r := c.read("POST"); r.status != 200 || r.body != fmt.Sprintf("POST / %d:%s", limit, want) {
-		t.Fatalf("got %d and %d bytes, want 200 and the %d-byte body echoed", r.status, len(r.body), limit)
-	}
-	c.send("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-	if r := c.read("GET"); r.body != "GET /next 0:" {
-		t.Fatalf("next request: got %q", r.body)
 	}
 }
