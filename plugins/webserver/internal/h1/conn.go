@@ -53,6 +53,9 @@ type conn struct {
 	readFn       func(fd uintptr) bool // c.rawRead, bound once
 	rn           int
 	rerr         error
+	writeFn      func(fd uintptr) bool // c.rawWrite, bound once
+	wn           int
+	werr         error
 	req          Request
 	chk          chunkDecoder
 	cur          *ResponseWriter // writer reused for inline answers
@@ -79,6 +82,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	if !ok {
 		c = &conn{drained: make(chan struct{}, 1)}
 		c.readFn = c.rawRead
+		c.writeFn = c.rawWrite
 	}
 	c.srv = s
 	c.nc = nc
@@ -588,22 +592,24 @@ func (c *conn) writeNow() {
 	if c.rc == nil {
 		return // no non-blocking write: the flusher writes it all
 	}
-	var n int
-	var werr error
-	err := c.rc.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), c.wbuf)
-			if werr != syscall.EINTR {
-				return true // done, or would block: never wait here
-			}
-		}
-	})
+	c.wn, c.werr = 0, nil
+	err := c.rc.Write(c.writeFn)
 	switch {
-	case err != nil || (werr != nil && werr != syscall.EAGAIN):
+	case err != nil || (c.werr != nil && c.werr != syscall.EAGAIN):
 		c.wbuf = c.wbuf[:0]
 		c.dead = true
-	case n > 0:
-		c.wbuf = c.wbuf[:copy(c.wbuf, c.wbuf[n:])]
+	case c.wn > 0:
+		c.wbuf = c.wbuf[:copy(c.wbuf, c.wbuf[c.wn:])]
+	}
+}
+
+// rawWrite is writeNow's callback: one write of wbuf, never a wait.
+func (c *conn) rawWrite(fd uintptr) bool {
+	for {
+		c.wn, c.werr = syscall.Write(int(fd), c.wbuf)
+		if c.werr != syscall.EINTR {
+			return true // done, or would block: never wait here
+		}
 	}
 }
 

@@ -126,6 +126,30 @@ var detachedHello = HandlerFunc(func(w *ResponseWriter, r *Request) {
 	w.Finish()
 })
 
+// serveFinishedElsewhere serves answers that one other goroutine finishes,
+// as the WebServer service's are when they come back from a plugin: the
+// goroutine that reads the plugin's link calls Finish.
+func serveFinishedElsewhere(tb testing.TB) string {
+	ws := make(chan *ResponseWriter, 64)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case w := <-ws:
+				w.WriteString("Hello, World!")
+				w.Finish()
+			case <-stop:
+				return
+			}
+		}
+	}()
+	tb.Cleanup(func() { close(stop) })
+	return serveH1(tb, HandlerFunc(func(w *ResponseWriter, r *Request) {
+		w.Detach()
+		ws <- w
+	}))
+}
+
 // BenchmarkLoopback measures one client connection doing request/response
 // exchanges over loopback (and 16-deep pipelined batches), against a
 // net/http server in the same run.
@@ -137,6 +161,7 @@ func BenchmarkLoopback(b *testing.B) {
 		{"baseline=net/http", serveNetHTTP},
 		{"h1=inline", func(tb testing.TB) string { return serveH1(tb, helloHandler) }},
 		{"h1=detached", func(tb testing.TB) string { return serveH1(tb, detachedHello) }},
+		{"h1=finished-elsewhere", serveFinishedElsewhere},
 	}
 	for _, depth := range []int{1, 16} {
 		for _, s := range servers {
@@ -184,11 +209,15 @@ func TestNoAllocs(t *testing.T) {
 		return
 	}
 	for _, tc := range []struct {
-		name string
-		h    Handler
-	}{{"inline", helloHandler}, {"detached", detachedHello}} {
+		name  string
+		serve func(testing.TB) string
+	}{
+		{"inline", func(tb testing.TB) string { return serveH1(tb, helloHandler) }},
+		{"detached", func(tb testing.TB) string { return serveH1(tb, detachedHello) }},
+		{"finished-elsewhere", serveFinishedElsewhere},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rt := newRoundTripper(t, serveH1(t, tc.h), 4)
+			rt := newRoundTripper(t, tc.serve(t), 4)
 			for range 100 { // warm pools and buffers
 				if err := rt.do(); err != nil {
 					t.Fatal(err)
