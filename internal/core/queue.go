@@ -119,11 +119,11 @@ func (q *queue) push(ev *sdk.Event) error {
 
 // pushParts appends the event made of msg, route, id and kind (see item),
 // as push does. It is the one call a handler's Send to a local service
-// makes into the queue, so the common case (room in the array, under the
-// limit, open) is in this one frame, and the item is filled in place: the
-// item is a cache line, and building it on the sender's stack and copying
-// it down the calls took a third of what moving the allocation to the
-// receiver saved.
+// makes into the queue, so it does the common case (room in the array,
+// under the limit, open) itself, and fills the item in place: the item is
+// a cache line, and building it on the sender's stack and copying it down
+// the calls took a third of what moving the allocation to the receiver
+// saved.
 func (q *queue) pushParts(msg proto.Message, route sdk.Route, id uint64, kind sdk.Kind) error {
 	q.mu.Lock()
 	n := len(q.items)
@@ -172,9 +172,8 @@ func (q *queue) grow(kind sdk.Kind) (int, error) {
 
 // added ends a push of the item at index n: it unlocks q.mu and wakes the
 // consumer if it is parked. Only a push into an empty queue can find it
-// parked: the consumer parks only on an empty queue, and the first push
-// clears waiting. added is small enough to be inlined into the pushes,
-// the rest is in first.
+// parked (first): the consumer parks only on an empty queue, and the first
+// push clears waiting.
 func (q *queue) added(n int) {
 	if n >= q.high {
 		q.high = n + 1

@@ -516,28 +516,7 @@ func (c *conn) drainLocked(finish bool) {
 		if c.head == nil {
 			c.tail = nil
 		}
-		// After a response that closes the connection nothing more is
-		// written: later bytes would read as part of its body.
-		if !c.dead && !closing {
-			if c.wbuf == nil {
-				c.whold = c.srv.getBuf()
-				c.wbuf = c.whold.b[:0]
-			}
-			c.wbuf = append(c.wbuf, w.out...)
-			if w.file != nil {
-				if now.IsZero() {
-					now = time.Now()
-				}
-				if c.writeOut(now) == nil {
-					if c.sendFile(w, now) != nil {
-						c.dead = true
-					}
-				}
-			}
-		}
-		w.dropFile()
-		closing = closing || w.close
-		c.srv.putWriter(w)
+		closing = c.put(w, &now, closing)
 		drained++
 	}
 	if finish {
@@ -564,6 +543,34 @@ func (c *conn) drainLocked(finish bool) {
 	}
 	c.nqueued.Add(-drained)
 	c.signalDrained()
+}
+
+// put appends the response of the finished writer w to wbuf, sending its
+// file, if any, right after, and recycles w. After a response that closes
+// the connection nothing more is written (later bytes would read as part
+// of its body): put reports whether the connection closes after w, given
+// whether it closed before (closing). now is the time for write deadlines,
+// read once when needed. The caller owns the output.
+func (c *conn) put(w *ResponseWriter, now *time.Time, closing bool) bool {
+	if !c.dead && !closing {
+		if c.wbuf == nil {
+			c.whold = c.srv.getBuf()
+			c.wbuf = c.whold.b[:0]
+		}
+		c.wbuf = append(c.wbuf, w.out...)
+		if w.file != nil {
+			if now.IsZero() {
+				*now = time.Now()
+			}
+			if c.writeOut(*now) == nil && c.sendFile(w, *now) != nil {
+				c.dead = true
+			}
+		}
+	}
+	w.dropFile()
+	closing = closing || w.close
+	c.srv.putWriter(w)
+	return closing
 }
 
 // signalDrained wakes a serve goroutine in waitQueue once nothing is
@@ -642,22 +649,10 @@ func (c *conn) flushOut() {
 		}
 		closing := c.closing
 		c.mu.Unlock()
-		now := time.Now()
+		var now time.Time
 		for w := first; w != nil; {
 			next := w.next
-			if !c.dead && !closing {
-				if c.wbuf == nil {
-					c.whold = c.srv.getBuf()
-					c.wbuf = c.whold.b[:0]
-				}
-				c.wbuf = append(c.wbuf, w.out...)
-				if w.file != nil && c.writeOut(now) == nil && c.sendFile(w, now) != nil {
-					c.dead = true
-				}
-			}
-			w.dropFile()
-			closing = closing || w.close
-			c.srv.putWriter(w)
+			closing = c.put(w, &now, closing)
 			w = next
 		}
 		c.writeOut(time.Now())
