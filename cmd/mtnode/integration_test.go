@@ -222,7 +222,7 @@ func TestIntegrationMissingKeyWrittenWithDescription(t *testing.T) {
 	got := string(data)
 	for _, want := range []string{
 		"# my node\n# node name, shown in logs and the console prompt (default: mtnode)\nNode.name=alpha\n",
-		"# how long a stopping node waits for its queues to drain; its services' Stops, then its plugin processes, get as long again each (default: 10s)\nNode.shutdownTimeout=10s\n",
+		"# how long a stopping node waits for its queues to drain and its plugins to answer what they hold; its services' Stops, then its plugin processes, get as long again each (default: 10s)\nNode.shutdownTimeout=10s\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("config lacks %q; got:\n%s", want, got)

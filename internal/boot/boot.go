@@ -177,6 +177,7 @@ func Open(opts Options) (*Node, error) {
 		QueueLimit:      int(ns.queueLimit),
 		ShutdownTimeout: n.shutdownTimeout,
 		ExtraServices:   n.pluginServices,
+		Held:            n.pluginsHeld,
 	})
 	if err != nil {
 		return nil, err
@@ -237,7 +238,7 @@ func readNodeSettings(st *config.Store, opts Options, prefix string) nodeSetting
 	ns.start, _ = st.Lookup("Start", opts.DefaultStart, "services started at boot, in this order (comma-separated); all others start on their first event")
 	ns.gcFloorMiB = c.IntMin("gcFloorMiB", gctune.DefaultFloor>>20, 0,
 		"heap growth (MiB) below which the garbage collector does not run, in this process and its plugins: small heaps then collect once per this much allocation rather than once per GOGC% of themselves; 0 = Go's GOGC alone")
-	ns.shutdownTimeout = c.DurationMin("shutdownTimeout", 10*time.Second, time.Millisecond, "how long a stopping node waits for its queues to drain; its services' Stops, then its plugin processes, get as long again each")
+	ns.shutdownTimeout = c.DurationMin("shutdownTimeout", 10*time.Second, time.Millisecond, "how long a stopping node waits for its queues to drain and its plugins to answer what they hold; its services' Stops, then its plugin processes, get as long again each")
 	ns.queueLimit = c.IntMin("queueLimit", core.DefaultQueueLimit, 1, "default queue limit of a service (events); <Service>.queueLimit overrides it per service")
 	ns.metricsAddr = c.String("metricsAddr", "", "address of the Prometheus /metrics endpoint (\"\" = off), e.g. 127.0.0.1:10124")
 	ns.metricsToken = c.String("metricsToken", "", "bearer token scrapers must send; required for a non-loopback metricsAddr")
@@ -273,6 +274,14 @@ func (n *Node) resetPlugin(name string) error {
 		return errors.New("boot: this program links its services in and runs no plugin host, so it has no plugins to reset")
 	}
 	return n.Plugins.Reset(name)
+}
+
+// pluginsHeld backs core.Config.Held: the events the plugins hold.
+func (n *Node) pluginsHeld() int {
+	if n.Plugins == nil {
+		return 0
+	}
+	return n.Plugins.Held()
 }
 
 // pluginServices lists the plugins' services for the console and metrics.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -483,5 +484,46 @@ func TestQueueLimitOutOfRange(t *testing.T) {
 		if !strings.Contains(logs.String(), strconv.Quote(w)) {
 			t.Errorf("log lacks %s:\n%s", w, logs.String())
 		}
+	}
+}
+
+// TestStopWaitsForPluginAnswers: a node stopping waits, within
+// Node.shutdownTimeout, for the answer to a request one of its plugins is
+// working on before it stops its services and then the plugins: the
+// requester gets the answer, not an error.
+func TestStopWaitsForPluginAnswers(t *testing.T) {
+	n, prefix := openPrefix(t)
+	build := exec.Command("go", "build", "-o", filepath.Join(prefix, "plugins", "testplugin"), "../plugin/testdata/testplugin")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the test plugin: %v\n%s", err, out)
+	}
+	if err := n.Start(context.Background(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	answers := make(chan string, 1)
+	ep := n.Node.OpenEndpoint(func(ev *sdk.Event) {
+		if ev.Kind == sdk.KindReply {
+			answers <- ev.Msg.(*wrapperspb.StringValue).Value
+		} else {
+			answers <- "error: " + ev.Err.Error()
+		}
+	})
+	defer ep.Close()
+	ep.Send(sdk.To("Hold"), wrapperspb.String("hold 300ms"))
+	for deadline := time.Now().Add(10 * time.Second); n.Plugins.Held() != 1; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the plugin does not hold the request after 10s (held: %d)", n.Plugins.Held())
+		}
+	}
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-answers:
+		if a != "held v1" {
+			t.Fatalf("got %q, want the plugin's answer %q", a, "held v1")
+		}
+	default:
+		t.Fatal("the node stopped before the plugin answered the request it held")
 	}
 }

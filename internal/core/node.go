@@ -58,6 +58,12 @@ type Config struct {
 	// ExtraServices lists services that live outside the node (plugins) for
 	// Stats and the console; nil means none.
 	ExtraServices func() []sdk.ServiceInfo
+	// Held returns how many events the node has handed to services outside
+	// it (plugins) and not yet had back: requests they have not answered,
+	// events on their way to them. A stopping node waits for them to come
+	// back as it waits for its queues to drain, before it stops its own
+	// services, through which the answers leave; nil means none.
+	Held func() int
 }
 
 // DefaultQueueLimit is the queue limit of a service that sets none.
@@ -410,8 +416,9 @@ func (n *Node) quiesce() []<-chan struct{} {
 	return asked
 }
 
-// waitDrained polls until every service asked to quiesce has (quiescing)
-// and every queue is empty, or ctx ends.
+// waitDrained polls until every service asked to quiesce has (quiescing),
+// every queue is empty and nothing is held outside the node (Config.Held),
+// or ctx ends.
 func (n *Node) waitDrained(ctx context.Context, quiescing []<-chan struct{}) {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
@@ -424,17 +431,21 @@ func (n *Node) waitDrained(ctx context.Context, quiescing []<-chan struct{}) {
 				return false
 			}
 		})
-		pending := 0
+		pending, held := 0, 0
 		n.table.Range(func(_, v any) bool {
 			pending += v.(*service).pending()
 			return true
 		})
-		if pending == 0 && len(quiescing) == 0 {
+		if n.cfg.Held != nil {
+			held = n.cfg.Held()
+		}
+		if pending == 0 && held == 0 && len(quiescing) == 0 {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			n.log.Warn("shutdown timeout reached with events still queued", "queued", pending, "quiescing", len(quiescing))
+			n.log.Warn("shutdown timeout reached with events still queued or held by plugins (raise Node.shutdownTimeout if they need longer)",
+				"queued", pending, "held", held, "quiescing", len(quiescing))
 			return
 		case <-t.C:
 		}

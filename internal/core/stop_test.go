@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,7 +163,7 @@ func TestStopAfterDrainTimeout(t *testing.T) {
 		}
 	}
 	stop := testwait.Go(func() error { return n.Stop(context.Background()) })
-	waitFor(t, "the drain to time out", func() bool { return len(h.find("shutdown timeout reached with events still queued")) > 0 })
+	waitFor(t, "the drain to time out", func() bool { return len(h.find(drainTimeoutMsg)) > 0 })
 	close(svc.gate)
 	if err := stop.Wait(t, "Stop"); err != nil {
 		t.Errorf("Stop after a drain timeout: %v (want nil: Stop has a budget of its own)", err)
@@ -276,6 +277,75 @@ func TestStartedAfterQuiesce(t *testing.T) {
 			waitFor(t, "Q to handle its first event", func() bool { return len(log.snapshot()) == 2 })
 			if got, want := log.snapshot(), []string{"Q quiesce", "Q handle first"}; !slices.Equal(got, want) {
 				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// drainTimeoutMsg is what a node logs when its drain runs out of time.
+const drainTimeoutMsg = "shutdown timeout reached with events still queued or held by plugins (raise Node.shutdownTimeout if they need longer)"
+
+// stopNotifier closes stopped when it is stopped.
+type stopNotifier struct{ stopped chan struct{} }
+
+func (stopNotifier) Handle(sdk.Context, *sdk.Event) error { return nil }
+func (s stopNotifier) Stop(context.Context) error {
+	close(s.stopped)
+	return nil
+}
+
+// TestStopWaitsForHeld: events held outside the node (Config.Held: by
+// plugins) keep a stopping node's services running until they are back,
+// as queued events do, since the answers leave through those services;
+// past ShutdownTimeout the node stops anyway and says how many were held.
+func TestStopWaitsForHeld(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration
+	}{{"answered", 10 * time.Second}, {"timeout", 200 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var held atomic.Int64
+			held.Store(2)
+			stopped := make(chan struct{})
+			h := newLogRecorder()
+			n, err := New(Config{
+				Services:        []sdk.Spec{sdk.Define("S", func() sdk.Service { return stopNotifier{stopped} })},
+				Start:           []string{"S"},
+				ShutdownTimeout: tc.timeout,
+				Held:            func() int { return int(held.Load()) },
+				Logger:          slog.New(h),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n.Start(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			stop := testwait.Go(func() error { return n.Stop(context.Background()) })
+			if tc.name == "answered" {
+				time.Sleep(100 * time.Millisecond)
+				select {
+				case <-stopped:
+					t.Fatal("the service stopped while events were held outside the node")
+				default:
+				}
+				stop.Running(t, "Stop")
+				held.Store(0)
+			}
+			if err := stop.Wait(t, "Stop"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-stopped:
+			default:
+				t.Fatal("the service's Stop was not called")
+			}
+			warned := h.find(drainTimeoutMsg)
+			switch {
+			case tc.name == "answered" && len(warned) > 0:
+				t.Errorf("drain timed out although the held events came back: %v", warned)
+			case tc.name == "timeout" && (len(warned) != 1 || warned[0].attrs["held"] != "2"):
+				t.Errorf("got %v, want one warning with held=2", warned)
 			}
 		})
 	}

@@ -842,6 +842,25 @@ func (h *Host) Status() []PluginStatus {
 	return out
 }
 
+// Held returns how many events the node has handed to plugins and not yet
+// had back: requests the processes have not answered, events queued for
+// them or waiting for their launch. A stopping node waits for them
+// (core.Config.Held) before it stops its own services, so that the
+// answers still find their way out. Safe for concurrent use.
+func (h *Host) Held() int {
+	h.mu.Lock()
+	ps := make([]*plugin, 0, len(h.plugins))
+	for _, p := range h.plugins {
+		ps = append(ps, p)
+	}
+	h.mu.Unlock()
+	n := 0
+	for _, p := range ps {
+		n += p.held()
+	}
+	return n
+}
+
 // configFor returns the effective config values of services' keys.
 func (h *Host) configFor(services []ServiceManifest) map[string]string {
 	out := map[string]string{}

@@ -503,6 +503,20 @@ func (p *plugin) drained(pr *proc, timeout time.Duration, quit <-chan struct{}) 
 	return true
 }
 
+// held returns the events p has been handed and not given back (see
+// Host.Held).
+func (p *plugin) held() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	n := len(p.pending)
+	for _, pr := range []*proc{p.proc, p.retiring} {
+		if pr != nil {
+			n += pr.inFlight() + pr.conn.Queued()
+		}
+	}
+	return n
+}
+
 // status returns the operator's view of p.
 func (p *plugin) status() PluginStatus {
 	p.mu.RLock()

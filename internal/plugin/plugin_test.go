@@ -128,7 +128,9 @@ func startEnv(t testing.TB, dir, cache string, opts ...envOpt) *env {
 			return nil
 		})
 	})
-	n, err := core.New(core.Config{Services: []sdk.Spec{hostEcho}, Logger: testLogger(t)})
+	var h *Host // the node waits for what it holds when it stops, as boot's does
+	n, err := core.New(core.Config{Services: []sdk.Spec{hostEcho}, Logger: testLogger(t),
+		Held: func() int { return h.Held() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +139,7 @@ func startEnv(t testing.TB, dir, cache string, opts ...envOpt) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	h, err := New(cfg)
+	h, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,6 +366,42 @@ func TestReplaceWhileBusy(t *testing.T) {
 	waitFor(t, "the end of the drain to be logged", func() bool { return strings.Contains(logs.String(), "old plugin process finished its events") })
 	if l := logs.String(); !strings.Contains(l, "waiting for the old plugin process to finish its events") || !strings.Contains(l, "in_flight=3") || !strings.Contains(l, "timeout=5s") {
 		t.Errorf("the drain's start was not logged with its events and bound:\n%s", l)
+	}
+}
+
+// TestStopWaitsForHeldRequests: a stopping node waits, within its shutdown
+// timeout, for the requests its plugins hold before it stops its services
+// (through which answers leave: RPC, for one) and before the plugins stop,
+// as boot.Node.Stop stops them: a request a plugin is working on when the
+// node is told to stop gets its answer, not an error.
+func TestStopWaitsForHeldRequests(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	answers := make(chan string, 1)
+	ep := e.node.OpenEndpoint(func(ev *sdk.Event) {
+		if ev.Kind == sdk.KindReply {
+			answers <- ev.Msg.(*wrapperspb.StringValue).Value
+		} else {
+			answers <- "error: " + ev.Err.Error()
+		}
+	})
+	defer ep.Close()
+	ep.Send(sdk.To("Hold"), wrapperspb.String("hold 300ms"))
+	waitFor(t, "the request to be held by the plugin", func() bool { return e.host.Held() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.node.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-answers:
+		if a != "held v1" {
+			t.Fatalf("got %q, want the plugin's answer %q", a, "held v1")
+		}
+	default:
+		t.Fatal("the node stopped before the plugin answered the request it held")
+	}
+	if n := e.host.Held(); n != 0 {
+		t.Errorf("the host still counts %d held events", n)
 	}
 }
 

@@ -261,10 +261,12 @@ func (pr *proc) send(ev *sdk.Event) error {
 }
 
 func (pr *proc) untrack(ev *sdk.Event) {
-	k, ok := keyFor(ev)
-	if !ok {
-		return
+	if k, ok := keyFor(ev); ok {
+		pr.untrackKey(k)
 	}
+}
+
+func (pr *proc) untrackKey(k trackKey) {
 	pr.mu.Lock()
 	delete(pr.inflight, k)
 	pr.mu.Unlock()
@@ -472,10 +474,18 @@ func (pr *proc) inbound(ev *sdk.Event) {
 		if len(ev.Route) > 0 {
 			ev.Route = ev.Route.Push(pluginrt.UpHop(pr.runtime))
 		}
-	} else {
-		pr.untrack(ev)
+		h.rt.Deliver(ev)
+		return
 	}
+	// An answer is untracked once delivered, not before, so that a
+	// stopping node, which waits while plugins hold events (Host.Held) or
+	// queues hold them, sees it in one or the other all along. The key is
+	// taken first: once delivered, the event is its receiver's.
+	k, tracked := keyFor(ev)
 	h.rt.Deliver(ev)
+	if tracked {
+		pr.untrackKey(k)
+	}
 }
 
 // control handles frames without events: config keys to define.
