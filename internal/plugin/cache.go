@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -43,9 +46,13 @@ type cacheEntry struct {
 // cacheState is the node's last word on its plugins, so that `mtnode
 // plugins` can show them with or without a running node.
 type cacheState struct {
-	NodePID int            `json:"node_pid"`
-	Updated time.Time      `json:"updated"`
-	Plugins []PluginStatus `json:"plugins"`
+	NodePID int `json:"node_pid"`
+	// NodeStart is when the node's process started, in the kernel's
+	// clock ticks since boot (0: unknown): a process that later got the
+	// same pid is not taken for the node.
+	NodeStart uint64         `json:"node_start,omitempty"`
+	Updated   time.Time      `json:"updated"`
+	Plugins   []PluginStatus `json:"plugins"`
 }
 
 // cacheFile is the JSON document at <prefix>/cache/plugins.json.
@@ -121,16 +128,20 @@ func keyOf(path string, fi fs.FileInfo) (fileKey, error) {
 
 // ReadStatus returns the plugins as the cache file at path records them:
 // the live view a running node last wrote, when that node is still
-// running, or else every cached binary with state "cached" (or "invalid"
-// with the reason it is not a usable plugin). running reports whether the
-// node that wrote the state is alive.
+// running, or else every cached binary still in place with state "cached"
+// (or "invalid" with the reason it is not a usable plugin). running
+// reports whether the node that wrote the state is alive: its pid runs,
+// and, where the kernel says when processes started, it is the same
+// process, not a later one that got its pid.
 func ReadStatus(path string) (plugins []PluginStatus, running bool, err error) {
 	c, err := readCache(path)
 	if err != nil {
 		return nil, false, err
 	}
 	if s := c.State; s != nil && s.NodePID > 0 && alive(s.NodePID) {
-		return s.Plugins, true, nil
+		if start, ok := procStart(s.NodePID); !ok || s.NodeStart == 0 || start == s.NodeStart {
+			return s.Plugins, true, nil
+		}
 	}
 	var prev map[string]PluginStatus
 	if c.State != nil {
@@ -140,6 +151,9 @@ func ReadStatus(path string) (plugins []PluginStatus, running bool, err error) {
 		}
 	}
 	for path, e := range c.Entries {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			continue // removed since: no longer the node's plugin
+		}
 		st := PluginStatus{Name: filepath.Base(path), Path: path, State: "cached", LastError: e.Error}
 		if e.Error != "" {
 			st.State = "invalid"
@@ -157,6 +171,27 @@ func ReadStatus(path string) (plugins []PluginStatus, running bool, err error) {
 	}
 	sort.Slice(plugins, func(i, j int) bool { return plugins[i].Path < plugins[j].Path })
 	return plugins, false, nil
+}
+
+// procStart returns when process pid started, in clock ticks since boot
+// (field 22 of /proc/<pid>/stat); ok is false where that is not known.
+func procStart(pid int) (start uint64, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name, field 2, is in parentheses and may hold spaces
+	// and parentheses of its own: the fields after the last ')' start at 3.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, false
+	}
+	start, err = strconv.ParseUint(f[19], 10, 64)
+	return start, err == nil
 }
 
 // alive reports whether process pid exists.

@@ -179,6 +179,9 @@ type Host struct {
 	log     *slog.Logger
 	rt      *router.Router
 	sockDir string
+	// nodeStart is when this process started (procStart), for the status
+	// the cache file keeps.
+	nodeStart uint64
 
 	quit chan struct{}
 	// quiescing is set by Quiesce: a plugin launched later is told at once.
@@ -218,7 +221,8 @@ func New(cfg Config) (*Host, error) {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("plugin: making the private socket directory: %w", err)
 	}
-	return &Host{cfg: cfg, log: cfg.Logger, rt: cfg.Router, sockDir: dir,
+	start, _ := procStart(os.Getpid())
+	return &Host{cfg: cfg, log: cfg.Logger, rt: cfg.Router, sockDir: dir, nodeStart: start,
 		quit: make(chan struct{}), plugins: map[string]*plugin{},
 		owners: map[string]*plugin{}, bad: map[string]PluginStatus{}}, nil
 }
@@ -902,7 +906,7 @@ func (h *Host) saveState() {
 	default:
 	}
 	c := &cacheFile{Version: cacheVersion, Entries: entries,
-		State: &cacheState{NodePID: pid, Updated: time.Now().UTC(), Plugins: st}}
+		State: &cacheState{NodePID: pid, NodeStart: h.nodeStart, Updated: time.Now().UTC(), Plugins: st}}
 	if err := writeCache(h.cfg.CacheFile, c); err != nil {
 		h.log.Warn("plugin cache not written", sdk.KeyErr, err)
 	}
