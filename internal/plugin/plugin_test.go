@@ -171,6 +171,21 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// answers opens an endpoint on e's node that passes the text of each
+// answer it gets to the channel it returns, of capacity n: a string
+// reply's value, or "error: " and the error of an error event.
+func (e *env) answers(n int) (<-chan string, sdk.Endpoint) {
+	ch := make(chan string, n)
+	ep := e.node.OpenEndpoint(func(ev *sdk.Event) {
+		if ev.Kind == sdk.KindReply {
+			ch <- ev.Msg.(*wrapperspb.StringValue).Value
+		} else {
+			ch <- "error: " + ev.Err.Error()
+		}
+	})
+	return ch, ep
+}
+
 // call sends s to service and returns the reply's string or the error.
 func (e *env) call(t testing.TB, service, s string) (string, error) {
 	t.Helper()
@@ -226,14 +241,7 @@ func TestLazyLaunch(t *testing.T) {
 func TestQueuedDuringLaunchInOrder(t *testing.T) {
 	e := newEnv(t, []string{"testplugin"})
 	const n = 500
-	got := make(chan string, n)
-	ep := e.node.OpenEndpoint(func(ev *sdk.Event) {
-		if ev.Kind == sdk.KindReply {
-			got <- ev.Msg.(*wrapperspb.StringValue).Value
-		} else {
-			got <- "error: " + ev.Err.Error()
-		}
-	})
+	got, ep := e.answers(n)
 	defer ep.Close()
 	for i := range n {
 		ep.Send(sdk.To("TEcho"), wrapperspb.String(strconv.Itoa(i)))
@@ -327,14 +335,7 @@ func TestReplaceWhileBusy(t *testing.T) {
 	if got, _ := e.call(t, "Version", ""); got != "v1" {
 		t.Fatalf("got version %q, want v1", got)
 	}
-	replies := make(chan string, 10)
-	ep := e.node.OpenEndpoint(func(ev *sdk.Event) {
-		if ev.Kind == sdk.KindReply {
-			replies <- ev.Msg.(*wrapperspb.StringValue).Value
-		} else {
-			replies <- "error: " + ev.Err.Error()
-		}
-	})
+	replies, ep := e.answers(10)
 	defer ep.Close()
 	for range 3 {
 		// Long enough that the watcher sees the new binary while these are in
@@ -376,14 +377,7 @@ func TestReplaceWhileBusy(t *testing.T) {
 // node is told to stop gets its answer, not an error.
 func TestStopWaitsForHeldRequests(t *testing.T) {
 	e := newEnv(t, []string{"testplugin"})
-	answers := make(chan string, 1)
-	ep := e.node.OpenEndpoint(func(ev *sdk.Event) {
-		if ev.Kind == sdk.KindReply {
-			answers <- ev.Msg.(*wrapperspb.StringValue).Value
-		} else {
-			answers <- "error: " + ev.Err.Error()
-		}
-	})
+	answers, ep := e.answers(1)
 	defer ep.Close()
 	ep.Send(sdk.To("Hold"), wrapperspb.String("hold 300ms"))
 	waitFor(t, "the request to be held by the plugin", func() bool { return e.host.Held() == 1 })
