@@ -23,6 +23,7 @@ import (
 
 	"github.com/mtnode/mtnode/internal/config"
 	"github.com/mtnode/mtnode/internal/core"
+	"github.com/mtnode/mtnode/internal/testwait"
 	"github.com/mtnode/mtnode/sdk"
 	"github.com/mtnode/mtnode/sdk/sdktest"
 )
@@ -370,33 +371,19 @@ func TestReplaceWhileBusy(t *testing.T) {
 	}
 }
 
-// TestStopWaitsForHeldRequests: a stopping node waits, within its shutdown
-// timeout, for the requests its plugins hold before it stops its services
-// (through which answers leave: RPC, for one) and before the plugins stop,
-// as boot.Node.Stop stops them: a request a plugin is working on when the
-// node is told to stop gets its answer, not an error.
-func TestStopWaitsForHeldRequests(t *testing.T) {
+// TestHeldCountsUnansweredRequests: Host.Held, what a stopping node waits
+// for (core.Config.Held; boot's TestStopWaitsForPluginAnswers stops one),
+// counts a request a plugin holds until its answer is back.
+func TestHeldCountsUnansweredRequests(t *testing.T) {
 	e := newEnv(t, []string{"testplugin"})
 	answers, ep := e.answers(1)
 	defer ep.Close()
 	ep.Send(sdk.To("Hold"), wrapperspb.String("hold 300ms"))
 	waitFor(t, "the request to be held by the plugin", func() bool { return e.host.Held() == 1 })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.node.Stop(ctx); err != nil {
-		t.Fatal(err)
+	if a := testwait.Recv(t, answers, "answer"); a != "held v1" {
+		t.Fatalf("got %q, want the plugin's answer %q", a, "held v1")
 	}
-	select {
-	case a := <-answers:
-		if a != "held v1" {
-			t.Fatalf("got %q, want the plugin's answer %q", a, "held v1")
-		}
-	default:
-		t.Fatal("the node stopped before the plugin answered the request it held")
-	}
-	if n := e.host.Held(); n != 0 {
-		t.Errorf("the host still counts %d held events", n)
-	}
+	waitFor(t, "the host to count nothing held", func() bool { return e.host.Held() == 0 })
 }
 
 // TestReplaceDrainTimeout: an old process that holds its events past
