@@ -567,3 +567,51 @@ func TestFinishNeverWaitsForTheClient(t *testing.T) {
 		t.Fatalf("slow client's third answer: got %q, want %q", r.body, "small")
 	}
 }
+
+// TestFlusherKeepsOrder: answers that come while a flusher writes a large
+// one to a client that does not read yet, inline or finished elsewhere,
+// reach the client after it and in request order.
+func TestFlusherKeepsOrder(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), (8<<20)/16)
+	finish := make(chan func(), 4)
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		path := string(r.Path)
+		if path == "/inline" {
+			w.WriteString("inline")
+			return
+		}
+		w.Detach()
+		finish <- func() {
+			if path == "/big" {
+				w.Write(body)
+			} else {
+				w.WriteString(path)
+			}
+			w.Finish()
+		}
+	})
+	addr := startServer(t, &Server{Handler: h}, "tcp", "127.0.0.1:0")
+	c := dial(t, addr)
+	// A small receive buffer, so that the socket cannot take the large
+	// answer at once however the kernel sizes its buffers.
+	if err := c.nc.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	var req strings.Builder
+	for _, p := range []string{"/big", "/inline", "/a", "/inline", "/b"} {
+		fmt.Fprintf(&req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", p)
+	}
+	c.send(req.String())
+	big := testwait.Recv(t, finish, "handler call for /big")
+	a := testwait.Recv(t, finish, "handler call for /a")
+	b := testwait.Recv(t, finish, "handler call for /b")
+	big() // more than the socket takes: a flusher writes the rest
+	b()   // finished out of order, while the flusher runs
+	a()
+	c.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i, want := range []string{string(body), "inline", "/a", "inline", "/b"} {
+		if r := c.read("GET"); r.status != 200 || r.body != want {
+			t.Fatalf("answer %d: got %d and %d bytes, want 200 and %d bytes", i, r.status, len(r.body), len(want))
+		}
+	}
+}
