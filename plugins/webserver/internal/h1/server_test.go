@@ -533,6 +533,11 @@ func TestFinishNeverWaitsForTheClient(t *testing.T) {
 	})
 	addr := startServer(t, &Server{Handler: h}, "tcp", "127.0.0.1:0")
 	slow := dial(t, addr)
+	// A small receive buffer, so that the socket cannot take the answers
+	// at once however the kernel sizes its buffers.
+	if err := slow.nc.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
 	slow.send("GET /body HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\n\r\n")
 	fast := dial(t, addr)
 	jobs := []func(){testwait.Recv(t, finish, "handler call"), testwait.Recv(t, finish, "handler call")}
