@@ -346,10 +346,7 @@ func (h *Host) scanDir(ctx context.Context) error {
 func (h *Host) refuseDir(err error) {
 	h.problem(h.cfg.Dir, err)
 	h.mu.Lock()
-	ps := make([]*plugin, 0, len(h.plugins))
-	for _, p := range h.plugins {
-		ps = append(ps, p)
-	}
+	ps := h.listLocked()
 	clear(h.bad)
 	h.mu.Unlock()
 	for _, p := range ps {
@@ -830,10 +827,7 @@ func (h *Host) Reset(name string) error {
 // use (the console calls it).
 func (h *Host) Status() []PluginStatus {
 	h.mu.Lock()
-	ps := make([]*plugin, 0, len(h.plugins))
-	for _, p := range h.plugins {
-		ps = append(ps, p)
-	}
+	ps := h.listLocked()
 	out := make([]PluginStatus, 0, len(ps)+len(h.bad))
 	for _, b := range h.bad {
 		out = append(out, b)
@@ -846,6 +840,12 @@ func (h *Host) Status() []PluginStatus {
 	return out
 }
 
+// listLocked returns the plugins, in a slice of their own to use once h.mu
+// is let go. h.mu is held.
+func (h *Host) listLocked() []*plugin {
+	return slices.Collect(maps.Values(h.plugins))
+}
+
 // Held returns how many events the node has handed to plugins and not yet
 // had back: requests the processes have not answered, events queued for
 // them or waiting for their launch. A stopping node waits for them
@@ -853,10 +853,7 @@ func (h *Host) Status() []PluginStatus {
 // answers still find their way out. Safe for concurrent use.
 func (h *Host) Held() int {
 	h.mu.Lock()
-	ps := make([]*plugin, 0, len(h.plugins))
-	for _, p := range h.plugins {
-		ps = append(ps, p)
-	}
+	ps := h.listLocked()
 	h.mu.Unlock()
 	n := 0
 	for _, p := range ps {
@@ -943,10 +940,7 @@ func (h *Host) Close(ctx context.Context) error {
 func (h *Host) Quiesce() {
 	h.quiescing.Store(true)
 	h.mu.Lock()
-	ps := make([]*plugin, 0, len(h.plugins))
-	for _, p := range h.plugins {
-		ps = append(ps, p)
-	}
+	ps := h.listLocked()
 	h.mu.Unlock()
 	for _, p := range ps {
 		p.mu.RLock()
