@@ -620,3 +620,38 @@ func TestFlusherKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownBoundsAFlusher: a graceful Shutdown waits for a flusher
+// still writing to a client that does not read only as long as its
+// context allows, then closes the connection, which ends the flusher.
+func TestShutdownBoundsAFlusher(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), (16<<20)/16)
+	finish := make(chan func(), 1)
+	h := HandlerFunc(func(w *ResponseWriter, r *Request) {
+		w.Detach()
+		finish <- func() { w.Write(body); w.Finish() }
+	})
+	s := &Server{Handler: h}
+	addr := startServer(t, s, "tcp", "127.0.0.1:0")
+	c := dial(t, addr)
+	if err := c.nc.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	c.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	testwait.Recv(t, finish, "handler call")() // returns at once; the flusher writes on
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	shutdown := testwait.Go(func() error { return s.Shutdown(ctx) })
+	if err := shutdown.Wait(t, "Shutdown"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: got %v, want its context's deadline (the client reads nothing)", err)
+	}
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, c.nc)
+	if err == nil && n >= int64(len(body)) {
+		t.Fatalf("the client got all %d bytes; want the connection closed before", n)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the connection stayed open after Shutdown gave up (%d bytes read)", n)
+	}
+}
