@@ -204,6 +204,14 @@ func (o *Outbox) Len() int {
 	return len(o.q)
 }
 
+// Idle reports whether everything pushed has been written: nothing is
+// queued, no write is under way and no direct write left part of a frame.
+func (o *Outbox) Idle() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.q) == 0 && !o.busy && !o.left
+}
+
 // Close refuses further pushes with err and returns the events that were
 // still queued, which the caller now owns.
 func (o *Outbox) Close(err error) []*sdk.Event {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -216,4 +217,57 @@ func TestOutboxHold(t *testing.T) {
 	if got := o.Len(); got != holdMax {
 		t.Fatalf("Len = %d, want %d", got, holdMax)
 	}
+}
+
+// TestOutboxIdle: an outbox is idle only once what was pushed is written:
+// not while it waits in the queue, nor while the writer is writing it.
+func TestOutboxIdle(t *testing.T) {
+	o := NewOutbox(10)
+	if !o.Idle() {
+		t.Fatal("a new outbox is not idle")
+	}
+	if err := o.Push(&sdk.Event{Msg: wrapperspb.Int64(1), ID: 1, Dst: "Echo"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.Idle() {
+		t.Fatal("idle with an event queued")
+	}
+	s := make(signaller) // SendMsg blocks until the test receives
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		WriteLoop(ctx, o, s, Limits{}, func(*sdk.Event, error) {})
+	}()
+	defer func() { // let the writer go whatever the test saw
+		cancel()
+		for {
+			select {
+			case <-s:
+			case <-done:
+				return
+			}
+		}
+	}()
+	waitUntil(t, "the writer to take the event", func() bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return len(o.q) == 0
+	})
+	if o.Idle() {
+		t.Fatal("idle while the writer is still writing the event")
+	}
+	<-s
+	waitUntil(t, "the outbox to be idle once written", o.Idle)
+}
+
+// waitUntil polls cond for up to 5 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }

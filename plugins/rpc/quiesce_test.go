@@ -116,3 +116,55 @@ func TestStoppingNodeRefusesNewRequests(t *testing.T) {
 		t.Errorf("Stop: %v", err)
 	}
 }
+
+// answerAtStop keeps the requests it gets, and answers them all in its
+// Stop, as a service that flushes its work when the node stops does.
+type answerAtStop struct {
+	h    sdk.Handle
+	held []*sdk.Event
+	got  chan<- struct{} // a token per request kept
+}
+
+func (s *answerAtStop) Start(c sdk.Context) error { s.h = c.Handle(); return nil }
+
+func (s *answerAtStop) Handle(c sdk.Context, ev *sdk.Event) error {
+	if ev.Kind == sdk.KindRequest {
+		s.held = append(s.held, ev)
+		s.got <- struct{}{}
+	}
+	return nil
+}
+
+func (s *answerAtStop) Stop(context.Context) error {
+	for _, ev := range s.held {
+		s.h.ReplyTo(ev, ev.Msg)
+	}
+	return nil
+}
+
+// TestStopWritesWhatLinksHold: answers queued on its links when RPC stops
+// (here 2,000 that a service sends from its own Stop, just before RPC's)
+// are written before the links close: the peer gets every one of them,
+// not ErrLinkLost.
+func TestStopWritesWhatLinksHold(t *testing.T) {
+	const n = 2000
+	got := make(chan struct{}, n)
+	late := sdk.Define("Late", func() sdk.Service { return &answerAtStop{got: got} })
+	b := startNode(t, nodeOpts{name: "b", noStop: true, services: []sdk.Spec{late}})
+	a := startNode(t, nodeOpts{name: "a"})
+	answers := make(chan *sdk.Event, n)
+	ep := a.OpenEndpoint(func(ev *sdk.Event) { answers <- ev })
+	defer ep.Close()
+	for i := range n {
+		ep.Send(sdk.At(b.addr, "Late"), wrapperspb.Int64(int64(i)))
+	}
+	for range n {
+		testwait.Recv(t, got, "request kept by Late")
+	}
+	b.stop(t) // Late, started after RPC, stops first
+	for i := range n {
+		if ev := testwait.Recv(t, answers, "answer"); ev.Kind != sdk.KindReply {
+			t.Fatalf("answer %d of %d: got %v (%v), want a reply", i+1, n, ev.Kind, ev.Err)
+		}
+	}
+}

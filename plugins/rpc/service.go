@@ -156,8 +156,10 @@ func (s *Service) Quiesce(sdk.Context) {
 	s.log.Info("rpc: the node is stopping; refusing new requests from peers")
 }
 
-// Stop stops carrying events and closes every link; requests in flight on
-// them fail with ErrLinkLost.
+// Stop stops carrying events and closes every link, once the links have
+// written what they hold (answers the node's services sent last, from
+// their own Stops, say), within ctx; requests in flight on them then fail
+// with ErrLinkLost.
 func (s *Service) Stop(ctx context.Context) error {
 	s.stopping.Store(true)
 	if s.wire != nil {
@@ -166,6 +168,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	for _, l := range s.lis {
 		l.Close()
 	}
+	s.flushLinks(ctx)
 	if s.srv != nil {
 		s.srv.Stop() // closes the clients' links
 	}
@@ -175,6 +178,33 @@ func (s *Service) Stop(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// flushLinks waits until every link has written what it holds, or ctx
+// ends (a peer that reads nothing).
+func (s *Service) flushLinks(ctx context.Context) {
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for {
+		idle := true
+		s.mu.Lock()
+		for sess := range s.sessions {
+			if !sess.out.Idle() {
+				idle = false
+				break
+			}
+		}
+		s.mu.Unlock()
+		if idle {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			s.log.Warn("rpc: stopping with events not yet written to a peer that does not read them (they are failed)")
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // run serves the listeners and starts dial loops, until the service stops.
