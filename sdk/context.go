@@ -26,6 +26,15 @@ type Context interface {
 	// Send starts a new request to the service at to. The reply (or an error
 	// event) comes back to this service's queue with the returned id.
 	Send(to Addr, msg proto.Message) (id uint64)
+	// Notify sends msg to to as a one-way event: it carries no route, so
+	// it cannot be answered, and nothing on its way keeps track of it. A
+	// request from Send to a plugin or another node is remembered until
+	// its answer comes (so that a crash or a lost link answers it with an
+	// error, and a stopping node waits for it), up to a limit past which
+	// requests are refused: send what wants no answer with Notify. A
+	// notification that cannot be delivered (a full queue, no such
+	// service) reaches nobody; it is counted and logged where it fails.
+	Notify(to Addr, msg proto.Message)
 	// Relay sends msg to to with this service pushed onto the current
 	// event's route: the reply comes back here still carrying the original
 	// route, so Reply from there passes it on to the original sender.
@@ -70,6 +79,8 @@ type Handle interface {
 	Post(msg proto.Message) error
 	// Send starts a request as the service: the reply comes to its queue.
 	Send(to Addr, msg proto.Message) (id uint64)
+	// Notify sends msg to to as a one-way event, as Context.Notify does.
+	Notify(to Addr, msg proto.Message)
 	// ReplyTo answers ev, as Context.ReplyTo does.
 	ReplyTo(ev *Event, msg proto.Message)
 	// TryReplyTo answers ev as ReplyTo does, but when the next hop refuses

@@ -48,6 +48,10 @@
 //   - [Context.Forward] hands the current event to another service with its
 //     route unchanged: the reply skips this service.
 //   - [Context.Reply] pops the top of the route and delivers there.
+//   - [Context.Notify] sends a one-way event: it has no route, so nobody can
+//     answer it, and no link or plugin host remembers it as a request
+//     awaiting an answer (up to a limit, past which requests are refused).
+//     Send notifications that want no answer this way.
 //
 // Inside one process an event travels as a pointer and is never serialized; it
 // is marshalled only when it crosses a process or node boundary.
@@ -58,6 +62,8 @@
 // such service, an event type the service does not take, a full queue, a
 // crashed plugin, a lost link, a restarted node, a handler error or panic)
 // becomes an error event delivered to the sender along the request's route.
+// A one-way event has no route: its failure is counted and logged where it
+// happens.
 // It arrives in the sender's Handle with Kind == KindError and Err set; with a
 // [Mux], it goes to the function given to [Mux.OnError]. errors.Is(ev.Err,
 // ErrNoService) and the other sentinels work the same for local, plugin and

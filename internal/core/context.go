@@ -174,6 +174,8 @@ func (c *svcContext) refuse(d *service, it *item, err error) {
 	c.s.n.router.Refuse(it.whole(d.name), err)
 }
 
+func (c *svcContext) Notify(to sdk.Addr, msg proto.Message) { c.send(to, msg, nil, 0) }
+
 func (c *svcContext) Relay(to sdk.Addr, msg proto.Message) uint64 {
 	if c.ev == nil {
 		return c.Send(to, msg)
@@ -363,6 +365,8 @@ func (h *svcHandle) Post(msg proto.Message) error {
 func (h *svcHandle) Send(to sdk.Addr, msg proto.Message) uint64 {
 	return h.s.send(to, msg, h.s.self, 0)
 }
+
+func (h *svcHandle) Notify(to sdk.Addr, msg proto.Message) { h.s.send(to, msg, nil, 0) }
 
 func (h *svcHandle) ReplyTo(ev *sdk.Event, msg proto.Message) { h.s.replyTo(ev, msg) }
 

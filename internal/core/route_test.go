@@ -660,3 +660,53 @@ func (sendingStarter) Handle(c sdk.Context, ev *sdk.Event) error {
 	}
 	return nil
 }
+
+// TestNotifyIsOneWay: Notify delivers its event with no route, from a
+// handler and from a service's Handle alike: the receiver gets it, an
+// answer to it reaches nobody, and a notification to a service that does
+// not exist brings its sender no error event, unlike Send, and is counted
+// as undeliverable.
+func TestNotifyIsOneWay(t *testing.T) {
+	type note struct {
+		v     string
+		route int
+	}
+	got := make(chan note, 4)
+	answers := make(chan *sdk.Event, 4)
+	dst := sdk.Define("Dst", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			got <- note{ev.Msg.(*wrapperspb.StringValue).GetValue(), len(ev.Route)}
+			c.Reply(wrapperspb.String("answer")) // to nobody: dropped
+			return nil
+		})
+	})
+	src := sdk.Define("Src", func() sdk.Service {
+		return sdk.HandlerFunc(func(c sdk.Context, ev *sdk.Event) error {
+			if ev.Kind != sdk.KindRequest || len(ev.Route) == 0 {
+				answers <- ev // nothing should come back to Src
+				return nil
+			}
+			c.Notify(sdk.To("Dst"), wrapperspb.String("from the handler"))
+			c.Handle().Notify(sdk.To("Dst"), wrapperspb.String("from the handle"))
+			c.Notify(sdk.To("Nobody"), wrapperspb.String("lost"))
+			return nil
+		})
+	})
+	n := newNode(t, Config{Services: []sdk.Spec{dst, src}, Start: []string{"Dst", "Src"}})
+	undeliverable := n.Undeliverable()
+	ep := n.OpenEndpoint(func(*sdk.Event) {})
+	defer ep.Close()
+	ep.Send(sdk.To("Src"), wrapperspb.String("go"))
+	for _, want := range []string{"from the handler", "from the handle"} {
+		if g := testwait.Recv(t, got, want); g.v != want || g.route != 0 {
+			t.Fatalf("got %q with a route of %d hops, want %q with none", g.v, g.route, want)
+		}
+	}
+	// Two answers to nobody, and the notification to Nobody.
+	waitFor(t, "three undeliverable events", func() bool { return n.Undeliverable()-undeliverable == 3 })
+	select {
+	case ev := <-answers:
+		t.Fatalf("Src got %v (%v) back, want nothing", ev.Kind, ev.Err)
+	case <-time.After(100 * time.Millisecond):
+	}
+}

@@ -386,6 +386,27 @@ func TestHeldCountsUnansweredRequests(t *testing.T) {
 	waitFor(t, "the host to count nothing held", func() bool { return e.host.Held() == 0 })
 }
 
+// TestOneWayEventsAreNotHeld: one-way events (sdk.Context.Notify's, or
+// Node.Send's here) reach a plugin's service without being remembered as
+// requests: a service that never answers them holds nothing, so neither
+// the in-flight limit nor a stopping node's wait (Host.Held) counts them.
+func TestOneWayEventsAreNotHeld(t *testing.T) {
+	e := newEnv(t, []string{"testplugin"})
+	const n = 1000
+	for range n {
+		if err := e.node.Send(sdk.To("Sink"), wrapperspb.String("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := e.call(t, "Sink", "flush"); err != nil || got != strconv.Itoa(n) {
+		t.Fatalf("Sink counted %q (%v), want %d", got, err, n)
+	}
+	waitFor(t, "nothing held once flush is answered", func() bool { return e.host.Held() == 0 })
+	if st := e.status(t, "testplugin"); st.InFlight != 0 {
+		t.Fatalf("%d events in flight, want none", st.InFlight)
+	}
+}
+
 // TestReplaceDrainTimeout: an old process that holds its events past
 // DrainTimeout (Node.pluginDrainTimeout) is stopped, which is logged with
 // the key to raise; its events get error events rather than waiting, and
