@@ -29,11 +29,11 @@ type Context interface {
 	// Notify sends msg to to as a one-way event: it carries no route, so
 	// it cannot be answered, and nothing on its way keeps track of it. A
 	// request from Send to a plugin or another node is remembered until
-	// its answer comes (so that a crash or a lost link answers it with an
-	// error, and a stopping node waits for it), up to a limit past which
-	// requests are refused: send what wants no answer with Notify. A
-	// notification that cannot be delivered (a full queue, no such
-	// service) reaches nobody; it is counted and logged where it fails.
+	// its answer comes, so that a crash or a lost link answers it with an
+	// error (and a stopping node waits for the answers its plugins owe),
+	// up to a limit past which requests are refused: send what wants no
+	// answer with Notify. A notification that cannot be delivered (a full
+	// queue, no such service) reaches nobody; it is counted where it fails.
 	Notify(to Addr, msg proto.Message)
 	// Relay sends msg to to with this service pushed onto the current
 	// event's route: the reply comes back here still carrying the original
