@@ -138,10 +138,8 @@ func ReadStatus(path string) (plugins []PluginStatus, running bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if s := c.State; s != nil && s.NodePID > 0 && alive(s.NodePID) {
-		if start, ok := procStart(s.NodePID); !ok || s.NodeStart == 0 || start == s.NodeStart {
-			return s.Plugins, true, nil
-		}
+	if s := c.State; s != nil && stillRuns(s.NodePID, s.NodeStart) {
+		return s.Plugins, true, nil
 	}
 	var prev map[string]PluginStatus
 	if c.State != nil {
@@ -192,6 +190,17 @@ func procStart(pid int) (start uint64, ok bool) {
 	}
 	start, err = strconv.ParseUint(f[19], 10, 64)
 	return start, err == nil
+}
+
+// stillRuns reports whether process pid, which started at start (procStart's
+// ticks; 0 when not known), still runs: a later process that got its pid
+// does not count, where the kernel says when processes started.
+func stillRuns(pid int, start uint64) bool {
+	if pid <= 0 || !alive(pid) {
+		return false
+	}
+	now, ok := procStart(pid)
+	return !ok || start == 0 || now == start
 }
 
 // alive reports whether process pid exists.

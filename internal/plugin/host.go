@@ -217,20 +217,22 @@ func New(cfg Config) (*Host, error) {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("plugin: making the private socket directory: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+	start, _ := procStart(os.Getpid())
+	owner := fmt.Sprintf("%d %d", os.Getpid(), start)
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(owner), 0o600); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("plugin: making the private socket directory: %w", err)
 	}
-	start, _ := procStart(os.Getpid())
 	return &Host{cfg: cfg, log: cfg.Logger, rt: cfg.Router, sockDir: dir, nodeStart: start,
 		quit: make(chan struct{}), plugins: map[string]*plugin{},
 		owners: map[string]*plugin{}, bad: map[string]PluginStatus{}}, nil
 }
 
 // socketDirPrefix begins the name of a host's private socket folder, and
-// ownerFile names the file in it that holds the pid of the node that made
-// it. Close removes the folder; a node that ended without stopping
-// (SIGKILL, a crash) leaves it, and the next host to start removes it.
+// ownerFile names the file in it that holds the pid and start time of the
+// node that made it. Close removes the folder; a node that ended without
+// stopping (SIGKILL, a crash) leaves it, and the next host to start
+// removes it.
 const (
 	socketDirPrefix = "mtnode-plugins-"
 	ownerFile       = "node.pid"
@@ -250,8 +252,18 @@ func sweepSocketDirs(parent string, log *slog.Logger) {
 		if err != nil {
 			continue
 		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 0 || pid == os.Getpid() || alive(pid) {
+		// "pid start" (start: procStart's, 0 when unknown); "pid" alone
+		// from earlier versions.
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			continue
+		}
+		pid, err := strconv.Atoi(f[0])
+		var start uint64
+		if len(f) > 1 {
+			start, _ = strconv.ParseUint(f[1], 10, 64)
+		}
+		if err != nil || pid <= 0 || pid == os.Getpid() || stillRuns(pid, start) {
 			continue
 		}
 		if err := os.RemoveAll(d); err == nil {

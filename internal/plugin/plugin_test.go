@@ -530,13 +530,22 @@ func TestStaleSocketDirRemoved(t *testing.T) {
 	stale := mk("stale", strconv.Itoa(dead.Process.Pid))
 	running := mk("running", strconv.Itoa(os.Getppid()))
 	unowned := mk("unowned", "")
+	// A live process that started at another time than the owner file
+	// says got the dead node's pid: the folder is stale too.
+	var reused, runningSince string
+	if start, ok := procStart(os.Getppid()); ok {
+		reused = mk("reused", fmt.Sprintf("%d %d", os.Getppid(), start+1))
+		runningSince = mk("running-since", fmt.Sprintf("%d %d", os.Getppid(), start))
+	}
 	var logs sdktest.LogBuffer
 	e := newEnv(t, nil, func(c *Config) { c.SocketDir = parent }, withLog(&logs))
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Errorf("the dead node's socket folder is still there (%v)", err)
+	for _, d := range []string{stale, reused} {
+		if _, err := os.Stat(d); d != "" && !os.IsNotExist(err) {
+			t.Errorf("the dead node's socket folder %s is still there (%v)", d, err)
+		}
 	}
-	for _, d := range []string{running, unowned} {
-		if _, err := os.Stat(d); err != nil {
+	for _, d := range []string{running, runningSince, unowned} {
+		if _, err := os.Stat(d); d != "" && err != nil {
 			t.Errorf("%s was removed: %v", d, err)
 		}
 	}
@@ -544,8 +553,8 @@ func TestStaleSocketDirRemoved(t *testing.T) {
 		t.Errorf("the removal was not logged:\n%s", logs.String())
 	}
 	b, err := os.ReadFile(filepath.Join(e.host.sockDir, ownerFile))
-	if err != nil || string(b) != strconv.Itoa(os.Getpid()) {
-		t.Fatalf("the host's own folder names %q (%v), want this pid", b, err)
+	if f := strings.Fields(string(b)); err != nil || len(f) != 2 || f[0] != strconv.Itoa(os.Getpid()) {
+		t.Fatalf("the host's own folder names %q (%v), want this pid and its start time", b, err)
 	}
 }
 
