@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mtnode/mtnode/internal/testpki"
+	"github.com/mtnode/mtnode/internal/testwait"
 )
 
 // startRPCNode runs an installed node with only RPC, on a free loopback
@@ -98,12 +98,7 @@ func TestIntegrationSendTLS(t *testing.T) {
 // TestIntegrationSendNoNode: mtnode send to an address where nothing
 // listens fails with exit 1 and says so, with no advice about tokens or TLS.
 func TestIntegrationSendNoNode(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testwait.UnusedAddr(t)
 	out, code := runOnce(t, mtnodeBin, "send", addr, "RPC", "mtnode.rpc.v1.ListLinks", "{}")
 	if code != 1 || !strings.Contains(out, "nothing accepts connections") || !strings.Contains(out, addr) ||
 		strings.Contains(out, "--t") {

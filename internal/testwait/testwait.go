@@ -1,6 +1,7 @@
 // Package testwait holds bounded waits that the tests of several packages
-// share: for a port to refuse connections, and for a call running in the
-// background (a node's Stop, typically) to have returned or not yet.
+// share: for a port to refuse connections, for a value on a channel, and
+// for a call running in the background (a node's Stop, typically) to have
+// returned or not yet; and a loopback address where nothing listens.
 package testwait
 
 import (
@@ -8,6 +9,20 @@ import (
 	"testing"
 	"time"
 )
+
+// UnusedAddr returns a loopback TCP address where nothing listens: one the
+// system gave a listener that is closed again. Another program may take
+// it meanwhile, as with any port picked ahead of its use.
+func UnusedAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
 
 // Refused polls addr until a TCP connection to it is refused, and fails t
 // if it still accepts one after 5 s; what says who should have stopped

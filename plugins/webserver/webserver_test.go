@@ -214,12 +214,7 @@ func TestBindFailure(t *testing.T) {
 // each start) gets that listener, not a bind error; the same address with
 // other options, or from another service, is still refused as in use.
 func TestListenAgainGetsItsListener(t *testing.T) {
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := free.Addr().String()
-	free.Close()
+	addr := testwait.UnusedAddr(t)
 	result := make(chan any, 2)
 	n := sdktest.New(t, []sdk.Spec{webserver.Spec,
 		siteSpec("Site", &webpb.Listen{Addrs: addr}, result, 0, echo),
